@@ -1,0 +1,1 @@
+"""deliberation: the discussion space of a forum on local development and multilevel governance."""

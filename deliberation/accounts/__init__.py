@@ -1,0 +1,1 @@
+"""Users, access tokens, password recovery, verified representatives."""

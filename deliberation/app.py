@@ -1,0 +1,86 @@
+"""`create_app(settings=None) -> Litestar`. Nothing is built or read from the environment at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
+from deliberation.audit.routes import AuditController
+from deliberation.db import migrate
+from deliberation.db.embedded import EmbeddedPostgres
+from deliberation.db.engine import create_engine, create_sessionmaker
+from deliberation.deps import provide_db
+from deliberation.errors import EXCEPTION_HANDLERS
+from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
+from deliberation.settings import Settings, load_settings
+
+log = logging.getLogger("deliberation")
+
+ROUTE_HANDLERS = [health, ready, metrics, AuditController]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> Litestar:
+    """Build the app. `sessionmaker` lets tests bind the app to a connection they roll back."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        if sessionmaker is not None:
+            app.state.sessionmaker = sessionmaker
+            yield
+            return
+        embedded, url = None, settings.database_url
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir)
+            url = await anyio.to_thread.run_sync(embedded.start)
+            await anyio.to_thread.run_sync(migrate.upgrade, url)
+        engine = create_engine(url, pool_size=settings.db_pool_size)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if embedded is not None:
+                await anyio.to_thread.run_sync(embedded.stop)
+
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies={
+            "db": Provide(provide_db),
+            "viewer": Provide(provide_viewer),
+            "user": Provide(provide_user),
+            "admin": Provide(provide_admin),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[database],
+        middleware=[metrics_middleware],
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=list(settings.allowed_origins)) if settings.allowed_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="deliberation",
+            version="1.0.0",
+            description="Live deliberation, versioned votes, proposals, endorsements, public audit log.",
+            path="/schema",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")},
+            ),
+        ),
+        state=State({"settings": settings, "metrics": Metrics()}),
+    )
+    app.state.readiness = {"database": database_check(app)}
+    return app

@@ -1,0 +1,134 @@
+"""The transparency log: `record` appends inside the caller's transaction; `verify` recomputes the chain.
+
+Canonical form of an entry (what its hash covers): the JSON object
+`{seq, at, actor_id, action, target_type, target_id, session_id, reason, data, prev_hash}` with keys
+sorted, no whitespace, UTF-8, `at` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, ids as lowercase UUID strings or
+null. `hash = sha256(canonical).hexdigest()`; the first entry's `prev_hash` is 64 zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.accounts.models import User
+from deliberation.audit.models import AuditEntry
+from deliberation.db.base import utcnow
+
+GENESIS_HASH = "0" * 64
+# Transaction-scoped advisory lock: concurrent writers append one after another, so the chain stays linear.
+AUDIT_CHAIN_LOCK = 7_424_912
+VERIFY_BATCH = 1000
+
+
+class VerifyResult(msgspec.Struct):
+    ok: bool
+    entries: int
+    head_hash: str
+    first_bad_seq: int | None
+
+
+def format_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_bytes(entry: AuditEntry) -> bytes:
+    """The bytes an entry's hash is computed over (see the module docstring)."""
+    content = {
+        "seq": entry.seq,
+        "at": format_time(entry.at),
+        "actor_id": str(entry.actor_id) if entry.actor_id else None,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "session_id": str(entry.session_id) if entry.session_id else None,
+        "reason": entry.reason,
+        "data": entry.data,
+        "prev_hash": entry.prev_hash,
+    }
+    return msgspec.json.encode(content, order="sorted")
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(canonical_bytes(entry)).hexdigest()
+
+
+async def record(
+    db: AsyncSession,
+    *,
+    action: str,
+    target_type: str,
+    target_id: str | uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the log inside the caller's transaction."""
+    await db.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    last = (await db.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+    entry = AuditEntry(
+        seq=last.seq + 1 if last else 1,
+        at=utcnow(),
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        session_id=session_id,
+        reason=reason,
+        # Round-trip through JSON so what is hashed is exactly what JSONB gives back (UUIDs, times as text).
+        data=msgspec.json.decode(msgspec.json.encode(data or {})),
+        prev_hash=last.hash if last else GENESIS_HASH,
+    )
+    entry.hash = entry_hash(entry)
+    db.add(entry)
+    await db.flush()
+    return entry
+
+
+async def list_entries(
+    db: AsyncSession, *, session_id: uuid.UUID | None, after: int, limit: int
+) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
+    """(entry, actor display name) with `seq > after`, oldest first; `limit + 1` rows tell a page follows."""
+    async with db.begin():
+        query = (
+            select(AuditEntry, User.display_name)
+            .outerjoin(User, User.id == AuditEntry.actor_id)
+            .where(AuditEntry.seq > after)
+            .order_by(AuditEntry.seq)
+            .limit(limit + 1)
+        )
+        if session_id is not None:
+            query = query.where(AuditEntry.session_id == session_id)
+        return (await db.execute(query)).all()
+
+
+async def verify(db: AsyncSession) -> VerifyResult:
+    """Recompute the whole chain and name the first entry that does not match.
+
+    Entries only ever append, so reading in batches while others write still checks a prefix of one chain.
+    """
+    async with db.begin():
+        expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+        while True:
+            batch = (
+                await db.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.seq >= expected_seq)
+                    .order_by(AuditEntry.seq)
+                    .limit(VERIFY_BATCH)
+                )
+            ).all()
+            for entry in batch:
+                if entry.seq != expected_seq or entry.prev_hash != prev_hash or entry.hash != entry_hash(entry):
+                    return VerifyResult(ok=False, entries=count, head_hash=prev_hash, first_bad_seq=entry.seq)
+                expected_seq, prev_hash, count = entry.seq + 1, entry.hash, count + 1
+            if len(batch) < VERIFY_BATCH:
+                return VerifyResult(ok=True, entries=count, head_hash=prev_hash, first_bad_seq=None)

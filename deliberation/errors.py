@@ -1,0 +1,134 @@
+"""Domain errors, and the one place where every error becomes RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+log = logging.getLogger("deliberation.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, as every error answer carries them."""
+
+    status: int
+    title: str
+    detail: str
+    type: str = "about:blank"
+    errors: list[FieldError] | None = None
+
+
+class DomainError(Exception):
+    """An action refused for a reason the client can act on; subclasses set the status."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(DomainError):
+    status_code = 400
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+    def __init__(self, detail: str = "Authentication required.") -> None:
+        super().__init__(detail)
+        self.headers["WWW-Authenticate"] = "Bearer"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class PreconditionFailed(DomainError):
+    status_code = 412
+
+
+class Invalid(DomainError):
+    """Well-formed but invalid input (422); name the fields."""
+
+    status_code = 422
+
+    @classmethod
+    def field(cls, field: str, message: str) -> Invalid:
+        return cls(message, errors=[FieldError(field=field, message=message)])
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(max(1, retry_after))
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    """A problem-details response with the standard title for `status`."""
+    problem = Problem(status=status, title=HTTPStatus(status).phrase, detail=detail, errors=errors)
+    return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(extra: Any) -> list[FieldError]:
+    """Litestar reports validation failures as [{message, key, source}]; keep field and message."""
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            field = item.get("key") or item.get("source") or "body"
+            errors.append(FieldError(field=str(field), message=str(item.get("message", "invalid"))))
+    return errors
+
+
+def handle_domain_error(_: Request, exc: DomainError) -> Response[Problem]:
+    return problem_response(exc.status_code, exc.detail, errors=exc.errors, headers=exc.headers or None)
+
+
+def handle_http_exception(_: Request, exc: HTTPException) -> Response[Problem]:
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc.extra) or None
+        return problem_response(400, exc.detail or "Invalid request.", errors=errors)
+    headers = dict(exc.headers or {})
+    return problem_response(exc.status_code, exc.detail or HTTPStatus(exc.status_code).phrase, headers=headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

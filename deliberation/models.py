@@ -1,0 +1,7 @@
+"""Every model, imported once so `Base.metadata` is whole (Alembic and the tests read it)."""
+
+from deliberation.accounts.models import AccessToken, User
+from deliberation.audit.models import AuditEntry
+from deliberation.db.base import Base
+
+__all__ = ["AccessToken", "AuditEntry", "Base", "User"]

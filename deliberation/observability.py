@@ -1,0 +1,94 @@
+"""Health, readiness and Prometheus metrics. Each app has its own registry (no global state)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+READY_TIMEOUT = 3.0
+
+
+class Metrics:
+    """The service's metrics; domains add theirs here so one registry holds everything."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "deliberation_http_requests",
+            "HTTP requests answered",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.http_seconds = Histogram(
+            "deliberation_http_request_seconds",
+            "HTTP request latency",
+            ["method", "path"],
+            registry=self.registry,
+        )
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Count and time every HTTP request by route template (not raw path: ids would explode labels)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        metrics: Metrics = scope["litestar_app"].state.metrics
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            path = scope.get("path_template") or "unmatched"
+            metrics.http_requests.labels(scope["method"], path, str(status)).inc()
+            metrics.http_seconds.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+@get("/health", tags=["operations"], summary="200 while the process runs")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["operations"], summary="200 when the database and the event listener are up, else 503")
+async def ready(request: Request) -> Response[dict[str, str]]:
+    checks: dict[str, ReadinessCheck] = request.app.state.readiness
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = "ok" if await asyncio.wait_for(check(), READY_TIMEOUT) else "down"
+        except Exception:  # any failure, a timeout included, means not ready
+            results[name] = "down"
+    status = 200 if all(value == "ok" for value in results.values()) else 503
+    return Response(results, status_code=status)
+
+
+@get("/metrics", tags=["operations"], summary="Prometheus metrics", media_type=MediaType.TEXT)
+async def metrics(request: Request) -> Response[bytes]:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def database_check(app: Litestar) -> ReadinessCheck:
+    async def check() -> bool:
+        async with app.state.sessionmaker() as db:
+            await db.execute(text("SELECT 1"))
+        return True
+
+    return check

@@ -1,0 +1,34 @@
+"""Cursor pagination shared by every list: `?limit=` (default 50, max 200) and an opaque `?cursor=`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from litestar.params import Parameter
+
+from deliberation.errors import BadRequest
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
+Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor` of the previous page.")]
+
+
+def encode_cursor(*values: Any) -> str:
+    """An opaque cursor holding the sort key of the last item of a page."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, type_: type[T]) -> T:
+    """Decode a cursor made by `encode_cursor` into `type_` (a tuple type); 400 when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=type_)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BadRequest("The cursor is not valid; use `next_cursor` from a previous page.") from None

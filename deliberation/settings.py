@@ -1,0 +1,83 @@
+"""Settings: one msgspec Struct, filled from `DELIBERATION_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated
+
+import msgspec
+
+PREFIX = "DELIBERATION_"
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    """Every setting is optional; the defaults run a local service on an embedded database."""
+
+    # Database: unset means an embedded PostgreSQL in `data_dir`.
+    database_url: str | None = None
+    data_dir: str = ".deliberation"
+    db_pool_size: PositiveInt = 10
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: PositiveInt = 1024 * 1024
+    log_level: str = "INFO"
+
+    # Mail: unset SMTP keeps mail in the outbox and logs it.
+    smtp_url: str | None = None
+    mail_from: str = "deliberation@localhost"
+
+    # Optional wake-up transport between instances.
+    redis_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):
+            raise SettingsError(f"{PREFIX}DATABASE_URL must be a postgresql:// URL, got {self.database_url!r}")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    @property
+    def async_database_url(self) -> str | None:
+        """The database URL with the asyncpg driver named, as SQLAlchemy wants it."""
+        return to_asyncpg_url(self.database_url) if self.database_url else None
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Name the asyncpg driver in a postgresql:// URL."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+asyncpg://{rest}" if "+" not in scheme else url
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read settings from `DELIBERATION_*` variables; raise SettingsError naming a bad one."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = environ.get(PREFIX + field.name.upper())
+        if value is None or value == "":
+            continue
+        if field.name == "allowed_origins":
+            raw[field.name] = [part.strip() for part in value.split(",") if part.strip()]
+        else:
+            raw[field.name] = value
+    raw.update(overrides)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        # msgspec says "Expected `int`, got `str` - at `$.port`": name the variable instead.
+        message = str(exc)
+        if " - at `$." in message:
+            text, _, path = message.rpartition(" - at `$.")
+            name = path.rstrip("`").split("[")[0]
+            message = f"{PREFIX}{name.upper()}: {text}"
+        raise SettingsError(message) from None

@@ -1,0 +1,125 @@
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from deliberation.audit import service
+from deliberation.db.engine import create_sessionmaker
+
+
+async def record_in_transaction(db, **fields):
+    async with db.begin():
+        return await service.record(db, **fields)
+
+
+async def test_entries_chain_and_list_oldest_first(client, db):
+    session_id = uuid.uuid4()
+    first = await record_in_transaction(
+        db, action="thread.locked", target_type="thread", target_id="t1", session_id=session_id, reason="off topic"
+    )
+    second = await record_in_transaction(db, action="vote.closed", target_type="conclusion", data={"result": "adopted"})
+    assert second.prev_hash == first.hash
+    assert second.seq == first.seq + 1
+
+    response = await client.get("/api/audit", params={"after": first.seq - 1})
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert [item["seq"] for item in items] == [first.seq, second.seq]
+    assert items[0]["reason"] == "off topic"
+    assert items[0]["session_id"] == str(session_id)
+    assert items[1]["data"] == {"result": "adopted"}
+    assert items[0]["actor"] is None
+
+    only_session = (await client.get("/api/audit", params={"session": str(session_id)})).json()["items"]
+    assert [item["seq"] for item in only_session] == [first.seq]
+
+    verified = (await client.get("/api/audit/verify")).json()
+    assert verified["ok"] is True
+    assert verified["head_hash"] == second.hash
+    assert verified["first_bad_seq"] is None
+
+
+async def test_pages_follow_next_cursor(client, db):
+    entries = [await record_in_transaction(db, action="test.step", target_type="test") for _ in range(5)]
+    start = entries[0].seq - 1
+    seen, cursor = [], None
+    while True:
+        params = {"after": start, "limit": 2} if cursor is None else {"cursor": cursor, "limit": 2}
+        page = (await client.get("/api/audit", params=params)).json()
+        seen += [item["seq"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [entry.seq for entry in entries]
+
+
+async def test_bad_cursor_and_bad_limit_are_problem_details(client):
+    response = await client.get("/api/audit", params={"cursor": "not-a-cursor!"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "cursor" in response.json()["detail"]
+
+    response = await client.get("/api/audit", params={"limit": 1000})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == 400 and body["title"] == "Bad Request"
+    assert [error["field"] for error in body["errors"]] == ["limit"]
+
+
+async def test_verify_names_the_first_tampered_entry(client, db):
+    entries = [await record_in_transaction(db, action="test.step", target_type="test", data={"n": n}) for n in range(4)]
+    tampered = entries[2]
+    async with db.begin():
+        # An attacker with database access bypasses the append-only trigger and rewrites history.
+        await db.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        await db.execute(text("UPDATE audit_entries SET reason = 'rewritten' WHERE seq = :seq"), {"seq": tampered.seq})
+
+    result = (await client.get("/api/audit/verify")).json()
+    assert result == {
+        "ok": False,
+        "entries": tampered.seq - 1,
+        "head_hash": entries[1].hash,
+        "first_bad_seq": tampered.seq,
+    }
+
+
+async def test_verify_names_the_entry_after_a_deleted_one(db):
+    entries = [await record_in_transaction(db, action="test.step", target_type="test") for _ in range(3)]
+    async with db.begin():
+        await db.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        await db.execute(text("DELETE FROM audit_entries WHERE seq = :seq"), {"seq": entries[1].seq})
+    result = await service.verify(db)
+    assert not result.ok
+    assert result.first_bad_seq == entries[2].seq
+
+
+async def test_entries_cannot_be_updated_or_deleted(db):
+    seq = (await record_in_transaction(db, action="test.step", target_type="test")).seq
+    statements = (
+        "UPDATE audit_entries SET reason = 'x' WHERE seq = :seq",
+        "DELETE FROM audit_entries WHERE seq = :seq",
+    )
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.begin():
+                await db.execute(text(statement), {"seq": seq})
+
+
+async def test_concurrent_writers_build_one_valid_chain(engine):
+    """Many transactions append at once, on separate connections, and commit: the chain stays linear."""
+    sessionmaker = create_sessionmaker(engine)
+
+    async def write(n: int) -> int:
+        async with sessionmaker() as db, db.begin():
+            entry = await service.record(db, action="test.concurrent", target_type="test", data={"n": n})
+            await asyncio.sleep(0)  # hold the lock a little while others queue behind it
+            return entry.seq
+
+    seqs = await asyncio.gather(*(write(n) for n in range(40)))
+    assert len(set(seqs)) == 40
+    async with sessionmaker() as db:
+        result = await service.verify(db)
+    assert result.ok, result
+    assert result.entries >= 40

@@ -1,0 +1,103 @@
+import anyio
+import pytest
+from openapi_spec_validator import validate
+from sqlalchemy import text
+
+from deliberation.app import create_app
+from deliberation.db import migrate
+from deliberation.db.engine import create_engine
+from deliberation.settings import Settings, SettingsError, load_settings
+from tests.conftest import serve_in_process
+
+
+async def test_health_ready_and_metrics(client):
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
+
+    await client.get("/api/audit")
+    body = (await client.get("/metrics")).text
+    assert 'deliberation_http_requests_total{method="GET",path="/api/audit",status="200"}' in body
+    assert "deliberation_http_request_seconds_bucket" in body
+
+
+async def test_ready_is_503_when_the_database_is_unreachable():
+    app = create_app(Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere"))
+    async with serve_in_process(app) as client:
+        assert (await client.get("/health")).status_code == 200
+        response = await client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["database"] == "down"
+
+
+async def test_openapi_schema_is_valid(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    validate(schema)
+    assert "/api/audit" in schema["paths"]
+    assert "/api/audit/verify" in schema["paths"]
+
+
+async def test_unknown_route_and_wrong_method_are_problem_details(client):
+    missing = await client.get("/api/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["title"] == "Not Found"
+    wrong = await client.post("/api/audit/verify")
+    assert wrong.status_code == 405
+    assert wrong.json()["status"] == 405
+
+
+def test_settings_from_environment():
+    settings = load_settings(
+        {
+            "DELIBERATION_PORT": "9000",
+            "DELIBERATION_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+            "DELIBERATION_MAX_BODY_BYTES": "2048",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.max_body_bytes == 2048
+    assert settings.database_url is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DELIBERATION_PORT", "eighty"),
+        ("DELIBERATION_MAX_BODY_BYTES", "0"),
+        ("DELIBERATION_DATABASE_URL", "mysql://x"),
+        ("DELIBERATION_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_settings_name_the_variable(variable, value):
+    with pytest.raises(SettingsError, match=variable):
+        load_settings({variable: value})
+
+
+async def test_migrations_go_down_to_base_and_up_again(create_database):
+    url = await create_database("deliberation_migrations")
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    await anyio.to_thread.run_sync(migrate.downgrade, url, "base")
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            tables = (
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT tablename FROM pg_tables"
+                            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert tables == []
+        await anyio.to_thread.run_sync(migrate.upgrade, url)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM audit_entries"))).scalar() == 0
+    finally:
+        await engine.dispose()
