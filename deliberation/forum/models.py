@@ -1,0 +1,90 @@
+"""Forum structure: thematic lines, sublines, sessions, their members, and the threads of a session."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+
+
+class Category(enum.StrEnum):
+    round_table = "round_table"
+    workshop = "workshop"
+    plenary = "plenary"
+    other = "other"
+
+
+class Role(enum.StrEnum):
+    moderator = "moderator"
+    participant = "participant"
+
+
+class ThematicLine(UUIDPrimaryKey, CreatedAt, Base):
+    """A thematic line of the forum, e.g. "1. The Territory as a basis for ... innovation"."""
+
+    __tablename__ = "thematic_lines"
+
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Subline(UUIDPrimaryKey, CreatedAt, Base):
+    """A subline of a thematic line, e.g. "1.1"."""
+
+    __tablename__ = "sublines"
+    __table_args__ = (UniqueConstraint("line_id", "number"),)
+
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("thematic_lines.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+
+
+class Session(UUIDPrimaryKey, CreatedAt, Base):
+    """A forum session ("1.1.1", a round table); `last_seq` numbers its live events (see realtime)."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("category IN ('round_table', 'workshop', 'plenary', 'other')", name="category"),
+        CheckConstraint("duration_minutes > 0", name="duration_minutes"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    subline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sublines.id", ondelete="RESTRICT"), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(100))
+    meeting_url: Mapped[str | None] = mapped_column(String(2000))
+    discussion_open: Mapped[bool] = mapped_column(default=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class SessionMember(Base):
+    """A user's role in a session. Admins count as moderators everywhere without a row here."""
+
+    __tablename__ = "session_members"
+    __table_args__ = (CheckConstraint("role IN ('moderator', 'participant')", name="role"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), default=Role.participant.value)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class Thread(UUIDPrimaryKey, CreatedAt, Base):
+    """A discussion thread of a session; one is created per guiding question, in order (`position`)."""
+
+    __tablename__ = "threads"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
