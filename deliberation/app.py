@@ -18,16 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
 from deliberation.audit.routes import AuditController
 from deliberation.db import migrate
+from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import create_engine, create_sessionmaker
-from deliberation.deps import provide_db
+from deliberation.deps import provide_db, provide_now
 from deliberation.errors import EXCEPTION_HANDLERS
+from deliberation.forum.routes import LineController, SessionController
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
 from deliberation.settings import Settings, load_settings
 
 log = logging.getLogger("deliberation")
 
-ROUTE_HANDLERS = [health, ready, metrics, AuditController]
+ROUTE_HANDLERS = [health, ready, metrics, AuditController, LineController, SessionController]
 
 
 def create_app(
@@ -62,6 +64,7 @@ def create_app(
         route_handlers=ROUTE_HANDLERS,
         dependencies={
             "db": Provide(provide_db),
+            "now": Provide(provide_now, sync_to_thread=False),
             "viewer": Provide(provide_viewer),
             "user": Provide(provide_user),
             "admin": Provide(provide_admin),
@@ -80,7 +83,7 @@ def create_app(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")},
             ),
         ),
-        state=State({"settings": settings, "metrics": Metrics()}),
+        state=State({"settings": settings, "metrics": Metrics(), "clock": utcnow}),
     )
     app.state.readiness = {"database": database_check(app)}
     return app

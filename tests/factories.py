@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.auth import issue_token
 from deliberation.accounts.models import User
 from deliberation.accounts.passwords import hash_password
+from deliberation.db.base import utcnow
+from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine
 
 PASSWORD = "correct horse battery staple"
 
@@ -56,3 +59,42 @@ async def signed_in(db: AsyncSession, **fields) -> tuple[User, dict[str, str]]:
     """A user and the headers that authenticate as them."""
     user = await make_user(db, **fields)
     return user, bearer(await make_token(db, user))
+
+
+async def make_forum_session(
+    db: AsyncSession,
+    *,
+    starts_at: datetime | None = None,
+    duration_minutes: int = 90,
+    category: str = "round_table",
+    meeting_url: str | None = "https://zoom.example.org/j/123",
+    discussion_open: bool = True,
+    members: dict[User, str] | None = None,
+) -> Session:
+    """A session (in a fresh line and subline) starting in a day unless told, with `members` {user: role}."""
+    tag = secrets.token_hex(3)
+    line = ThematicLine(id=uuid.uuid4(), number=f"L{tag}", title=f"Line {tag}", description="")
+    subline = Subline(id=uuid.uuid4(), line_id=line.id, number=f"L{tag}.1", title=f"Subline {tag}")
+    session = Session(
+        id=uuid.uuid4(),
+        code=f"L{tag}.1.1",
+        title=f"Session {tag}",
+        subline_id=subline.id,
+        category=category,
+        description="",
+        starts_at=starts_at or utcnow() + timedelta(days=1),
+        duration_minutes=duration_minutes,
+        platform="Zoom",
+        meeting_url=meeting_url,
+        discussion_open=discussion_open,
+        last_seq=0,
+    )
+    async with db.begin():
+        # No ORM relationships here, so flush parents before children.
+        for row in (line, subline, session):
+            db.add(row)
+            await db.flush()
+        db.add_all(
+            SessionMember(session_id=session.id, user_id=user.id, role=role) for user, role in (members or {}).items()
+        )
+    return session

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,6 +65,16 @@ class Session(UUIDPrimaryKey, CreatedAt, Base):
     meeting_url: Mapped[str | None] = mapped_column(String(2000))
     discussion_open: Mapped[bool] = mapped_column(default=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    def status_at(self, now: datetime) -> str:
+        """ "upcoming" before the start, "live" from start to end, "passed" from the end on."""
+        if now < self.starts_at:
+            return "upcoming"
+        return "live" if now < self.ends_at else "passed"
 
 
 class SessionMember(Base):

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import FromPath, JSONBody, Parameter
+
+from deliberation.accounts.auth import Admin, CurrentUser, Viewer
+from deliberation.deps import DB, Now
+from deliberation.forum import service
+from deliberation.forum.schemas import (
+    CategoryName,
+    LineIn,
+    LineList,
+    LineOut,
+    MemberOut,
+    MemberPage,
+    RoleIn,
+    SessionIn,
+    SessionOut,
+    SessionPage,
+    SessionPatch,
+    StatusName,
+    SublineIn,
+    SublineRef,
+)
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+
+AFTER = tuple[datetime, uuid.UUID]
+
+
+class LineController(Controller):
+    path = "/api/lines"
+    tags = ["forum"]
+
+    @get("/", summary="Thematic lines, each with its sublines")
+    async def list_lines(self, db: DB) -> LineList:
+        return await service.list_lines(db)
+
+    @post("/", summary="Create a thematic line (admins)")
+    async def create_line(self, db: DB, admin: Admin, data: JSONBody[LineIn]) -> LineOut:
+        return await service.create_line(db, data)
+
+    @post("/{line_id:uuid}/sublines", summary="Create a subline of a thematic line (admins)")
+    async def create_subline(
+        self, db: DB, admin: Admin, line_id: FromPath[uuid.UUID], data: JSONBody[SublineIn]
+    ) -> SublineRef:
+        return await service.create_subline(db, line_id, data)
+
+
+class SessionController(Controller):
+    path = "/api/sessions"
+    tags = ["forum"]
+
+    @get("/", summary="Browse sessions by start time, with filters")
+    async def list_sessions(
+        self,
+        db: DB,
+        viewer: Viewer,
+        now: Now,
+        line: Annotated[uuid.UUID | None, Parameter(description="Only sessions of this thematic line (id).")] = None,
+        subline: Annotated[uuid.UUID | None, Parameter(description="Only sessions of this subline (id).")] = None,
+        status: Annotated[StatusName | None, Parameter(description="upcoming, live or passed, now.")] = None,
+        category: Annotated[CategoryName | None, Parameter(description="Only sessions of this category.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> SessionPage:
+        after = decode_cursor(cursor, AFTER) if cursor is not None else None
+        items = await service.list_sessions(
+            db,
+            viewer,
+            now=now,
+            line_id=line,
+            subline_id=subline,
+            status=status,
+            category=category,
+            after=after,
+            limit=limit,
+        )
+        next_cursor = encode_cursor(items[limit - 1].starts_at, items[limit - 1].id) if len(items) > limit else None
+        return SessionPage(items=items[:limit], next_cursor=next_cursor)
+
+    @post("/", summary="Create a session and one thread per guiding question (admins)")
+    async def create_session(self, db: DB, admin: Admin, now: Now, data: JSONBody[SessionIn]) -> SessionOut:
+        return await service.create_session(db, data, now=now)
+
+    @get("/{session_id:uuid}", summary="One session; the meeting URL only for members and admins")
+    async def get_session(self, db: DB, viewer: Viewer, now: Now, session_id: FromPath[uuid.UUID]) -> SessionOut:
+        return await service.get_session(db, session_id, viewer, now=now)
+
+    @patch("/{session_id:uuid}", summary="Change a session's details (admins and its moderators)")
+    async def update_session(
+        self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID], data: JSONBody[SessionPatch]
+    ) -> SessionOut:
+        return await service.update_session(db, session_id, user, data, now=now)
+
+    @post("/{session_id:uuid}/join", status_code=204, summary="Join a session as a participant")
+    async def join_session(self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID]) -> None:
+        await service.join_session(db, session_id, user)
+
+    @get("/{session_id:uuid}/members", summary="Members of a session, in the order they joined (members only)")
+    async def list_members(
+        self,
+        db: DB,
+        user: CurrentUser,
+        session_id: FromPath[uuid.UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> MemberPage:
+        after = decode_cursor(cursor, AFTER) if cursor is not None else None
+        items = await service.list_members(db, session_id, user, after=after, limit=limit)
+        last = items[limit - 1] if len(items) > limit else None
+        next_cursor = encode_cursor(last.joined_at, last.user.id) if last else None
+        return MemberPage(items=items[:limit], next_cursor=next_cursor)
+
+    @put("/{session_id:uuid}/members/{user_id:uuid}", summary="Set a member's role (admins and moderators)")
+    async def set_member_role(
+        self,
+        db: DB,
+        user: CurrentUser,
+        session_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[RoleIn],
+    ) -> MemberOut:
+        return await service.set_member_role(db, session_id, user, user_id, data.role)
+
+    @delete("/{session_id:uuid}/members/{user_id:uuid}", summary="Remove a member (admins and moderators)")
+    async def remove_member(
+        self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID]
+    ) -> None:
+        await service.remove_member(db, session_id, user, user_id)

@@ -1,0 +1,131 @@
+"""Input and output of the forum routes (see docs/api.md, "Forum structure and sessions")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+Number = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
+Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
+Title = Annotated[str, Meta(min_length=1, max_length=300)]
+Text = Annotated[str, Meta(max_length=20_000)]
+CategoryName = Literal["round_table", "workshop", "plenary", "other"]
+RoleName = Literal["moderator", "participant"]
+StatusName = Literal["upcoming", "live", "passed"]
+AwareTime = Annotated[datetime, Meta(tz=True)]
+Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
+Platform = Annotated[str, Meta(min_length=1, max_length=100)]
+Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://\S+$")]
+Question = Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class LineIn(msgspec.Struct, forbid_unknown_fields=True):
+    number: Number
+    title: Title
+    description: Text = ""
+
+
+class SublineIn(msgspec.Struct, forbid_unknown_fields=True):
+    number: Number
+    title: Title
+
+
+class SublineRef(msgspec.Struct):
+    id: uuid.UUID
+    number: str
+    title: str
+
+
+class LineRef(msgspec.Struct):
+    id: uuid.UUID
+    number: str
+    title: str
+
+
+class LineOut(msgspec.Struct):
+    id: uuid.UUID
+    number: str
+    title: str
+    description: str
+    sublines: list[SublineRef]
+
+
+class LineList(msgspec.Struct):
+    items: list[LineOut]
+
+
+class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Code
+    title: Title
+    subline_id: uuid.UUID
+    category: CategoryName
+    starts_at: AwareTime
+    duration_minutes: Minutes
+    platform: Platform
+    description: Text = ""
+    meeting_url: Url | None = None
+    guiding_questions: Annotated[list[Question], Meta(max_length=50)] = []
+    discussion_open: bool = True
+
+
+class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+    starts_at: AwareTime | UnsetType = UNSET
+    duration_minutes: Minutes | UnsetType = UNSET
+    platform: Platform | UnsetType = UNSET
+    meeting_url: Url | UnsetType | None = UNSET
+    discussion_open: bool | UnsetType = UNSET
+    category: CategoryName | UnsetType = UNSET
+
+
+class SessionOut(msgspec.Struct):
+    id: uuid.UUID
+    code: str
+    title: str
+    line: LineRef
+    subline: SublineRef
+    category: CategoryName
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    platform: str
+    meeting_url: str | None
+    status: StatusName
+    discussion_open: bool
+    last_seq: int
+
+
+class SessionPage(msgspec.Struct):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class MemberUser(msgspec.Struct):
+    """The public face of a member: no email."""
+
+    id: uuid.UUID
+    display_name: str
+    organization: str | None
+    actor_type: str
+    territory: str | None
+
+
+class MemberOut(msgspec.Struct):
+    user: MemberUser
+    role: RoleName
+    joined_at: datetime
+
+
+class MemberPage(msgspec.Struct):
+    items: list[MemberOut]
+    next_cursor: str | None
+
+
+class RoleIn(msgspec.Struct, forbid_unknown_fields=True):
+    role: RoleName
