@@ -88,6 +88,16 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from deliberation.forum.demo import load_demo
+
+    accounts = run_with_session(settings, load_demo)
+    print("Demo forum loaded: World Forum for Local Economic Development. Demo accounts:")
+    for account in accounts:
+        print(f"  {account.email:<34} password: {account.password:<22} {account.description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deliberation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="recompute the hash chain; exit 1 if it was tampered with")
     verify.set_defaults(handler=cmd_audit_verify)
+
+    demo = commands.add_parser("demo", help="load the demo forum (idempotent) and print the demo accounts")
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 

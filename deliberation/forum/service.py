@@ -111,8 +111,8 @@ async def _placement(db: AsyncSession, subline_id: uuid.UUID) -> tuple[Subline, 
     return subline, line
 
 
-async def create_session(db: AsyncSession, data: SessionIn, *, now: datetime) -> SessionOut:
-    """A new session with one thread per guiding question, in order; 422 unknown subline, 409 code taken."""
+async def add_session(db: AsyncSession, data: SessionIn) -> Session:
+    """Insert a session and one thread per guiding question, in order, inside the caller's transaction."""
     session = Session(
         code=data.code,
         title=data.title,
@@ -126,15 +126,22 @@ async def create_session(db: AsyncSession, data: SessionIn, *, now: datetime) ->
         discussion_open=data.discussion_open,
         last_seq=0,
     )
+    db.add(session)
+    await db.flush()
+    db.add_all(
+        Thread(session_id=session.id, title=question, body="", position=position)
+        for position, question in enumerate(data.guiding_questions)
+    )
+    await db.flush()
+    return session
+
+
+async def create_session(db: AsyncSession, data: SessionIn, *, now: datetime) -> SessionOut:
+    """A new session with its guiding-question threads; 422 unknown subline, 409 code taken."""
     try:
         async with db.begin():
             subline, line = await _placement(db, data.subline_id)
-            db.add(session)
-            await db.flush()
-            db.add_all(
-                Thread(session_id=session.id, title=question, body="", position=position)
-                for position, question in enumerate(data.guiding_questions)
-            )
+            session = await add_session(db, data)
     except IntegrityError:
         raise Conflict(f"A session with code {data.code} already exists.") from None
     return session_out(session, subline, line, now=now, show_url=True)

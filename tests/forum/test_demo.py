@@ -1,0 +1,88 @@
+import re
+from datetime import UTC, datetime
+
+import anyio
+from sqlalchemy import func, select
+
+from deliberation.accounts.models import User
+from deliberation.accounts.passwords import verify_password
+from deliberation.cli import main
+from deliberation.db import migrate
+from deliberation.db.engine import create_engine, create_sessionmaker
+from deliberation.forum.demo import GUIDING_QUESTIONS, MODERATOR, load_demo
+from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
+from tests.factories import bearer, make_token
+
+NOW = datetime(2031, 3, 10, 12, 0, tzinfo=UTC)
+
+
+async def test_demo_command_run_twice_leaves_one_copy_and_its_accounts_work(create_database, monkeypatch, capsys):
+    url = await create_database()
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    monkeypatch.setenv("DELIBERATION_DATABASE_URL", url)
+
+    assert await anyio.to_thread.run_sync(main, ["demo"]) == 0
+    first = capsys.readouterr().out
+    assert await anyio.to_thread.run_sync(main, ["demo"]) == 0
+    assert capsys.readouterr().out == first
+    printed = dict(re.findall(r"^\s+(\S+@\S+)\s+password: (\S+)", first, re.M))
+    assert len(printed) == 9
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as db, db.begin():
+            counts = {
+                model.__tablename__: await db.scalar(select(func.count()).select_from(model))
+                for model in (ThematicLine, Subline, Session, Thread, SessionMember, User)
+            }
+            hashes = dict((await db.execute(select(User.email, User.password_hash))).all())
+    finally:
+        await engine.dispose()
+    assert counts == {
+        "thematic_lines": 2,
+        "sublines": 3,
+        "sessions": 4,
+        "threads": 4 + 1 + 2 + 1,
+        "session_members": 8 + 4 + 5 + 4,  # each session: its moderator and members
+        "users": 9,
+    }
+    for email, password in printed.items():
+        assert verify_password(hashes[email], password), email
+
+
+async def test_demo_forum_has_the_main_round_table_and_sessions_in_every_status(app, client, db):
+    await load_demo(db, now=NOW)
+    app.state.clock = lambda: NOW
+
+    async def codes(status):
+        items = (await client.get("/api/sessions", params={"status": status})).json()["items"]
+        return {item["code"] for item in items}
+
+    assert {"1.1.1", "1.2.1"} <= await codes("live")
+    assert "1.1.2" in await codes("upcoming")
+    assert "2.1.1" in await codes("passed")
+
+    async with db.begin():
+        main_session = await db.scalar(select(Session).where(Session.code == "1.1.1"))
+        moderator = await db.scalar(select(User).where(User.email == MODERATOR.email))
+    headers = bearer(await make_token(db, moderator))
+    session = (await client.get(f"/api/sessions/{main_session.id}", headers=headers)).json()
+    assert session["title"].startswith("Alliances and partnerships between actors")
+    assert (session["category"], session["duration_minutes"], session["platform"]) == ("round_table", 90, "Zoom")
+    assert session["line"]["title"] == "The Territory as a basis for social, economic and environmental innovation"
+    assert session["subline"]["title"] == "The territory as a source of innovation, knowledge and transfer"
+    assert session["meeting_url"] is not None
+    assert "multilevel governance" in session["description"]
+
+    members = (await client.get(f"/api/sessions/{main_session.id}/members", headers=headers)).json()["items"]
+    roles = {item["user"]["display_name"]: item["role"] for item in members}
+    assert roles[MODERATOR.display_name] == "moderator"
+    assert {item["user"]["actor_type"] for item in members} >= {
+        "local_government", "regional_government", "civil_society", "private_sector", "academia", "citizen"
+    }  # fmt: skip
+
+    async with db.begin():
+        threads = (
+            await db.scalars(select(Thread.title).where(Thread.session_id == main_session.id).order_by(Thread.position))
+        ).all()
+    assert threads == GUIDING_QUESTIONS
