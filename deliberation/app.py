@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
+from deliberation.accounts.routes import AdminAccountsController, AuthController, MeController
 from deliberation.audit.routes import AuditController
 from deliberation.db import migrate
 from deliberation.db.base import utcnow
@@ -24,12 +25,23 @@ from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.deps import provide_db, provide_now
 from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
+from deliberation.mail.worker import mail_sender
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
 from deliberation.settings import Settings, load_settings
 
 log = logging.getLogger("deliberation")
 
-ROUTE_HANDLERS = [health, ready, metrics, AuditController, LineController, SessionController]
+ROUTE_HANDLERS = [
+    health,
+    ready,
+    metrics,
+    AuthController,
+    MeController,
+    AdminAccountsController,
+    AuditController,
+    LineController,
+    SessionController,
+]
 
 
 def create_app(
@@ -70,7 +82,7 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[database],
+        lifespan=[database, mail_sender],
         middleware=[metrics_middleware],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.allowed_origins)) if settings.allowed_origins else None,

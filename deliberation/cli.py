@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -61,9 +62,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        ws_max_size=settings.max_body_bytes,
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """Server options the service depends on (the tests' servers use the same)."""
+    return {
+        # A frame larger than this is refused by the server before the app sees it.
+        "ws_max_size": settings.ws_max_message_bytes,
+        # Compression is per connection: it would redo, for every subscriber, work the hub does once.
+        "ws_per_message_deflate": False,
+    }
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -98,6 +109,26 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from deliberation.accounts.service import set_admin_account
+    from deliberation.errors import DomainError
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password (at least 12 characters): ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        created = run_with_session(settings, lambda db: set_admin_account(db, args.email, args.name, password))
+    except DomainError as exc:
+        print(f"refused: {exc.detail}", file=sys.stderr)
+        return 1
+    if created:
+        print(f"created admin {args.email}")
+    else:
+        print(f"{args.email} is now an admin; its password was replaced and its tokens revoked")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deliberation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="load the demo forum (idempotent) and print the demo accounts")
     demo.set_defaults(handler=cmd_demo)
+
+    create_admin = commands.add_parser(
+        "create-admin",
+        help="create an admin (password from stdin); an existing account becomes admin with that password",
+    )
+    create_admin.add_argument("email")
+    create_admin.add_argument("--name", required=True, help="display name of a new account")
+    create_admin.set_defaults(handler=cmd_create_admin)
     return parser
 
 

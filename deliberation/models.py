@@ -1,8 +1,23 @@
 """Every model, imported once so `Base.metadata` is whole (Alembic and the tests read it)."""
 
-from deliberation.accounts.models import AccessToken, User
+from deliberation.accounts.models import AccessToken, PasswordReset, RepresentativeClaim, ThrottleEvent, User
 from deliberation.audit.models import AuditEntry
 from deliberation.db.base import Base
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
+from deliberation.mail.models import OutboxMail
 
-__all__ = ["AccessToken", "AuditEntry", "Base", "Session", "SessionMember", "Subline", "ThematicLine", "Thread", "User"]
+__all__ = [
+    "AccessToken",
+    "AuditEntry",
+    "Base",
+    "OutboxMail",
+    "PasswordReset",
+    "RepresentativeClaim",
+    "Session",
+    "SessionMember",
+    "Subline",
+    "ThematicLine",
+    "Thread",
+    "ThrottleEvent",
+    "User",
+]

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -31,6 +31,19 @@ class Metrics:
             "HTTP request latency",
             ["method", "path"],
             registry=self.registry,
+        )
+        self.ws_clients = Gauge("deliberation_ws_clients", "Connected live-stream clients", registry=self.registry)
+        self.events_delivered = Counter(
+            "deliberation_events_delivered", "Live events queued to clients (replays included)", registry=self.registry
+        )
+        self.replay_events = Histogram(
+            "deliberation_replay_events",
+            "Events replayed to a client on connect",
+            buckets=(0, 1, 10, 100, 1000, 10000, 100000),
+            registry=self.registry,
+        )
+        self.ws_disconnects = Counter(
+            "deliberation_ws_disconnects", "Live-stream disconnects by reason", ["reason"], registry=self.registry
         )
 
 

@@ -34,8 +34,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     log_level: str = "INFO"
 
     # Mail: unset SMTP keeps mail in the outbox and logs it.
-    smtp_url: str | None = None
+    smtp_url: str | None = None  # smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://
     mail_from: str = "deliberation@localhost"
+    mail_worker: bool = True  # run the outbox sender in this instance (when SMTP is configured)
+    mail_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    mail_retry_max_seconds: PositiveInt = 3600  # cap of the exponential backoff between attempts
+
+    # Accounts
+    token_ttl_days: PositiveInt = 14
+    login_max_failures: PositiveInt = 5  # per account within the window; the next attempt gets 429
+    login_max_failures_per_address: PositiveInt = 20  # per client address within the window
+    login_window_minutes: PositiveInt = 15
+    password_reset_max_per_email: PositiveInt = 3  # more requests within the window send no mail
+    password_reset_max_per_address: PositiveInt = 10  # more requests within the window get 429
+    password_reset_window_minutes: PositiveInt = 60
 
     # Optional wake-up transport between instances.
     redis_url: str | None = None
@@ -43,6 +55,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     def __post_init__(self) -> None:
         if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):
             raise SettingsError(f"{PREFIX}DATABASE_URL must be a postgresql:// URL, got {self.database_url!r}")
+        if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError(f"{PREFIX}SMTP_URL must be an smtp:// or smtps:// URL")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
 

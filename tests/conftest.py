@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from deliberation.app import create_app
 from deliberation.db import migrate
 from deliberation.db.embedded import EmbeddedPostgres
-from deliberation.db.engine import create_engine
+from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.settings import Settings
 
 
@@ -99,7 +99,7 @@ async def sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[
     """
     async with engine.connect() as connection:
         transaction = await connection.begin()
-        yield async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        yield create_sessionmaker(connection, join_transaction_mode="create_savepoint")
         await transaction.rollback()
 
 

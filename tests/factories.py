@@ -10,7 +10,7 @@ from functools import lru_cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.auth import issue_token
-from deliberation.accounts.models import User
+from deliberation.accounts.models import ClaimStatus, RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password
 from deliberation.db.base import utcnow
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine
@@ -49,6 +49,23 @@ async def make_token(db: AsyncSession, user: User) -> str:
     async with db.begin():
         raw, _ = await issue_token(db, user.id, timedelta(days=1))
     return raw
+
+
+async def make_representative(
+    db: AsyncSession, user: User, *, verified: bool = True, office: str = "Mayor", territory: str = "Rosario"
+) -> RepresentativeClaim:
+    """A representative claim for `user`, verified unless told (no audit entry: a test shortcut)."""
+    claim = RepresentativeClaim(
+        user_id=user.id,
+        office=office,
+        territory=territory,
+        term_ends=None,
+        status=(ClaimStatus.verified if verified else ClaimStatus.pending).value,
+        claimed_at=utcnow(),
+    )
+    async with db.begin():
+        db.add(claim)
+    return claim
 
 
 def bearer(token: str) -> dict[str, str]:

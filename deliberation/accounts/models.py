@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey
+from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
 
 
 class ActorType(enum.StrEnum):
@@ -42,3 +42,47 @@ class AccessToken(UUIDPrimaryKey, CreatedAt, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(UUIDPrimaryKey, CreatedAt, Base):
+    """A single-use password reset token; only its SHA-256 is stored."""
+
+    __tablename__ = "password_resets"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ClaimStatus(enum.StrEnum):
+    pending = "pending"
+    verified = "verified"
+    unverified = "unverified"
+
+
+class RepresentativeClaim(Base):
+    """A user's current claim to hold an elected office; one per user, a new claim replaces the old one."""
+
+    __tablename__ = "representative_claims"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    office: Mapped[str] = mapped_column(String(200))
+    territory: Mapped[str] = mapped_column(String(200))
+    term_ends: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.pending.value)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ThrottleEvent(Base):
+    """One counted attempt (a failed login, a reset request) for a throttling key, e.g. ("login.address", ip)."""
+
+    __tablename__ = "throttle_events"
+    __table_args__ = (Index("ix_throttle_events_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime]

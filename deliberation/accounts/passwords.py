@@ -1,8 +1,9 @@
-"""Password hashing with argon2id (argon2-cffi defaults: RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id (argon2-cffi defaults: RFC 9106 low-memory profile), and the password rules."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,3 +29,29 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1024  # argon2 hashes anything, but a megabyte password is not a password
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The most common passwords (lower-case), from the list shipped next to this module."""
+    text = (resources.files(__package__) / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def password_problem(password: str, email: str) -> str | None:
+    """Why a new password is refused, or None when it is acceptable."""
+    if len(password) < MIN_LENGTH:
+        return f"The password must be at least {MIN_LENGTH} characters long."
+    if len(password) > MAX_LENGTH:
+        return f"The password must be at most {MAX_LENGTH} characters long."
+    lowered = password.lower()
+    # "password2024!" is the common password "password" with a suffix: refuse it too.
+    if lowered in common_passwords() or lowered.rstrip("0123456789!?.@#$%*_-") in common_passwords():
+        return "This password is one of the most common ones; choose another."
+    if lowered.strip() == email.lower():
+        return "The password must not be your email address."
+    return None

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 
 from deliberation.settings import to_asyncpg_url
+
+# session.info keys: seqs written by this transaction ({session_id: seq}), and who to tell after commit.
+WAKEUPS_KEY = "deliberation.wakeups"
+PUBLISHER_KEY = "deliberation.publisher"
+
+
+class EventSession(Session):
+    """A Session that, after commit, hands the event seqs its transaction wrote to the instance's publisher."""
+
+
+@event.listens_for(EventSession, "after_commit")
+def _announce_after_commit(session: Session) -> None:
+    wakeups = session.info.pop(WAKEUPS_KEY, None)
+    publish = session.info.get(PUBLISHER_KEY)
+    if wakeups and publish is not None:
+        publish(wakeups)
+
+
+@event.listens_for(EventSession, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(WAKEUPS_KEY, None)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -18,5 +44,6 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(bind: Any, **options: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose committed events are announced (see EventSession); `bind` is an engine or connection."""
+    return async_sessionmaker(bind, expire_on_commit=False, sync_session_class=EventSession, **options)

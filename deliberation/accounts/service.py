@@ -1,0 +1,274 @@
+"""Account actions: sign up, sign in and out, recover a password, edit the profile; and the user shapes.
+
+Each action runs one transaction, except `log_in`: the password check (argon2, slow on purpose) runs
+between two short transactions, so no lock is held while it hashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+import anyio
+from msgspec import UNSET
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.accounts import throttle
+from deliberation.accounts.auth import hash_token, issue_token, revoke_user_tokens
+from deliberation.accounts.models import AccessToken, ClaimStatus, PasswordReset, RepresentativeClaim, User
+from deliberation.accounts.passwords import hash_password, password_problem, verify_password
+from deliberation.accounts.schemas import (
+    AuthorRef,
+    LoginIn,
+    LoginOut,
+    PasswordResetConfirmIn,
+    ProfilePatch,
+    RepresentativeOut,
+    SignupIn,
+    UserOut,
+)
+from deliberation.errors import BadRequest, Conflict, FieldError, Invalid, TooManyRequests, Unauthorized
+from deliberation.mail import service as mail
+from deliberation.settings import Settings
+
+log = logging.getLogger("deliberation.accounts")
+
+RESET_TTL = timedelta(minutes=30)
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+BAD_LOGIN = "The email address or the password is not correct."
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _valid_email(email: str) -> str:
+    """The normalised address, or 422 when it does not look like one."""
+    email = normalize_email(email)
+    if not EMAIL_PATTERN.match(email):
+        raise Invalid.field("email", "This is not an email address.")
+    return email
+
+
+def _check_password(password: str, email: str) -> None:
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise Invalid.field("password", problem)
+
+
+def claim_is_verified(claim: RepresentativeClaim | None, today: date | None = None) -> bool:
+    """Verified by an admin and the term (if given) not over."""
+    if claim is None or claim.status != ClaimStatus.verified:
+        return False
+    return claim.term_ends is None or claim.term_ends >= (today or date.today())
+
+
+def user_out(user: User, viewer: User | None, claim: RepresentativeClaim | None) -> UserOut:
+    """A user as `viewer` may see them: the email and an unverified claim only for themselves and admins."""
+    privileged = viewer is not None and (viewer.id == user.id or viewer.is_admin)
+    verified = claim_is_verified(claim)
+    representative = None
+    if claim is not None and (privileged or verified):
+        representative = RepresentativeOut(
+            office=claim.office, territory=claim.territory, term_ends=claim.term_ends, verified=verified
+        )
+    return UserOut(
+        id=user.id,
+        display_name=user.display_name,
+        organization=user.organization,
+        actor_type=user.actor_type,  # type: ignore[arg-type]
+        territory=user.territory,
+        is_admin=user.is_admin,
+        representative=representative,
+        created_at=user.created_at,
+        email=user.email if privileged else UNSET,
+    )
+
+
+def author_ref(user: User) -> AuthorRef:
+    """The public reference to a user where they act (author, actor)."""
+    return AuthorRef(id=user.id, display_name=user.display_name, actor_type=user.actor_type)  # type: ignore[arg-type]
+
+
+async def claims_of(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, RepresentativeClaim]:
+    """The representative claims of these users, by user id, inside the caller's transaction."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    claims = await db.scalars(select(RepresentativeClaim).where(RepresentativeClaim.user_id.in_(ids)))
+    return {claim.user_id: claim for claim in claims}
+
+
+async def users_out(db: AsyncSession, users: Iterable[User], viewer: User | None) -> list[UserOut]:
+    """`user_out` for many users, with their claims read in one query (inside the caller's transaction)."""
+    users = list(users)
+    claims = await claims_of(db, (user.id for user in users))
+    return [user_out(user, viewer, claims.get(user.id)) for user in users]
+
+
+async def sign_up(db: AsyncSession, data: SignupIn) -> UserOut:
+    """A new account; 422 for a weak password or a bad address, 409 when the address is taken."""
+    email = _valid_email(data.email)
+    _check_password(data.password, email)
+    user = User(
+        email=email,
+        password_hash=await anyio.to_thread.run_sync(hash_password, data.password),
+        display_name=data.display_name.strip(),
+        organization=data.organization,
+        actor_type=data.actor_type,
+        territory=data.territory,
+        is_admin=False,
+    )
+    try:
+        async with db.begin():
+            db.add(user)
+    except IntegrityError:
+        # The unique constraint decides, so two sign-ups racing for one address cannot both win.
+        raise Conflict("An account with this email address already exists.") from None
+    return user_out(user, user, None)
+
+
+async def log_in(db: AsyncSession, settings: Settings, data: LoginIn, *, address: str, now: datetime) -> LoginOut:
+    """A new access token; the same 401 for an unknown address and a wrong password; 429 when throttled."""
+    email = normalize_email(data.email)
+    window = timedelta(minutes=settings.login_window_minutes)
+    limits = (
+        ("login.account", email, settings.login_max_failures),
+        ("login.address", address, settings.login_max_failures_per_address),
+    )
+    async with db.begin():
+        for scope, key, limit in limits:
+            wait = await throttle.retry_after(db, scope, key, limit=limit, window=window, now=now)
+            if wait is not None:
+                raise TooManyRequests("Too many failed sign-in attempts; try again later.", retry_after=wait)
+        # Count the attempt as a failure before checking it, so concurrent guesses cannot slip past the limit.
+        event_ids = [await throttle.count(db, scope, key, now) for scope, key, _ in limits]
+        user = await db.scalar(select(User).where(User.email == email))
+    # Unknown addresses are checked against a dummy hash: both answers take the same time.
+    if not await anyio.to_thread.run_sync(verify_password, user.password_hash if user else None, data.password):
+        raise Unauthorized(BAD_LOGIN)
+    assert user is not None
+    async with db.begin():
+        await throttle.forget(db, "login.account", email)
+        await throttle.forget(db, "login.address", address, event_ids[1])
+        raw, token = await issue_token(db, user.id, timedelta(days=settings.token_ttl_days))
+        claim = await db.get(RepresentativeClaim, user.id)
+    return LoginOut(access_token=raw, expires_at=token.expires_at, user=user_out(user, user, claim))
+
+
+async def log_out(db: AsyncSession, raw_token: str, *, now: datetime) -> None:
+    """Revoke the token the request was made with."""
+    async with db.begin():
+        await db.execute(
+            update(AccessToken)
+            .where(AccessToken.token_hash == hash_token(raw_token), AccessToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+def reset_link(settings: Settings, token: str) -> str:
+    return f"{settings.public_url.rstrip('/')}/reset-password?token={token}"
+
+
+async def request_password_reset(
+    db: AsyncSession, settings: Settings, email: str, *, address: str, now: datetime
+) -> None:
+    """For a known address, a reset token and the mail carrying it, in one transaction; otherwise nothing.
+
+    Throttled per client address (429) and per email address (further requests are accepted and send no mail,
+    so nobody learns anything and nobody can flood a mailbox).
+    """
+    email = normalize_email(email)
+    window = timedelta(minutes=settings.password_reset_window_minutes)
+    async with db.begin():
+        wait = await throttle.retry_after(
+            db, "reset.address", address, limit=settings.password_reset_max_per_address, window=window, now=now
+        )
+        if wait is not None:
+            raise TooManyRequests("Too many password reset requests; try again later.", retry_after=wait)
+        await throttle.count(db, "reset.address", address, now)
+        if await throttle.retry_after(
+            db, "reset.email", email, limit=settings.password_reset_max_per_email, window=window, now=now
+        ):
+            log.info("password reset for %s not sent: too many requests", email)
+            return
+        await throttle.count(db, "reset.email", email, now)
+        user = await db.scalar(select(User).where(User.email == email))
+        if user is None:
+            return
+        raw = secrets.token_urlsafe(32)
+        db.add(PasswordReset(user_id=user.id, token_hash=hash_token(raw), expires_at=now + RESET_TTL))
+        await mail.enqueue(
+            db,
+            settings,
+            to=user.email,
+            subject="Reset your password",
+            body=(
+                f"Hello {user.display_name},\n\n"
+                "Someone (we hope you) asked to reset the password of your account. To choose a new one,\n"
+                f"open this link within 30 minutes:\n\n{reset_link(settings, raw)}\n\n"
+                "If you did not ask for this, ignore this mail: your password stays as it is.\n"
+            ),
+        )
+
+
+async def confirm_password_reset(db: AsyncSession, data: PasswordResetConfirmIn, *, now: datetime) -> None:
+    """Set a new password with a reset token: the token and every other of the user's is used up, every
+    access token revoked. 400 for an unknown, used or expired token; 422 for a weak password (token kept)."""
+    async with db.begin():
+        reset = await db.scalar(
+            select(PasswordReset).where(PasswordReset.token_hash == hash_token(data.token)).with_for_update()
+        )
+        if reset is None or reset.used_at is not None or reset.expires_at <= now:
+            message = "This reset token is unknown, already used or expired; ask for a new one."
+            raise BadRequest(message, errors=[FieldError(field="token", message=message)])
+        user = await db.get_one(User, reset.user_id)
+        _check_password(data.password, user.email)
+        user.password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+        await db.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
+        await revoke_user_tokens(db, user.id, now)
+
+
+async def get_me(db: AsyncSession, user: User) -> UserOut:
+    """The signed-in user, as they see themselves."""
+    async with db.begin():
+        return user_out(user, user, await db.get(RepresentativeClaim, user.id))
+
+
+async def update_profile(db: AsyncSession, user: User, data: ProfilePatch) -> UserOut:
+    """Change the editable profile fields that are given."""
+    async with db.begin():
+        row = await db.get_one(User, user.id, with_for_update=True)
+        for field in ("display_name", "organization", "actor_type", "territory"):
+            value = getattr(data, field)
+            if value is not UNSET:
+                setattr(row, field, value.strip() if field == "display_name" else value)
+        return user_out(row, row, await db.get(RepresentativeClaim, user.id))
+
+
+async def set_admin_account(db: AsyncSession, email: str, display_name: str, password: str) -> bool:
+    """Create an admin, or make an existing account admin with this password (its tokens revoked).
+
+    Returns True when the account was created.
+    """
+    email = _valid_email(email)
+    _check_password(password, email)
+    password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    async with db.begin():
+        user = await db.scalar(select(User).where(User.email == email).with_for_update())
+        if user is None:
+            db.add(User(email=email, password_hash=password_hash, display_name=display_name, is_admin=True))
+            return True
+        user.is_admin, user.password_hash = True, password_hash
+        await revoke_user_tokens(db, user.id)
+        return False

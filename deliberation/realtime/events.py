@@ -1,0 +1,150 @@
+"""The session event log: `emit` inside the writer's transaction, `read_events` for replay and fan-out.
+
+`seq` is assigned by `UPDATE sessions SET last_seq = last_seq + 1 ... RETURNING last_seq` inside the
+writing transaction. The row lock is held until commit, so a second writer in the same session waits
+for the first to commit: within a session, seq is gap-free and in commit order. Nothing is announced
+before commit: `emit` only notes the new seq on the SQLAlchemy session, and the `after_commit` hook of
+`deliberation.db.engine.EventSession` hands it to the instance's wake-up publisher.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Row, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.db.engine import WAKEUPS_KEY
+from deliberation.errors import NotFound
+from deliberation.forum.models import Session
+from deliberation.realtime.models import SessionEvent
+
+EVENT_TYPES = frozenset(
+    {
+        "post.created",
+        "post.updated",
+        "post.deleted",
+        "post.hidden",
+        "post.unhidden",
+        "reactions.updated",
+        "thread.created",
+        "thread.updated",
+        "member.joined",
+        "member.updated",
+        "member.removed",
+        "session.updated",
+        "conclusion.created",
+        "conclusion.updated",
+        "voting.opened",
+        "voting.closed",
+        "tally.updated",
+        "proposal.created",
+        "proposal.updated",
+        "proposal.published",
+        "endorsement.created",
+        "endorsement.withdrawn",
+    }
+)
+
+
+# Frames sent to websocket clients. Tagged by `type`; new fields always get defaults.
+class HelloFrame(msgspec.Struct, tag="hello", tag_field="type"):
+    session_id: uuid.UUID
+    last_seq: int
+
+
+class EventFrame(msgspec.Struct, tag="event", tag_field="type"):
+    seq: int
+    event: str
+    at: datetime
+    data: msgspec.Raw
+
+
+class PresenceUser(msgspec.Struct):
+    id: uuid.UUID
+    display_name: str
+
+
+class PresenceFrame(msgspec.Struct, tag="presence", tag_field="type"):
+    online: int
+    users: list[PresenceUser]
+
+
+class PongFrame(msgspec.Struct, tag="pong", tag_field="type"):
+    pass
+
+
+class HeartbeatFrame(msgspec.Struct, tag="heartbeat", tag_field="type"):
+    last_seq: int
+
+
+class EventOut(msgspec.Struct):
+    """An event over HTTP (`GET /api/sessions/{id}/events`): the same fields as the websocket frame."""
+
+    seq: int
+    event: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class EventPage(msgspec.Struct):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_frame(frame: msgspec.Struct) -> str:
+    """JSON text of a frame; events are encoded once per instance and shared by every subscriber."""
+    return _encoder.encode(frame).decode()
+
+
+async def emit(db: AsyncSession, session_id: uuid.UUID, event: str, data: msgspec.Struct | dict[str, Any]) -> int:
+    """Append an event to the session's log inside the caller's transaction; return its seq."""
+    if event not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event!r}")
+    seq = await db.scalar(
+        update(Session)
+        .where(Session.id == session_id)
+        .values(last_seq=Session.last_seq + 1)
+        .returning(Session.last_seq)
+    )
+    if seq is None:
+        raise NotFound("Session not found.")
+    db.add(SessionEvent(session_id=session_id, seq=seq, type=event, data=msgspec.to_builtins(data)))
+    await db.flush()
+    wakeups: dict[uuid.UUID, int] = db.info.setdefault(WAKEUPS_KEY, {})
+    wakeups[session_id] = seq
+    return seq
+
+
+async def read_events(
+    db: AsyncSession, session_id: uuid.UUID, after: int, limit: int
+) -> Sequence[Row[tuple[int, str, datetime, str]]]:
+    """(seq, type, created_at, data as JSON text) with `seq > after`, in order; one transaction."""
+    async with db.begin():
+        result = await db.execute(
+            text(
+                "SELECT seq, type, created_at, data::text FROM session_events"
+                " WHERE session_id = :session_id AND seq > :after ORDER BY seq LIMIT :limit"
+            ),
+            {"session_id": session_id, "after": after, "limit": limit},
+        )
+        return result.all()
+
+
+async def last_seqs(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The current `last_seq` of each session (the safety-net poll and reconnects use it)."""
+    async with db.begin():
+        rows = await db.execute(select(Session.id, Session.last_seq).where(Session.id.in_(session_ids)))
+        return {row.id: row.last_seq for row in rows}
+
+
+def event_frame(row: Row[tuple[int, str, datetime, str]]) -> str:
+    seq, event, at, data = row
+    return encode_frame(EventFrame(seq=seq, event=event, at=at, data=msgspec.Raw(data.encode())))

@@ -1,0 +1,341 @@
+"""The instance's hub: per-session fan-out of events read from the table, woken by the transport.
+
+Delivery guarantee (with the websocket handler): a subscriber registers first, then replays
+`seq > after` from the table, then takes live events from its queue, dropping any `seq` it already
+sent and re-reading the table if it ever sees a gap. Live events are read from the table in seq
+order by one pump per session and each is encoded once; the same text goes to every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from deliberation.observability import Metrics
+from deliberation.realtime.events import PresenceFrame, PresenceUser, encode_frame, event_frame, last_seqs, read_events
+from deliberation.realtime.transport import EVENTS_CHANNEL, MAX_PAYLOAD, PRESENCE_CHANNEL, Transport
+
+log = logging.getLogger("deliberation.realtime")
+
+FETCH_PAGE = 500
+SLOW_CONSUMER = "slow consumer: reconnect with ?after=<last seq received>"
+
+
+class Subscriber:
+    """One websocket client: a bounded queue of (seq or None, frame text) the hub fills."""
+
+    def __init__(self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str, queue_size: int) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+        self.display_name = display_name
+        self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
+        self.dropped = asyncio.Event()
+
+    def push(self, seq: int | None, frame: str) -> None:
+        """Queue a frame without ever waiting; a full queue marks the client to be dropped."""
+        if self.dropped.is_set():
+            return
+        try:
+            self.queue.put_nowait((seq, frame))
+        except asyncio.QueueFull:
+            self.dropped.set()
+
+
+class SessionChannel:
+    """The subscribers of one session on this instance and the pump that feeds them."""
+
+    def __init__(self, hub: Hub, session_id: uuid.UUID, last_seq: int) -> None:
+        self.hub = hub
+        self.session_id = session_id
+        self.subscribers: set[Subscriber] = set()
+        self.fetched = last_seq  # highest seq handed to subscribers
+        self.wanted = last_seq  # highest seq known to exist
+        self._pump: asyncio.Task | None = None
+
+    def wake(self, seq: int) -> None:
+        if seq > self.wanted:
+            self.wanted = seq
+        if self.fetched < self.wanted and (self._pump is None or self._pump.done()):
+            self._pump = asyncio.create_task(self._run_pump())
+
+    async def _run_pump(self) -> None:
+        while self.fetched < self.wanted and self.subscribers:
+            try:
+                async with self.hub.sessionmaker() as db:
+                    rows = await read_events(db, self.session_id, self.fetched, FETCH_PAGE)
+            except Exception:
+                log.exception("reading events of session %s failed; retrying", self.session_id)
+                await asyncio.sleep(1)
+                continue
+            if not rows:
+                return
+            for row in rows:
+                frame = event_frame(row)
+                for subscriber in list(self.subscribers):
+                    subscriber.push(row.seq, frame)
+                self.fetched = row.seq
+            self.hub.metrics.events_delivered.inc(len(rows) * len(self.subscribers))
+
+    def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+
+
+class Presence:
+    """Who is online per session, merged across instances. Ephemeral: never stored, never sequenced.
+
+    Each instance announces its own list for a session when it changes, and all its lists every
+    `refresh` seconds; a remote list not refreshed for three periods is forgotten (its instance died).
+    """
+
+    def __init__(self, instance_id: str, refresh: float) -> None:
+        self.instance_id = instance_id
+        self.refresh = refresh
+        self.local: dict[uuid.UUID, dict[uuid.UUID, tuple[str, int]]] = {}
+        self.remote: dict[uuid.UUID, dict[str, tuple[float, dict[uuid.UUID, str]]]] = {}
+
+    def join(self, session_id: uuid.UUID, user_id: uuid.UUID, name: str) -> None:
+        users = self.local.setdefault(session_id, {})
+        _, count = users.get(user_id, (name, 0))
+        users[user_id] = (name, count + 1)
+
+    def leave(self, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        users = self.local.get(session_id, {})
+        name, count = users.get(user_id, ("", 1))
+        if count <= 1:
+            users.pop(user_id, None)
+        else:
+            users[user_id] = (name, count - 1)
+        if not users:
+            self.local.pop(session_id, None)
+
+    def announcement(self, session_id: uuid.UUID) -> str:
+        """This instance's list for a session, trimmed to fit a NOTIFY payload."""
+        users = [[str(user_id), name] for user_id, (name, _) in self.local.get(session_id, {}).items()]
+        payload = msgspec.json.encode({"i": self.instance_id, "s": str(session_id), "u": users})
+        while len(payload) > MAX_PAYLOAD and users:
+            users = users[: len(users) * 3 // 4]
+            payload = msgspec.json.encode({"i": self.instance_id, "s": str(session_id), "u": users})
+        return payload.decode()
+
+    def on_remote(self, payload: str) -> uuid.UUID | None:
+        """Take another instance's list; return the session whose view may have changed."""
+        message = msgspec.json.decode(payload)
+        if message["i"] == self.instance_id:
+            return None
+        session_id = uuid.UUID(message["s"])
+        users = {uuid.UUID(user_id): name for user_id, name in message["u"]}
+        instances = self.remote.setdefault(session_id, {})
+        if users:
+            instances[message["i"]] = (time.monotonic(), users)
+        else:
+            instances.pop(message["i"], None)
+        return session_id
+
+    def expire(self) -> set[uuid.UUID]:
+        """Forget lists not refreshed for three periods; return the sessions that changed."""
+        deadline = time.monotonic() - 3 * self.refresh
+        changed = set()
+        for session_id, instances in self.remote.items():
+            for instance_id in [i for i, (seen, _) in instances.items() if seen < deadline]:
+                del instances[instance_id]
+                changed.add(session_id)
+        return changed
+
+    def frame(self, session_id: uuid.UUID) -> str:
+        users = {user_id: name for user_id, (name, _) in self.local.get(session_id, {}).items()}
+        for _, remote_users in self.remote.get(session_id, {}).values():
+            users.update(remote_users)
+        listed = [PresenceUser(id=user_id, display_name=name) for user_id, name in sorted(users.items())]
+        return encode_frame(PresenceFrame(online=len(listed), users=listed))
+
+
+class Hub:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        transport: Transport,
+        metrics: Metrics,
+        *,
+        queue_size: int,
+        poll_interval: float,
+        presence_refresh: float,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.transport = transport
+        self.metrics = metrics
+        self.queue_size = queue_size
+        self.poll_interval = poll_interval
+        self.instance_id = uuid.uuid4().hex
+        self.channels: dict[uuid.UUID, SessionChannel] = {}
+        self.presence = Presence(self.instance_id, presence_refresh)
+        self._outgoing: dict[uuid.UUID, int] = {}
+        self._flush_scheduled = False
+        self._connected_once = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+
+    @property
+    def listening(self) -> bool:
+        return self.transport.connected
+
+    async def start(self, wait: float = 5.0) -> None:
+        """Start listening; wait (a bounded time) for the listener so a new instance is ready when it serves."""
+        self._tasks = [
+            asyncio.create_task(self.transport.run(self._on_message, self._on_connected)),
+            asyncio.create_task(self._every(self.poll_interval, self._catch_up)),
+            asyncio.create_task(self._every(self.presence.refresh, self._refresh_presence)),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected_once.wait(), wait)
+
+    async def stop(self) -> None:
+        for session_id in list(self.presence.local):
+            self.presence.local.pop(session_id)
+            await self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id))
+        for task in self._tasks + list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
+        for channel in self.channels.values():
+            channel.close()
+            for subscriber in channel.subscribers:
+                subscriber.dropped.set()
+
+    # Writers: called by the after-commit hook with {session_id: seq} of one transaction.
+    def announce(self, wakeups: dict[uuid.UUID, int]) -> None:
+        for session_id, seq in wakeups.items():
+            self.wake(session_id, seq)
+            self._outgoing[session_id] = max(seq, self._outgoing.get(session_id, 0))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._spawn(self._flush_outgoing())
+
+    async def _flush_outgoing(self) -> None:
+        """Send the wake-ups gathered during one loop tick as few NOTIFYs as possible."""
+        await asyncio.sleep(0)
+        self._flush_scheduled = False
+        pending, self._outgoing = self._outgoing, {}
+        batch: list[str] = []
+        size = 0
+        for session_id, seq in pending.items():
+            part = f"{session_id}:{seq}"
+            if batch and size + len(part) + 1 > MAX_PAYLOAD:
+                await self._publish(EVENTS_CHANNEL, ",".join(batch))
+                batch, size = [], 0
+            batch.append(part)
+            size += len(part) + 1
+        if batch:
+            await self._publish(EVENTS_CHANNEL, ",".join(batch))
+
+    async def _publish(self, channel: str, payload: str) -> None:
+        try:
+            await self.transport.publish(channel, payload)
+        except Exception as exc:  # other instances catch up by polling; never fail the writer
+            log.warning("could not publish a wake-up on %s: %s", channel, exc)
+
+    # Readers.
+    def wake(self, session_id: uuid.UUID, seq: int) -> None:
+        channel = self.channels.get(session_id)
+        if channel is not None:
+            channel.wake(seq)
+
+    def _on_message(self, channel: str, payload: str) -> None:
+        try:
+            if channel == EVENTS_CHANNEL:
+                for part in payload.split(","):
+                    session_id, _, seq = part.partition(":")
+                    self.wake(uuid.UUID(session_id), int(seq))
+            elif channel == PRESENCE_CHANNEL:
+                session_id = self.presence.on_remote(payload)
+                if session_id is not None:
+                    self._broadcast_presence(session_id)
+        except (ValueError, KeyError, TypeError, msgspec.DecodeError):
+            log.warning("ignoring a malformed message on %s", channel)
+
+    def _on_connected(self) -> None:
+        """After a (re)connect, re-read what may have been missed, and re-announce presence."""
+        self._connected_once.set()
+        self._spawn(self._catch_up())
+        self._spawn(self._refresh_presence())
+
+    async def _catch_up(self) -> None:
+        if not self.channels:
+            return
+        async with self.sessionmaker() as db:
+            seqs = await last_seqs(db, list(self.channels))
+        for session_id, seq in seqs.items():
+            self.wake(session_id, seq)
+
+    async def _refresh_presence(self) -> None:
+        for session_id in self.presence.expire():
+            self._broadcast_presence(session_id)
+        for session_id in list(self.presence.local):
+            await self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id))
+
+    async def _every(self, seconds: float, action: Callable) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await action()
+            except Exception:
+                log.exception("periodic %s failed", action.__name__)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # Subscriptions.
+    async def subscribe(self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str) -> Subscriber:
+        """Register a client before it replays, so nothing committed from now on can pass it by."""
+        channel = self.channels.get(session_id)
+        if channel is None:
+            async with self.sessionmaker() as db:
+                last_seq = (await last_seqs(db, [session_id])).get(session_id, 0)
+            channel = self.channels.setdefault(session_id, SessionChannel(self, session_id, last_seq))
+        subscriber = Subscriber(session_id, user_id, display_name, self.queue_size)
+        channel.subscribers.add(subscriber)
+        self.metrics.ws_clients.inc()
+        self.presence.join(session_id, user_id, display_name)
+        self._presence_changed(session_id)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        channel = self.channels.get(subscriber.session_id)
+        if channel is None or subscriber not in channel.subscribers:
+            return
+        channel.subscribers.discard(subscriber)
+        self.metrics.ws_clients.dec()
+        if not channel.subscribers:
+            channel.close()
+            del self.channels[subscriber.session_id]
+        self.presence.leave(subscriber.session_id, subscriber.user_id)
+        self._presence_changed(subscriber.session_id)
+
+    def _presence_changed(self, session_id: uuid.UUID) -> None:
+        self._broadcast_presence(session_id)
+        self._spawn(self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id)))
+
+    def _broadcast_presence(self, session_id: uuid.UUID) -> None:
+        channel = self.channels.get(session_id)
+        if channel is None:
+            return
+        frame = self.presence.frame(session_id)
+        for subscriber in list(channel.subscribers):
+            subscriber.push(None, frame)
+
+
+def hub_check(hub: Hub) -> Callable[[], Awaitable[bool]]:
+    """Readiness: the instance's event listener is connected."""
+
+    async def check() -> bool:
+        return hub.listening
+
+    return check

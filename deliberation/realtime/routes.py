@@ -1,0 +1,166 @@
+"""`GET /api/sessions/{id}/live` (websocket) and `GET /api/sessions/{id}/events` (polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, WebSocket, get, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import Parameter
+
+from deliberation.accounts.auth import CurrentUser, bearer_token
+from deliberation.deps import DB
+from deliberation.errors import DomainError
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.realtime import service
+from deliberation.realtime.events import (
+    EventPage,
+    HeartbeatFrame,
+    HelloFrame,
+    PongFrame,
+    encode_frame,
+    event_frame,
+    read_events,
+)
+from deliberation.realtime.hub import FETCH_PAGE, SLOW_CONSUMER, Hub, Subscriber
+from deliberation.settings import Settings
+
+# Close codes: 4xxx mirror HTTP statuses; 4008 means "too slow, reconnect with after=".
+CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404}
+CLOSE_SLOW = 4008
+CLOSE_TOO_BIG = 1009
+PONG = encode_frame(PongFrame())
+CLOSE_TIMEOUT = 2.0
+
+
+class EventsController(Controller):
+    path = "/api/sessions/{session_id:uuid}/events"
+    tags = ["live stream"]
+
+    @get("/", summary="The session's events after a seq, for clients that poll (members)")
+    async def list_events(
+        self,
+        db: DB,
+        user: CurrentUser,
+        session_id: uuid.UUID,
+        after: Annotated[int, Parameter(ge=0, description="Only events with a greater seq.")] = 0,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> EventPage:
+        if cursor is not None:
+            (after,) = decode_cursor(cursor, tuple[int])
+        items, more = await service.list_events(db, session_id, user, after=after, limit=limit)
+        return EventPage(items=items, next_cursor=encode_cursor(items[-1].seq) if more else None)
+
+
+async def _close(socket: WebSocket, code: int, reason: str) -> None:
+    """Close with a code and reason; a client that stopped reading cannot make this wait long."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), CLOSE_TIMEOUT)
+
+
+@websocket("/api/sessions/{session_id:uuid}/live")
+async def live(socket: WebSocket, session_id: uuid.UUID) -> None:
+    """Hello, then every event with seq > after (replayed, then live), exactly once, in order."""
+    settings: Settings = socket.app.state.settings
+    hub: Hub = socket.app.state.hub
+    metrics = socket.app.state.metrics
+    await socket.accept()
+    origin = socket.headers.get("origin")
+    if settings.allowed_origins and origin is not None and origin not in settings.allowed_origins:
+        await _close(socket, 4403, "origin not allowed")
+        return
+    try:
+        async with socket.app.state.sessionmaker() as db:
+            user, last_seq = await service.admit_to_stream(db, session_id, bearer_token(socket))
+    except DomainError as exc:
+        metrics.ws_disconnects.labels("refused").inc()
+        await _close(socket, CLOSE_CODES.get(exc.status_code, 4400), exc.detail)
+        return
+    raw_after = socket.query_params.get("after")
+    if raw_after is not None and not (raw_after.isdigit() and len(raw_after) < 19):
+        await _close(socket, 4400, "after must be a non-negative integer")
+        return
+    after = int(raw_after) if raw_after is not None else last_seq
+
+    subscriber = await hub.subscribe(session_id, user.id, user.display_name)
+    reason = "closed"
+    try:
+        await socket.send_text(encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq)))
+        tasks = {
+            asyncio.create_task(_write(socket, hub, subscriber, after, settings.ws_heartbeat_seconds)),
+            asyncio.create_task(_read(socket, subscriber, settings.ws_max_message_bytes)),
+            asyncio.create_task(subscriber.dropped.wait()),
+        }
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        outcomes = [task.result() if task.exception() is None else "disconnected" for task in done]
+        if True in outcomes:  # the drop event fired: the client did not keep up
+            reason = "slow"
+            await _close(socket, CLOSE_SLOW, SLOW_CONSUMER)
+        elif "too big" in outcomes:
+            reason = "too big"
+            await _close(socket, CLOSE_TOO_BIG, f"messages are limited to {settings.ws_max_message_bytes} bytes")
+        else:
+            reason = outcomes[0]
+    finally:
+        hub.unsubscribe(subscriber)
+        metrics.ws_disconnects.labels(reason).inc()
+
+
+async def _replay(socket: WebSocket, hub: Hub, session_id: uuid.UUID, after: int, until: int | None = None) -> int:
+    """Send stored events with seq > after (up to `until`) straight from the table; return the last seq sent."""
+    sent = 0
+    while until is None or after < until:
+        async with hub.sessionmaker() as db:
+            rows = await read_events(db, session_id, after, FETCH_PAGE)
+        for row in rows:
+            if until is not None and row.seq > until:
+                break
+            await socket.send_text(event_frame(row))
+            after = row.seq
+            sent += 1
+        if len(rows) < FETCH_PAGE:
+            break
+    hub.metrics.replay_events.observe(sent)
+    return after
+
+
+async def _write(socket: WebSocket, hub: Hub, subscriber: Subscriber, after: int, heartbeat: float) -> str:
+    last_sent = await _replay(socket, hub, subscriber.session_id, after)
+    while True:
+        try:
+            seq, frame = await asyncio.wait_for(subscriber.queue.get(), heartbeat)
+        except TimeoutError:
+            await socket.send_text(encode_frame(HeartbeatFrame(last_seq=last_sent)))
+            continue
+        if seq is not None:
+            if seq <= last_sent:
+                continue  # already replayed
+            if seq > last_sent + 1:  # never expected; the table has what is missing
+                last_sent = await _replay(socket, hub, subscriber.session_id, last_sent, until=seq - 1)
+        await socket.send_text(frame)
+        if seq is not None:
+            last_sent = seq
+
+
+async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int) -> str:
+    while True:
+        try:
+            message = await socket.receive_data(mode="text")
+        except WebSocketDisconnect:
+            return "client"
+        if len(message) > max_bytes:
+            return "too big"
+        try:
+            kind = msgspec.json.decode(message).get("type")
+        except (msgspec.DecodeError, AttributeError):
+            continue
+        if kind == "ping":
+            subscriber.push(None, PONG)

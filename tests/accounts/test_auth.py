@@ -1,0 +1,215 @@
+import asyncio
+import secrets
+from datetime import datetime, timedelta
+
+import msgspec
+import pytest
+from sqlalchemy import func, select
+
+from deliberation.accounts.models import User
+from deliberation.accounts.service import user_out
+from deliberation.app import create_app
+from deliberation.db.base import utcnow
+from deliberation.settings import Settings
+from tests.conftest import serve_in_process
+from tests.factories import PASSWORD, bearer, make_user
+
+GOOD_PASSWORD = "a quiet river at dawn"
+
+
+def new_email() -> str:
+    return f"someone-{secrets.token_hex(4)}@example.org"
+
+
+async def sign_up(client, email: str, password: str = GOOD_PASSWORD, **fields):
+    return await client.post(
+        "/api/auth/signup", json={"email": email, "password": password, "display_name": "Ana", **fields}
+    )
+
+
+async def log_in(client, email: str, password: str = GOOD_PASSWORD):
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_sign_up_log_in_me_log_out(client):
+    email = new_email()
+    created = await sign_up(
+        client, f"  {email.upper()} ", organization="City of Rosario", actor_type="local_government", territory="AR"
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert user["email"] == email
+    assert user["display_name"] == "Ana"
+    assert user["actor_type"] == "local_government"
+    assert user["organization"] == "City of Rosario"
+    assert user["is_admin"] is False
+    assert user["representative"] is None
+
+    login = await log_in(client, email.upper())
+    assert login.status_code == 200, login.text
+    body = login.json()
+    assert body["token_type"] == "bearer"
+    assert body["user"]["id"] == user["id"]
+    headers = bearer(body["access_token"])
+
+    me = await client.get("/api/me", headers=headers)
+    assert me.status_code == 200
+    assert me.json() == user
+
+    assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+    again = await client.get("/api/me", headers=headers)
+    assert again.status_code == 401
+    assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_tokens_expire_after_the_configured_days(client, db):
+    user = await make_user(db)
+    login = await log_in(client, user.email, PASSWORD)
+    expires_at = login.json()["expires_at"]
+    lifetime = datetime.fromisoformat(expires_at) - utcnow()
+    assert timedelta(days=13) < lifetime <= timedelta(days=14)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short pass", "at least 12"),
+        ("password2024!", "most common"),
+        ("qwertyuiop123", "most common"),
+        ("SAME", "email"),
+    ],
+)
+async def test_weak_passwords_are_refused(client, db, password, message):
+    email = new_email()
+    response = await sign_up(client, email, email.upper() if password == "SAME" else password)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["errors"][0]["field"] == "password"
+    assert message in body["detail"]
+    async with db.begin():
+        assert await db.scalar(select(func.count()).select_from(User).where(User.email == email)) == 0
+
+
+async def test_bad_input_is_refused(client):
+    assert (await sign_up(client, "not-an-address")).status_code == 422
+    assert (await sign_up(client, new_email(), actor_type="wizard")).status_code == 400
+    missing = await client.post("/api/auth/signup", json={"email": new_email()})
+    assert missing.status_code == 400
+    assert (await client.post("/api/auth/signup", content=b"{not json")).status_code == 400
+
+
+async def test_an_email_is_taken_whatever_its_case(client):
+    email = new_email()
+    assert (await sign_up(client, email)).status_code == 201
+    taken = await sign_up(client, f" {email.upper()}")
+    assert taken.status_code == 409
+    assert taken.json()["status"] == 409
+
+
+async def test_racing_sign_ups_for_one_address_give_one_account(live_client):
+    email = new_email()
+    answers = await asyncio.gather(*(sign_up(live_client, email) for _ in range(4)))
+    assert sorted(answer.status_code for answer in answers) == [201, 409, 409, 409]
+
+
+async def test_unknown_email_and_wrong_password_answer_alike(client, db):
+    user = await make_user(db)
+    unknown = await log_in(client, new_email(), PASSWORD)
+    wrong = await log_in(client, user.email, "not the right password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+    assert unknown.headers["www-authenticate"] == wrong.headers["www-authenticate"]
+    assert unknown.headers["content-type"] == wrong.headers["content-type"]
+
+
+async def test_the_sixth_rapid_failure_is_throttled(app, client, db):
+    user = await make_user(db)
+    for _ in range(5):
+        assert (await log_in(client, user.email, "not the right password")).status_code == 401
+    throttled = await log_in(client, user.email, "not the right password")
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 15 * 60
+    # Even the right password waits: the account is throttled, not the guess.
+    assert (await log_in(client, user.email, PASSWORD)).status_code == 429
+
+    later = utcnow() + timedelta(minutes=16)
+    app.state.clock = lambda: later
+    assert (await log_in(client, user.email, PASSWORD)).status_code == 200
+
+
+async def test_a_success_clears_the_account_failures(client, db):
+    user = await make_user(db)
+    for _ in range(4):
+        await log_in(client, user.email, "not the right password")
+    assert (await log_in(client, user.email, PASSWORD)).status_code == 200
+    for _ in range(4):
+        assert (await log_in(client, user.email, "not the right password")).status_code == 401
+
+
+async def test_failures_are_throttled_per_address(settings, sessionmaker):
+    app = create_app(
+        Settings(database_url=settings.database_url, login_max_failures_per_address=3), sessionmaker=sessionmaker
+    )
+    async with serve_in_process(app, client_host="203.0.113.7") as client:
+        for _ in range(3):
+            assert (await log_in(client, new_email(), "whatever it is")).status_code == 401
+        assert (await log_in(client, new_email(), "whatever it is")).status_code == 429
+    async with serve_in_process(app, client_host="203.0.113.8") as other:
+        assert (await log_in(other, new_email(), "whatever it is")).status_code == 401
+
+
+async def test_profile_edit(client, db):
+    user = await make_user(db)
+    headers = bearer((await log_in(client, user.email, PASSWORD)).json()["access_token"])
+    patched = await client.patch(
+        "/api/me", headers=headers, json={"display_name": " Ana B. ", "territory": "Santa Fe", "actor_type": "academia"}
+    )
+    assert patched.status_code == 200
+    body = patched.json()
+    assert (body["display_name"], body["territory"], body["actor_type"]) == ("Ana B.", "Santa Fe", "academia")
+    cleared = (await client.patch("/api/me", headers=headers, json={"territory": None})).json()
+    assert cleared["territory"] is None and cleared["display_name"] == "Ana B."
+    assert (await client.patch("/api/me", headers=headers, json={"email": "x@example.org"})).status_code == 400
+    assert (await client.patch("/api/me", headers=headers, json={"display_name": "  "})).status_code == 400
+    assert (await client.patch("/api/me", json={"territory": "x"})).status_code == 401
+
+
+async def test_email_is_shown_to_the_user_and_admins_only(db):
+    user, admin, other = await make_user(db), await make_user(db, is_admin=True), await make_user(db)
+    assert user_out(user, user, None).email == user.email
+    assert user_out(user, admin, None).email == user.email
+    assert "email" not in msgspec.to_builtins(user_out(user, other, None))
+    assert "email" not in msgspec.to_builtins(user_out(user, None, None))
+
+
+async def test_a_body_over_the_limit_is_413_and_creates_nothing(settings, sessionmaker, db):
+    app = create_app(Settings(database_url=settings.database_url, max_body_bytes=512), sessionmaker=sessionmaker)
+    email = new_email()
+    async with serve_in_process(app) as client:
+        response = await sign_up(client, email, display_name="x" * 100, organization="y" * 1000)
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 413
+    async with db.begin():
+        assert await db.scalar(select(func.count()).select_from(User).where(User.email == email)) == 0
+
+
+async def test_openapi_describes_the_account_routes(client):
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    expected = {
+        "/api/auth/signup": "post",
+        "/api/auth/login": "post",
+        "/api/auth/logout": "post",
+        "/api/auth/password-reset": "post",
+        "/api/auth/password-reset/confirm": "post",
+        "/api/me": "patch",
+        "/api/me/representative-claim": "post",
+        "/api/admin/representative-claims": "get",
+        "/api/admin/users/{user_id}/representative": "post",
+    }
+    for path, method in expected.items():
+        assert method in paths[path], path
+        assert paths[path][method]["summary"]
+    assert "get" in paths["/api/me"]
+    assert "200" in paths["/api/auth/login"]["post"]["responses"]
+    assert "202" in paths["/api/auth/password-reset"]["post"]["responses"]

@@ -1,0 +1,48 @@
+import asyncio
+import io
+import secrets
+
+from sqlalchemy import select
+
+from deliberation import cli
+from deliberation.accounts.models import User
+from deliberation.accounts.passwords import verify_password
+from deliberation.db.engine import create_engine, create_sessionmaker
+
+
+def run_create_admin(monkeypatch, database_url: str, email: str, password: str) -> int:
+    monkeypatch.setenv("DELIBERATION_DATABASE_URL", database_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    return cli.main(["create-admin", email, "--name", "Organizer"])
+
+
+def fetch(database_url: str, email: str) -> User | None:
+    async def read() -> User | None:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as db, db.begin():
+                return await db.scalar(select(User).where(User.email == email))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_create_admin_reads_the_password_from_stdin(monkeypatch, database_url, capsys):
+    email = f"Admin-{secrets.token_hex(4)}@Example.org"
+    assert run_create_admin(monkeypatch, database_url, email, "admin passphrase of decent length") == 0
+    assert "created admin" in capsys.readouterr().out
+    user = fetch(database_url, email.lower())
+    assert user.is_admin and user.display_name == "Organizer"
+
+    # Run again for the same account: it stays admin and gets the new password.
+    assert run_create_admin(monkeypatch, database_url, email, "another admin passphrase") == 0
+    assert "now an admin" in capsys.readouterr().out
+    assert verify_password(fetch(database_url, email.lower()).password_hash, "another admin passphrase")
+
+
+def test_create_admin_refuses_a_weak_password(monkeypatch, database_url, capsys):
+    email = f"a-{secrets.token_hex(4)}@example.org"
+    assert run_create_admin(monkeypatch, database_url, email, "password") == 1
+    assert "at least 12" in capsys.readouterr().err
+    assert fetch(database_url, email) is None

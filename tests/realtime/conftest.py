@@ -1,0 +1,104 @@
+"""Live-stream fixtures: real uvicorn servers in the test's event loop, on the committed test database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import uvicorn
+import websockets
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from deliberation.app import create_app
+from deliberation.cli import uvicorn_options
+from deliberation.db.engine import create_sessionmaker
+from deliberation.realtime.events import emit
+from deliberation.settings import Settings
+
+
+class LiveServer:
+    def __init__(self, app, server: uvicorn.Server) -> None:
+        self.app = app
+        self.server = server
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.http = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}"
+
+    def live_url(self, session_id, after: int | None = None, token: str | None = None) -> str:
+        query = []
+        if after is not None:
+            query.append(f"after={after}")
+        if token is not None:
+            query.append(f"access_token={token}")
+        return f"{self.ws}/api/sessions/{session_id}/live" + ("?" + "&".join(query) if query else "")
+
+    async def write_events(self, session_id, count: int, event: str = "session.updated", **extra) -> list[int]:
+        """Commit `count` events through this instance, one transaction each (announced after commit)."""
+        seqs = []
+        for n in range(count):
+            async with self.app.state.sessionmaker() as db, db.begin():
+                seqs.append(await emit(db, session_id, event, {"n": n, **extra}))
+        return seqs
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", **uvicorn_options(settings))
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # leave pytest's signal handling alone
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield LiveServer(app, server)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def live_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, live_poll_seconds=1.0, presence_refresh_seconds=1.0)
+
+
+@pytest.fixture
+async def server(live_settings) -> AsyncIterator[LiveServer]:
+    async with live_server(live_settings) as server:
+        yield server
+
+
+@pytest.fixture
+async def committed(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose writes really commit (other connections, other instances see them)."""
+    async with create_sessionmaker(engine)() as db:
+        yield db
+
+
+async def receive(socket, timeout: float = 10.0) -> dict:
+    return json.loads(await asyncio.wait_for(socket.recv(), timeout))
+
+
+async def receive_events(socket, count: int, timeout: float = 20.0) -> list[dict]:
+    """The next `count` event frames (skipping presence and heartbeats)."""
+    events = []
+    while len(events) < count:
+        frame = await receive(socket, timeout)
+        if frame["type"] == "event":
+            events.append(frame)
+    return events
+
+
+async def connect(server: LiveServer, session_id, token: str, after: int | None = None, **options):
+    socket = await websockets.connect(
+        server.live_url(session_id, after), additional_headers={"Authorization": f"Bearer {token}"}, **options
+    )
+    hello = await receive(socket)
+    assert hello["type"] == "hello"
+    return socket, hello

@@ -1,0 +1,210 @@
+import asyncio
+import random
+import socket
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy import text
+
+from tests.factories import bearer, make_forum_session, make_token, make_user
+from tests.realtime.conftest import connect, live_server, receive, receive_events
+
+
+async def member_session(db, role: str = "participant"):
+    user = await make_user(db)
+    session = await make_forum_session(db, members={user: role})
+    return user, session, await make_token(db, user)
+
+
+async def close_code(socket) -> int:
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(socket.recv(), 10)
+    return closed.value.rcvd.code
+
+
+async def test_connections_without_auth_or_membership_are_refused_with_close_codes(server, committed):
+    user, session, token = await member_session(committed)
+    outsider = await make_token(committed, await make_user(committed))
+    cases = [
+        (server.live_url(session.id), 4401),
+        (server.live_url(session.id, token="not-a-token"), 4401),
+        (server.live_url(session.id, token=outsider), 4403),
+        (server.live_url("00000000-0000-0000-0000-000000000000", token=token), 4404),
+        (server.live_url(session.id, token=token) + "&after=-1", 4400),
+    ]
+    for url, code in cases:
+        async with websockets.connect(url) as socket:
+            assert await close_code(socket) == code, url
+
+
+async def test_hello_then_replay_then_live_in_order(server, committed):
+    user, session, token = await member_session(committed)
+    await server.write_events(session.id, 3)
+    socket, hello = await connect(server, session.id, token, after=1)
+    async with socket:
+        assert hello == {"type": "hello", "session_id": str(session.id), "last_seq": 3}
+        replayed = await receive_events(socket, 2)
+        assert [frame["seq"] for frame in replayed] == [2, 3]
+        assert replayed[0]["event"] == "session.updated" and replayed[0]["data"] == {"n": 1}
+        await server.write_events(session.id, 2)
+        live = await receive_events(socket, 2)
+        assert [frame["seq"] for frame in live] == [4, 5]
+
+
+async def test_without_after_only_new_events_arrive(server, committed):
+    user, session, token = await member_session(committed)
+    await server.write_events(session.id, 2)
+    socket, hello = await connect(server, session.id, token)
+    async with socket:
+        await server.write_events(session.id, 1)
+        assert [frame["seq"] for frame in await receive_events(socket, 1)] == [3]
+
+
+async def test_ping_pong_and_oversized_messages(server, committed):
+    user, session, token = await member_session(committed)
+    socket, _ = await connect(server, session.id, token)
+    async with socket:
+        await socket.send('{"type": "ping"}')
+        while (frame := await receive(socket))["type"] != "pong":
+            assert frame["type"] == "presence"
+        await socket.send("x" * (server.app.state.settings.ws_max_message_bytes + 1))
+        assert await close_code(socket) == 1009
+
+
+async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_order(server, committed):
+    """Writers commit concurrently while clients drop off and resume at random points."""
+    user, session, token = await member_session(committed)
+    writers, per_writer, clients = 8, 25, 6
+    total = writers * per_writer
+    rng = random.Random(7)
+
+    async def writer():
+        for _ in range(per_writer):
+            await server.write_events(session.id, 1)
+            await asyncio.sleep(rng.random() / 200)
+
+    async def client() -> list[int]:
+        seen: list[int] = []
+        while len(seen) < total:
+            socket, _ = await connect(server, session.id, token, after=seen[-1] if seen else 0)
+            for _ in range(rng.randint(1, 60)):
+                frame = await receive(socket, 20)
+                if frame["type"] == "event":
+                    seen.append(frame["seq"])
+                    if len(seen) == total:
+                        break
+            socket.transport.abort()  # the train enters a tunnel: the connection just drops
+        return seen
+
+    results = await asyncio.gather(*(client() for _ in range(clients)), *(writer() for _ in range(writers)))
+    for seen in results[:clients]:
+        assert seen == list(range(1, total + 1))
+
+
+async def test_events_over_http_for_polling_clients(server, committed):
+    user, session, token = await member_session(committed)
+    outsider = await make_token(committed, await make_user(committed))
+    await server.write_events(session.id, 5)
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
+        page = (await client.get(f"/api/sessions/{session.id}/events", params={"after": 1, "limit": 3})).json()
+        assert [item["seq"] for item in page["items"]] == [2, 3, 4]
+        assert page["items"][0]["data"] == {"n": 1}
+        rest = (await client.get(f"/api/sessions/{session.id}/events", params={"cursor": page["next_cursor"]})).json()
+        assert [item["seq"] for item in rest["items"]] == [5]
+        assert rest["next_cursor"] is None
+        refused = await client.get(f"/api/sessions/{session.id}/events", headers=bearer(outsider))
+        assert refused.status_code == 403
+        assert (
+            await client.get(f"/api/sessions/{session.id}/events", headers={"Authorization": ""})
+        ).status_code == 401
+
+
+async def test_two_instances_share_events_and_survive_a_killed_listener(live_settings, committed):
+    user, session, token = await member_session(committed)
+    async with live_server(live_settings) as a, live_server(live_settings) as b:
+        socket, _ = await connect(b, session.id, token, after=0)
+        async with socket:
+            await a.write_events(session.id, 3)
+            assert [f["seq"] for f in await receive_events(socket, 3)] == [1, 2, 3]
+
+            # Kill every LISTEN connection from the database side; B must notice, reconnect and catch up.
+            async with committed.begin():
+                killed = await committed.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE application_name = 'deliberation-listen'"
+                    )
+                )
+            assert killed >= 2
+            await a.write_events(session.id, 3)  # written while B's listener may be down
+            assert [f["seq"] for f in await receive_events(socket, 3)] == [4, 5, 6]
+            for _ in range(100):
+                if b.app.state.hub.listening:
+                    break
+                await asyncio.sleep(0.1)
+            assert b.app.state.hub.listening
+            await a.write_events(session.id, 2)
+            assert [f["seq"] for f in await receive_events(socket, 2)] == [7, 8]
+
+
+async def test_presence_is_shared_across_instances(live_settings, committed):
+    alice, bob = await make_user(committed, display_name="Alice"), await make_user(committed, display_name="Bob")
+    session = await make_forum_session(committed, members={alice: "participant", bob: "moderator"})
+    alice_token, bob_token = await make_token(committed, alice), await make_token(committed, bob)
+    async with live_server(live_settings) as a, live_server(live_settings) as b:
+        alice_socket, _ = await connect(a, session.id, alice_token)
+        bob_socket, _ = await connect(b, session.id, bob_token)
+
+        async def wait_for_presence(socket, names):
+            while True:
+                frame = await receive(socket)
+                if frame["type"] == "presence" and sorted(u["display_name"] for u in frame["users"]) == names:
+                    return frame
+
+        frame = await wait_for_presence(alice_socket, ["Alice", "Bob"])
+        assert frame["online"] == 2
+        await wait_for_presence(bob_socket, ["Alice", "Bob"])
+        await bob_socket.close()
+        assert (await wait_for_presence(alice_socket, ["Alice"]))["online"] == 1
+        await alice_socket.close()
+
+
+async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(database_url, committed):
+    from deliberation.settings import Settings
+
+    settings = Settings(database_url=database_url, ws_queue_size=20)
+    user, session, token = await member_session(committed)
+    async with live_server(settings) as server:
+        # The stuck client reads nothing after hello: its library buffer and its (small) TCP buffer fill up.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(raw, server.server.servers[0].sockets[0].getsockname())
+        stuck, _ = await connect(server, session.id, token, max_queue=1, sock=raw)
+        good, _ = await connect(server, session.id, token)
+        count, blob = 200, "x" * 50_000  # 10 MB: more than the server's TCP send buffer holds
+        received: list[int] = []
+
+        async def read_good():
+            while len(received) < count:
+                frame = await receive(good, 20)
+                if frame["type"] == "event":
+                    received.append(frame["seq"])
+
+        reader = asyncio.create_task(read_good())
+        await server.write_events(session.id, count, blob=blob)
+        await reader
+        assert received == list(range(1, count + 1))
+
+        channel = server.app.state.hub.channels[session.id]
+        for _ in range(100):  # the server gives a stuck client a moment to take its close frame
+            if len(channel.subscribers) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert len(channel.subscribers) == 1  # the stuck one is gone; its queue went with it
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(stuck.recv(), 10)
+        assert closed.value.rcvd is None or closed.value.rcvd.code == 4008
+        await good.close()
