@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from deliberation.accounts.auth import CurrentUser, bearer_token
 from deliberation.deps import DB
@@ -46,7 +46,7 @@ class EventsController(Controller):
         self,
         db: DB,
         user: CurrentUser,
-        session_id: uuid.UUID,
+        session_id: FromPath[uuid.UUID],
         after: Annotated[int, Parameter(ge=0, description="Only events with a greater seq.")] = 0,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -64,7 +64,7 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
 
 
 @websocket("/api/sessions/{session_id:uuid}/live")
-async def live(socket: WebSocket, session_id: uuid.UUID) -> None:
+async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
     """Hello, then every event with seq > after (replayed, then live), exactly once, in order."""
     settings: Settings = socket.app.state.settings
     hub: Hub = socket.app.state.hub
