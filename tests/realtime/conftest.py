@@ -48,7 +48,9 @@ class LiveServer:
 @asynccontextmanager
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", **uvicorn_options(settings))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", **uvicorn_options(settings)
+    )
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # leave pytest's signal handling alone
     task = asyncio.create_task(server.serve())

@@ -1,4 +1,5 @@
 import asyncio
+import os
 import random
 import socket
 
@@ -7,6 +8,7 @@ import pytest
 import websockets
 from sqlalchemy import text
 
+from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
 from tests.realtime.conftest import connect, live_server, receive, receive_events
 
@@ -14,7 +16,7 @@ from tests.realtime.conftest import connect, live_server, receive, receive_event
 async def member_session(db, role: str = "participant"):
     user = await make_user(db)
     session = await make_forum_session(db, members={user: role})
-    return user, session, await make_token(db, user)
+    return session, await make_token(db, user)
 
 
 async def close_code(socket) -> int:
@@ -24,7 +26,7 @@ async def close_code(socket) -> int:
 
 
 async def test_connections_without_auth_or_membership_are_refused_with_close_codes(server, committed):
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     outsider = await make_token(committed, await make_user(committed))
     cases = [
         (server.live_url(session.id), 4401),
@@ -39,7 +41,7 @@ async def test_connections_without_auth_or_membership_are_refused_with_close_cod
 
 
 async def test_hello_then_replay_then_live_in_order(server, committed):
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     await server.write_events(session.id, 3)
     socket, hello = await connect(server, session.id, token, after=1)
     async with socket:
@@ -53,16 +55,16 @@ async def test_hello_then_replay_then_live_in_order(server, committed):
 
 
 async def test_without_after_only_new_events_arrive(server, committed):
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     await server.write_events(session.id, 2)
-    socket, hello = await connect(server, session.id, token)
+    socket, _ = await connect(server, session.id, token)
     async with socket:
         await server.write_events(session.id, 1)
         assert [frame["seq"] for frame in await receive_events(socket, 1)] == [3]
 
 
 async def test_ping_pong_and_oversized_messages(server, committed):
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     socket, _ = await connect(server, session.id, token)
     async with socket:
         await socket.send('{"type": "ping"}')
@@ -74,7 +76,7 @@ async def test_ping_pong_and_oversized_messages(server, committed):
 
 async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_order(server, committed):
     """Writers commit concurrently while clients drop off and resume at random points."""
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     writers, per_writer, clients = 8, 25, 6
     total = writers * per_writer
     rng = random.Random(7)
@@ -103,7 +105,7 @@ async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_o
 
 
 async def test_events_over_http_for_polling_clients(server, committed):
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     outsider = await make_token(committed, await make_user(committed))
     await server.write_events(session.id, 5)
     async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
@@ -120,9 +122,11 @@ async def test_events_over_http_for_polling_clients(server, committed):
         ).status_code == 401
 
 
-async def test_two_instances_share_events_and_survive_a_killed_listener(live_settings, committed):
-    user, session, token = await member_session(committed)
-    async with live_server(live_settings) as a, live_server(live_settings) as b:
+async def test_two_instances_share_events_and_survive_a_killed_listener(database_url, committed):
+    # The safety-net poll is a minute away: only NOTIFY, and the catch-up after a reconnect, deliver here.
+    settings = Settings(database_url=database_url, live_poll_seconds=60)
+    session, token = await member_session(committed)
+    async with live_server(settings) as a, live_server(settings) as b:
         socket, _ = await connect(b, session.id, token, after=0)
         async with socket:
             await a.write_events(session.id, 3)
@@ -171,10 +175,8 @@ async def test_presence_is_shared_across_instances(live_settings, committed):
 
 
 async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(database_url, committed):
-    from deliberation.settings import Settings
-
     settings = Settings(database_url=database_url, ws_queue_size=20)
-    user, session, token = await member_session(committed)
+    session, token = await member_session(committed)
     async with live_server(settings) as server:
         # The stuck client reads nothing after hello: its library buffer and its (small) TCP buffer fill up.
         raw = socket.socket()
@@ -208,3 +210,31 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(da
                 await asyncio.wait_for(stuck.recv(), 10)
         assert closed.value.rcvd is None or closed.value.rcvd.code == 4008
         await good.close()
+
+
+def redis_available(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+async def test_redis_transport_carries_wake_ups_between_instances(database_url, committed):
+    """With DELIBERATION_REDIS_URL, wake-ups and presence go through Redis pub/sub instead of NOTIFY."""
+
+    redis_url = os.environ.get("DELIBERATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not redis_available(redis_url):
+        if os.environ.get("DELIBERATION_TEST_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is required but not reachable at {redis_url}")
+        pytest.skip(f"no Redis at {redis_url} (CI sets DELIBERATION_TEST_REQUIRE_REDIS=1)")
+    settings = Settings(database_url=database_url, redis_url=redis_url, live_poll_seconds=60)
+    session, token = await member_session(committed)
+    async with live_server(settings) as a, live_server(settings) as b:
+        assert b.app.state.hub.listening
+        socket, _ = await connect(b, session.id, token, after=0)
+        async with socket:
+            await a.write_events(session.id, 3)
+            # The safety-net poll is a minute away: only a Redis wake-up can deliver these in time.
+            assert [f["seq"] for f in await receive_events(socket, 3, timeout=10)] == [1, 2, 3]
