@@ -21,12 +21,15 @@ from deliberation.audit.routes import AuditController
 from deliberation.db import migrate
 from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
-from deliberation.db.engine import create_engine, create_sessionmaker
+from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker
 from deliberation.deps import provide_db, provide_now
 from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
+from deliberation.realtime.hub import Hub, hub_check
+from deliberation.realtime.routes import EventsController, live
+from deliberation.realtime.transport import PostgresTransport, RedisTransport
 from deliberation.settings import Settings, load_settings
 
 log = logging.getLogger("deliberation")
@@ -39,6 +42,8 @@ ROUTE_HANDLERS = [
     MeController,
     AdminAccountsController,
     AuditController,
+    EventsController,
+    live,
     LineController,
     SessionController,
 ]
@@ -55,7 +60,7 @@ def create_app(
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         if sessionmaker is not None:
-            app.state.sessionmaker = sessionmaker
+            app.state.sessionmaker, app.state.database_url = sessionmaker, settings.database_url
             yield
             return
         embedded, url = None, settings.database_url
@@ -64,13 +69,37 @@ def create_app(
             url = await anyio.to_thread.run_sync(embedded.start)
             await anyio.to_thread.run_sync(migrate.upgrade, url)
         engine = create_engine(url, pool_size=settings.db_pool_size)
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker, app.state.database_url = create_sessionmaker(engine), url
         try:
             yield
         finally:
             await engine.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
+
+    @asynccontextmanager
+    async def realtime(app: Litestar) -> AsyncIterator[None]:
+        """The hub: LISTEN connection, fan-out, presence; committed events are announced through it."""
+        if settings.redis_url:
+            transport = RedisTransport(settings.redis_url)
+        else:
+            transport = PostgresTransport(app.state.database_url)
+        hub = Hub(
+            app.state.sessionmaker,
+            transport,
+            app.state.metrics,
+            queue_size=settings.ws_queue_size,
+            poll_interval=settings.live_poll_seconds,
+            presence_refresh=settings.presence_refresh_seconds,
+        )
+        app.state.sessionmaker.configure(info={PUBLISHER_KEY: hub.announce})
+        app.state.hub = hub
+        app.state.readiness["events"] = hub_check(hub)
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -82,7 +111,7 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[database, mail_sender],
+        lifespan=[database, realtime, mail_sender],
         middleware=[metrics_middleware],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.allowed_origins)) if settings.allowed_origins else None,

@@ -5,6 +5,7 @@ from deliberation.audit.models import AuditEntry
 from deliberation.db.base import Base
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.mail.models import OutboxMail
+from deliberation.realtime.models import SessionEvent
 
 __all__ = [
     "AccessToken",
@@ -14,6 +15,7 @@ __all__ = [
     "PasswordReset",
     "RepresentativeClaim",
     "Session",
+    "SessionEvent",
     "SessionMember",
     "Subline",
     "ThematicLine",

@@ -49,8 +49,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     password_reset_max_per_address: PositiveInt = 10  # more requests within the window get 429
     password_reset_window_minutes: PositiveInt = 60
 
-    # Optional wake-up transport between instances.
-    redis_url: str | None = None
+    # Live stream.
+    redis_url: str | None = None  # Redis pub/sub instead of PostgreSQL NOTIFY for wake-ups
+    ws_queue_size: PositiveInt = 1000  # frames queued per client before it is dropped as too slow
+    ws_max_message_bytes: PositiveInt = 4096  # largest frame a client may send
+    ws_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0)] = 25.0
+    live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
+    presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0
 
     def __post_init__(self) -> None:
         if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):
