@@ -1,8 +1,9 @@
 """`deliberation demo`: the World Forum for Local Economic Development, loaded idempotently.
 
 Rows are found by natural keys (line number, subline number, session code, email), so running the command
-again adds nothing. Demo accounts get their known password back if it was changed. Session times are set
-relative to the first run (one upcoming, two live, one passed) and left alone afterwards.
+again adds nothing. Demo accounts get their known password back if it was changed, and the two representatives
+their verification (by the organizer, in the audit log). Session times are set relative to the first run (one
+upcoming, two live, one passed) and left alone afterwards.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deliberation.accounts.models import User
+from deliberation.accounts.models import RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password, verify_password
+from deliberation.accounts.representatives import set_verified
+from deliberation.accounts.schemas import VerifyIn
 from deliberation.db.base import utcnow
 from deliberation.forum.models import Role, Session, SessionMember, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
@@ -79,6 +82,7 @@ class DemoAccount:
     organization: str
     territory: str
     is_admin: bool = False
+    office: str | None = None  # an elected office, verified by the organizer
     password: str = DEMO_PASSWORD
 
 
@@ -91,13 +95,14 @@ MODERATOR = DemoAccount(
     "Institute for Territorial Studies", "Valle Norte",
 )  # fmt: skip
 MAYOR = DemoAccount(
-    "mayor@demo.example.org", "Elena García", "representative: Mayor of Valle Norte", "local_government",
-    "Municipality of Valle Norte", "Valle Norte",
+    "mayor@demo.example.org", "Elena García", "verified representative: Mayor of Valle Norte", "local_government",
+    "Municipality of Valle Norte", "Valle Norte", office="Mayor",
 )  # fmt: skip
 COUNCILLOR = DemoAccount(
-    "councillor@demo.example.org", "Samuel Okoro", "representative: Regional Councillor, Costa Region",
-    "regional_government", "Costa Regional Government", "Costa Region",
+    "councillor@demo.example.org", "Samuel Okoro", "verified representative: Regional Councillor, Costa Region",
+    "regional_government", "Costa Regional Government", "Costa Region", office="Regional Councillor",
 )  # fmt: skip
+REPRESENTATIVES = [MAYOR, COUNCILLOR]
 PARTICIPANTS = [
     DemoAccount(
         "civil.society@demo.example.org", "Kofi Mensah", "participant", "civil_society",
@@ -224,8 +229,20 @@ async def _ensure_member(db: AsyncSession, session_id: uuid.UUID, user: User, ro
     )
 
 
+async def _ensure_claim(db: AsyncSession, user: User, account: DemoAccount, now: datetime) -> None:
+    await db.execute(
+        insert(RepresentativeClaim)
+        .values(user_id=user.id, office=account.office, territory=account.territory, claimed_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
 async def load_demo(db: AsyncSession, *, now: datetime | None = None) -> list[DemoAccount]:
-    """Load the demo forum in one transaction (idempotent) and return the demo accounts."""
+    """Load the demo forum (idempotent) and return the demo accounts.
+
+    One transaction builds the forum and files the representatives' claims; the organizer then verifies them
+    through the accounts action (a no-op when already verified), so the audit log shows it as for any claim.
+    """
     now = now or utcnow()
     async with db.begin():
         await db.execute(select(func.pg_advisory_xact_lock(DEMO_LOCK)))
@@ -243,4 +260,9 @@ async def load_demo(db: AsyncSession, *, now: datetime | None = None) -> list[De
             await _ensure_member(db, session.id, users[MODERATOR.email], Role.moderator)
             for account in MEMBERS[session.code]:
                 await _ensure_member(db, session.id, users[account.email], Role.participant)
+        for account in REPRESENTATIVES:
+            await _ensure_claim(db, users[account.email], account, now)
+    for account in REPRESENTATIVES:
+        verify = VerifyIn(verified=True, reason="Demo forum: office checked by the organizer.")
+        await set_verified(db, users[ADMIN.email], users[account.email].id, verify, now=now)
     return ACCOUNTS

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from deliberation.accounts.schemas import UserOut
+
 Number = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
 Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
 Title = Annotated[str, Meta(min_length=1, max_length=300)]
@@ -106,18 +108,8 @@ class SessionPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class MemberUser(msgspec.Struct):
-    """The public face of a member: no email."""
-
-    id: uuid.UUID
-    display_name: str
-    organization: str | None
-    actor_type: str
-    territory: str | None
-
-
 class MemberOut(msgspec.Struct):
-    user: MemberUser
+    user: UserOut
     role: RoleName
     joined_at: datetime
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
+from deliberation.accounts.service import users_out
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Invalid, NotFound
 from deliberation.forum.access import get_session_or_404, membership_role, require_member, require_moderator
@@ -26,7 +27,6 @@ from deliberation.forum.schemas import (
     LineOut,
     LineRef,
     MemberOut,
-    MemberUser,
     SessionIn,
     SessionOut,
     SessionPatch,
@@ -244,18 +244,15 @@ async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> N
         )
 
 
-def _member_out(member: SessionMember, user: User) -> MemberOut:
-    return MemberOut(
-        user=MemberUser(
-            id=user.id,
-            display_name=user.display_name,
-            organization=user.organization,
-            actor_type=user.actor_type,
-            territory=user.territory,
-        ),
-        role=member.role,
-        joined_at=member.joined_at,
-    )
+async def _members_out(
+    db: AsyncSession, members: list[SessionMember], users: list[User], viewer: User
+) -> list[MemberOut]:
+    """Members with their users as `viewer` may see them (emails for admins only)."""
+    shown = await users_out(db, users, viewer)
+    return [
+        MemberOut(user=user, role=member.role, joined_at=member.joined_at)
+        for member, user in zip(members, shown, strict=True)
+    ]
 
 
 async def list_members(
@@ -279,7 +276,7 @@ async def list_members(
     async with db.begin():
         await require_member(db, session_id, user)
         rows = (await db.execute(query)).all()
-    return [_member_out(member, member_user) for member, member_user in rows]
+        return await _members_out(db, [row[0] for row in rows], [row[1] for row in rows], user)
 
 
 async def set_member_role(
@@ -318,7 +315,8 @@ async def set_member_role(
                 data={"user_id": user_id, "from": previous, "to": role},
             )
         await db.flush()
-        return _member_out(member, target)
+        (out,) = await _members_out(db, [member], [target], actor)
+        return out
 
 
 async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID) -> None:

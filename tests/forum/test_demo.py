@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 import anyio
 from sqlalchemy import func, select
 
-from deliberation.accounts.models import User
+from deliberation.accounts.models import RepresentativeClaim, User
 from deliberation.accounts.passwords import verify_password
+from deliberation.audit.models import AuditEntry
 from deliberation.cli import main
 from deliberation.db import migrate
 from deliberation.db.engine import create_engine, create_sessionmaker
-from deliberation.forum.demo import GUIDING_QUESTIONS, MODERATOR, load_demo
+from deliberation.forum.demo import ACCOUNTS, GUIDING_QUESTIONS, MODERATOR, REPRESENTATIVES, load_demo
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 from tests.factories import bearer, make_token
 
@@ -33,9 +34,12 @@ async def test_demo_command_run_twice_leaves_one_copy_and_its_accounts_work(crea
         async with create_sessionmaker(engine)() as db, db.begin():
             counts = {
                 model.__tablename__: await db.scalar(select(func.count()).select_from(model))
-                for model in (ThematicLine, Subline, Session, Thread, SessionMember, User)
+                for model in (ThematicLine, Subline, Session, Thread, SessionMember, User, RepresentativeClaim)
             }
             hashes = dict((await db.execute(select(User.email, User.password_hash))).all())
+            verifications = (
+                await db.scalars(select(AuditEntry.action).where(AuditEntry.action == "representative.verified"))
+            ).all()
     finally:
         await engine.dispose()
     assert counts == {
@@ -45,7 +49,9 @@ async def test_demo_command_run_twice_leaves_one_copy_and_its_accounts_work(crea
         "threads": 4 + 1 + 2 + 1,
         "session_members": 8 + 4 + 5 + 4,  # each session: its moderator and members
         "users": 9,
+        "representative_claims": 2,
     }
+    assert len(verifications) == 2
     for email, password in printed.items():
         assert verify_password(hashes[email], password), email
 
@@ -80,6 +86,14 @@ async def test_demo_forum_has_the_main_round_table_and_sessions_in_every_status(
     assert {item["user"]["actor_type"] for item in members} >= {
         "local_government", "regional_government", "civil_society", "private_sector", "academia", "citizen"
     }  # fmt: skip
+
+    representatives = {item["user"]["display_name"]: item["user"]["representative"] for item in members}
+    for account in REPRESENTATIVES:
+        assert representatives[account.display_name]["verified"] is True
+
+    for account in ACCOUNTS:
+        login = await client.post("/api/auth/login", json={"email": account.email, "password": account.password})
+        assert login.status_code == 200, (account.email, login.text)
 
     async with db.begin():
         threads = (

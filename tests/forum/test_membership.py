@@ -4,8 +4,9 @@ from tests.factories import make_forum_session, signed_in
 
 
 async def test_a_user_joins_and_then_sees_members_and_the_meeting_url(client, db):
-    session = await make_forum_session(db, meeting_url="https://zoom.example.org/j/42")
-    _, headers = await signed_in(db, display_name="Ana", actor_type="civil_society")
+    other, _ = await signed_in(db, display_name="Ben")
+    session = await make_forum_session(db, meeting_url="https://zoom.example.org/j/42", members={other: "moderator"})
+    ana, headers = await signed_in(db, display_name="Ana", actor_type="civil_society")
     url = f"/api/sessions/{session.id}"
 
     assert (await client.get(url, headers=headers)).json()["meeting_url"] is None
@@ -21,9 +22,14 @@ async def test_a_user_joins_and_then_sees_members_and_the_meeting_url(client, db
     assert anonymous["items"][0]["meeting_url"] is None
 
     members = (await client.get(f"{url}/members", headers=headers)).json()
-    assert [(item["user"]["display_name"], item["role"]) for item in members["items"]] == [("Ana", "participant")]
-    assert members["items"][0]["user"]["actor_type"] == "civil_society"
-    assert "email" not in members["items"][0]["user"]
+    assert [(item["user"]["display_name"], item["role"]) for item in members["items"]] == [
+        ("Ben", "moderator"),
+        ("Ana", "participant"),
+    ]
+    ben, me = members["items"][0]["user"], members["items"][1]["user"]
+    assert me["actor_type"] == "civil_society"
+    # Emails: a member sees their own, not other members'.
+    assert me["email"] == ana.email and "email" not in ben
     assert members["next_cursor"] is None
 
 
