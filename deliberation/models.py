@@ -6,13 +6,18 @@ from deliberation.db.base import Base
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.mail.models import OutboxMail
 from deliberation.realtime.models import SessionEvent
+from deliberation.threads.models import Flag, Post, PostRevision, Reaction
 
 __all__ = [
     "AccessToken",
     "AuditEntry",
     "Base",
+    "Flag",
     "OutboxMail",
     "PasswordReset",
+    "Post",
+    "PostRevision",
+    "Reaction",
     "RepresentativeClaim",
     "Session",
     "SessionEvent",
