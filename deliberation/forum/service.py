@@ -33,6 +33,7 @@ from deliberation.forum.schemas import (
     SublineIn,
     SublineRef,
 )
+from deliberation.realtime.events import append_event, emit, reserve_seq
 
 
 async def list_lines(db: AsyncSession) -> LineList:
@@ -228,20 +229,32 @@ async def update_session(
                 actor_id=user.id,
                 session_id=session.id,
             )
-        await db.flush()
+        seq = await reserve_seq(db, session.id)
         subline, line = await _placement(db, session.subline_id)
-        return session_out(session, subline, line, now=now, show_url=True)
+        out = session_out(session, subline, line, now=now, show_url=True)
+        out.last_seq = seq  # the event names its own seq; only members (who see the URL) receive it
+        await append_event(db, session.id, seq, "session.updated", out)
+        return out
 
 
 async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> None:
-    """Make the user a participant; joining again keeps the role they have."""
+    """Make the user a participant; joining again keeps the role they have (and announces nothing)."""
     async with db.begin():
         await get_session_or_404(db, session_id)
-        await db.execute(
+        member = await db.scalar(
             insert(SessionMember)
             .values(session_id=session_id, user_id=user.id, role=Role.participant.value)
             .on_conflict_do_nothing()
+            .returning(SessionMember)
         )
+        if member is not None:
+            await emit(db, session_id, "member.joined", await _member_event(db, member, user))
+
+
+async def _member_event(db: AsyncSession, member: SessionMember, user: User) -> MemberOut:
+    """A member as everyone in the session may see them (no email), for live events."""
+    (out,) = await _members_out(db, [member], [user], None)
+    return out
 
 
 async def _members_out(
@@ -314,7 +327,9 @@ async def set_member_role(
                 session_id=session_id,
                 data={"user_id": user_id, "from": previous, "to": role},
             )
-        await db.flush()
+            await db.flush()
+            event = "member.joined" if previous is None else "member.updated"
+            await emit(db, session_id, event, await _member_event(db, member, target))
         (out,) = await _members_out(db, [member], [target], actor)
         return out
 
@@ -323,13 +338,17 @@ async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, us
     """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
     async with db.begin():
         await require_moderator(db, session_id, actor)
-        role = await db.scalar(
+        member = await db.scalar(
             delete(SessionMember)
             .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
-            .returning(SessionMember.role)
+            .returning(SessionMember)
         )
-        if role is None:
+        if member is None:
             raise NotFound("That user is not a member of this session.")
+        role = member.role
+        target = await db.get(User, user_id)
+        assert target is not None  # the membership row references the user
+        await emit(db, session_id, "member.removed", await _member_event(db, member, target))
         await audit.record(
             db,
             action="member.removed",

@@ -106,8 +106,13 @@ def encode_frame(frame: msgspec.Struct) -> str:
 
 async def emit(db: AsyncSession, session_id: uuid.UUID, event: str, data: msgspec.Struct | dict[str, Any]) -> int:
     """Append an event to the session's log inside the caller's transaction; return its seq."""
-    if event not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event!r}")
+    seq = await reserve_seq(db, session_id)
+    await append_event(db, session_id, seq, event, data)
+    return seq
+
+
+async def reserve_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
+    """Take the session's next seq (row lock held until commit); for data that must name its own seq."""
     seq = await db.scalar(
         update(Session)
         .where(Session.id == session_id)
@@ -116,11 +121,19 @@ async def emit(db: AsyncSession, session_id: uuid.UUID, event: str, data: msgspe
     )
     if seq is None:
         raise NotFound("Session not found.")
+    return seq
+
+
+async def append_event(
+    db: AsyncSession, session_id: uuid.UUID, seq: int, event: str, data: msgspec.Struct | dict[str, Any]
+) -> None:
+    """Store the event under a seq from `reserve_seq`; it is announced after commit."""
+    if event not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event!r}")
     db.add(SessionEvent(session_id=session_id, seq=seq, type=event, data=msgspec.to_builtins(data)))
     await db.flush()
     wakeups: dict[uuid.UUID, int] = db.info.setdefault(WAKEUPS_KEY, {})
     wakeups[session_id] = seq
-    return seq
 
 
 async def read_events(
