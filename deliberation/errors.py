@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 log = logging.getLogger("deliberation.errors")
 
@@ -122,6 +123,20 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[Problem]:
     return problem_response(exc.status_code, exc.detail or HTTPStatus(exc.status_code).phrase, headers=headers)
 
 
+def handle_database_error(request: Request, exc: DBAPIError) -> Response[Problem]:
+    """Values PostgreSQL refuses (class 22: a NUL character, a number out of range) are the client's: 400.
+
+    The action's transaction rolled back, so nothing changed. A lost connection is 503; the rest is a bug.
+    """
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("22"):
+        return problem_response(400, "A value cannot be stored: it is out of range or holds a NUL character.")
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
+        return problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+    return handle_unexpected(request, exc)
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "An unexpected error occurred; it has been logged.")
@@ -130,5 +145,6 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
 EXCEPTION_HANDLERS = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
+    DBAPIError: handle_database_error,
     Exception: handle_unexpected,
 }

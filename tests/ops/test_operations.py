@@ -101,3 +101,20 @@ async def test_migrations_go_down_to_base_and_up_again(create_database):
             assert (await connection.execute(text("SELECT count(*) FROM audit_entries"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_values_postgresql_refuses_are_400_and_change_nothing(client):
+    """A NUL character in any text field is the client's mistake, not a server error."""
+    response = await client.post(
+        "/api/auth/signup",
+        json={"email": "nul@example.org", "password": "a fine long password", "display_name": "A\u0000B"},
+    )
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    login = await client.post("/api/auth/login", json={"email": "\u0000@example.org", "password": "whatever it is"})
+    assert login.status_code in (400, 401)
+    again = await client.post(
+        "/api/auth/signup",
+        json={"email": "nul@example.org", "password": "a fine long password", "display_name": "AB"},
+    )
+    assert again.status_code == 201
