@@ -90,7 +90,11 @@ class SessionMember(Base):
 
 
 class Thread(UUIDPrimaryKey, CreatedAt, Base):
-    """A discussion thread of a session; one is created per guiding question, in order (`position`)."""
+    """A discussion thread of a session; one is created per guiding question, in order (`position`).
+
+    Its posts, moderation and routes live in the threads package; `post_count` (posts not deleted) is kept
+    there in the writer's transaction.
+    """
 
     __tablename__ = "threads"
 
@@ -98,3 +102,7 @@ class Thread(UUIDPrimaryKey, CreatedAt, Base):
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(default=False, server_default="false")
+    pinned: Mapped[bool] = mapped_column(default=False, server_default="false")
+    post_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -35,6 +35,7 @@ class FlagStatus(enum.StrEnum):
     open = "open"
     dismissed = "dismissed"
     post_hidden = "post_hidden"
+    post_deleted = "post_deleted"
 
 
 class Post(UUIDPrimaryKey, CreatedAt, Base):
@@ -106,7 +107,7 @@ class Flag(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "post_flags"
     __table_args__ = (
         CheckConstraint("reason IN ('spam', 'offensive', 'off_topic', 'other')", name="reason"),
-        CheckConstraint("status IN ('open', 'dismissed', 'post_hidden')", name="status"),
+        CheckConstraint("status IN ('open', 'dismissed', 'post_hidden', 'post_deleted')", name="status"),
         # One open flag per user per post (a second one is 409); resolved flags do not count.
         Index(
             "uq_post_flags_open_post_id_user_id",
