@@ -31,6 +31,7 @@ from deliberation.realtime.hub import Hub, hub_check
 from deliberation.realtime.routes import EventsController, live
 from deliberation.realtime.transport import PostgresTransport, RedisTransport
 from deliberation.settings import Settings, load_settings
+from deliberation.threads.routes import FlagController, PostController, SessionThreadsController, ThreadController
 
 log = logging.getLogger("deliberation")
 
@@ -46,6 +47,10 @@ ROUTE_HANDLERS = [
     live,
     LineController,
     SessionController,
+    SessionThreadsController,
+    ThreadController,
+    PostController,
+    FlagController,
 ]
 
 

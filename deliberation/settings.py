@@ -57,6 +57,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
     presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0
 
+    # Threads
+    max_post_length: PositiveInt = 10_000  # characters of a post body; longer is 422
+    max_reply_depth: PositiveInt = 200  # depth of the deepest reply (top-level posts are depth 0); deeper is 422
+
     def __post_init__(self) -> None:
         if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):
             raise SettingsError(f"{PREFIX}DATABASE_URL must be a postgresql:// URL, got {self.database_url!r}")

@@ -13,7 +13,7 @@ from deliberation.accounts.auth import issue_token
 from deliberation.accounts.models import ClaimStatus, RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password
 from deliberation.db.base import utcnow
-from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine
+from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 
 PASSWORD = "correct horse battery staple"
 
@@ -115,3 +115,13 @@ async def make_forum_session(
             SessionMember(session_id=session.id, user_id=user.id, role=role) for user, role in (members or {}).items()
         )
     return session
+
+
+async def make_thread(
+    db: AsyncSession, session: Session, *, title: str = "What works?", locked: bool = False
+) -> Thread:
+    """A thread in `session` (as if made for a guiding question)."""
+    thread = Thread(session_id=session.id, title=title, body="", position=0, locked=locked)
+    async with db.begin():
+        db.add(thread)
+    return thread

@@ -1,0 +1,207 @@
+"""Flags and moderation: members flag posts, moderators work the queue and hide / unhide posts.
+
+Hiding keeps the post in its place with a public reason; its body is shown to its author and moderators
+only. Every moderator action is written to the audit log in its transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from deliberation.accounts.models import User
+from deliberation.accounts.schemas import AuthorRef
+from deliberation.audit import service as audit
+from deliberation.errors import Conflict, NotFound
+from deliberation.forum.access import require_member, require_moderator
+from deliberation.realtime.events import emit
+from deliberation.threads.models import Flag, FlagStatus, Post
+from deliberation.threads.schemas import FlagIn, FlagOut, FlagResolutionIn, PostModerationIn, PostOut
+from deliberation.threads.views import (
+    check_reason,
+    check_text,
+    ensure_not_deleted,
+    lock_post,
+    lock_session,
+    my_reactions,
+    post_out,
+    posts_with_authors,
+    public_post_out,
+    viewer_post_out,
+)
+
+FlagAfter = tuple[datetime, uuid.UUID]
+
+
+def _flag_out(flag: Flag, flagger: User, post: PostOut) -> FlagOut:
+    return FlagOut(
+        id=flag.id,
+        post_id=flag.post_id,
+        thread_id=post.thread_id,
+        session_id=flag.session_id,
+        reason=flag.reason,
+        note=flag.note,
+        flagged_by=AuthorRef(id=flagger.id, display_name=flagger.display_name, actor_type=flagger.actor_type),
+        created_at=flag.created_at,
+        status=flag.status,
+        resolved_at=flag.resolved_at,
+        resolution_reason=flag.resolution_note,
+        post=post,
+    )
+
+
+async def resolve_open_flags(
+    db: AsyncSession, post: Post, user: User, status: FlagStatus, *, reason: str | None, now: datetime
+) -> None:
+    """Close every open flag on the post (it was hidden or deleted), inside the caller's transaction."""
+    await db.execute(
+        update(Flag)
+        .where(Flag.post_id == post.id, Flag.status == FlagStatus.open.value)
+        .values(status=status.value, resolved_at=now, resolved_by=user.id, resolution_note=reason)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: datetime, data: dict) -> None:
+    """Hide a post with a public reason: audited, its open flags closed, post.hidden emitted (no body)."""
+    ensure_not_deleted(post)
+    if post.hidden_reason is not None:
+        raise Conflict("This post is already hidden.")
+    post.hidden_reason, post.hidden_at, post.hidden_by = reason, now, user.id
+    await resolve_open_flags(db, post, user, FlagStatus.post_hidden, reason=reason, now=now)
+    await audit.record(
+        db,
+        action="post.hidden",
+        target_type="post",
+        target_id=post.id,
+        actor_id=user.id,
+        session_id=post.session_id,
+        reason=reason,
+        data={"thread_id": post.thread_id, "author_id": post.author_id, **data},
+    )
+    await db.flush()
+    await emit(db, post.session_id, "post.hidden", await public_post_out(db, post))
+
+
+async def moderate_post(
+    db: AsyncSession, post_id: uuid.UUID, user: User, data: PostModerationIn, *, now: datetime
+) -> PostOut:
+    """Hide (reason required) or unhide a post (moderators); 409 when it is so already or deleted."""
+    reason = check_reason(data.reason, required=data.action == "hide")
+    async with db.begin():
+        post, _, session = await lock_post(db, post_id)
+        await require_moderator(db, session.id, user)
+        if data.action == "hide":
+            assert reason is not None
+            await _hide(db, post, user, reason, now=now, data={})
+        else:
+            if post.hidden_reason is None:
+                raise Conflict("This post is not hidden.")
+            post.hidden_reason, post.hidden_at, post.hidden_by = None, None, None
+            await audit.record(
+                db,
+                action="post.unhidden",
+                target_type="post",
+                target_id=post.id,
+                actor_id=user.id,
+                session_id=session.id,
+                reason=reason,
+                data={"thread_id": post.thread_id, "author_id": post.author_id},
+            )
+            await db.flush()
+            await emit(db, session.id, "post.unhidden", await public_post_out(db, post))
+        return await viewer_post_out(db, post, user, moderator=True)
+
+
+async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: FlagIn, *, now: datetime) -> FlagOut:
+    """Report a post to the moderators (members); 409 when deleted, hidden, or already flagged by this user."""
+    note = check_text("note", data.note) if data.note is not None else None
+    try:
+        async with db.begin():
+            post, _, session = await lock_post(db, post_id)
+            await require_member(db, session.id, user)
+            ensure_not_deleted(post)
+            if post.hidden_reason is not None:
+                raise Conflict("This post is already hidden by a moderator.")
+            flag = Flag(
+                post_id=post.id, session_id=session.id, user_id=user.id, reason=data.reason, note=note, created_at=now
+            )
+            db.add(flag)
+            await db.flush()
+            return _flag_out(flag, user, await viewer_post_out(db, post, user, moderator=False))
+    except IntegrityError:
+        raise Conflict("You have already flagged this post; a moderator will look at it.") from None
+
+
+async def list_flags(
+    db: AsyncSession, session_id: uuid.UUID, user: User, *, after: FlagAfter | None, limit: int
+) -> list[FlagOut]:
+    """Open flags of a session, oldest first (moderators); `limit + 1` rows tell more follow."""
+    flagger = aliased(User)
+    query = (
+        posts_with_authors()
+        .add_columns(Flag, flagger)
+        .join(Flag, Flag.post_id == Post.id)
+        .join(flagger, flagger.id == Flag.user_id)
+        .where(Flag.session_id == session_id, Flag.status == FlagStatus.open.value)
+        .order_by(Flag.created_at, Flag.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(tuple_(Flag.created_at, Flag.id) > tuple_(*after))
+    async with db.begin():
+        await require_moderator(db, session_id, user)
+        rows = (await db.execute(query)).all()
+        mine = await my_reactions(db, user, Post.id.in_([post.id for post, *_ in rows]))
+    return [
+        _flag_out(flag, flag_user, post_out(post, author, reveal=True, mine=mine.get(post.id, ())))
+        for post, author, flag, flag_user in rows
+    ]
+
+
+async def resolve_flag(
+    db: AsyncSession, flag_id: uuid.UUID, user: User, data: FlagResolutionIn, *, now: datetime
+) -> FlagOut:
+    """Dismiss a flag, or hide its post (reason required; closes every open flag on it); moderators; audited."""
+    reason = check_reason(data.reason, required=data.action == "hide_post")
+    async with db.begin():
+        session_id = await db.scalar(select(Flag.session_id).where(Flag.id == flag_id))
+        if session_id is None:
+            raise NotFound("No such flag.")
+        await lock_session(db, session_id)
+        await require_moderator(db, session_id, user)
+        flag = await db.scalar(select(Flag).where(Flag.id == flag_id).execution_options(populate_existing=True))
+        assert flag is not None
+        if flag.status != FlagStatus.open:
+            raise Conflict("This flag has been resolved already.")
+        post, _, _ = await lock_post(db, flag.post_id)
+        if data.action == "hide_post":
+            assert reason is not None
+            await _hide(db, post, user, reason, now=now, data={"flag_id": flag.id, "flag_reason": flag.reason})
+        else:
+            flag.status, flag.resolved_at, flag.resolved_by, flag.resolution_note = (
+                FlagStatus.dismissed.value,
+                now,
+                user.id,
+                reason,
+            )
+            await audit.record(
+                db,
+                action="flag.dismissed",
+                target_type="post",
+                target_id=post.id,
+                actor_id=user.id,
+                session_id=session_id,
+                reason=reason,
+                data={"flag_id": flag.id, "flag_reason": flag.reason},
+            )
+        await db.flush()
+        await db.refresh(flag)
+        flagger = await db.get(User, flag.user_id)
+        assert flagger is not None
+        return _flag_out(flag, flagger, await viewer_post_out(db, post, user, moderator=True))

@@ -1,0 +1,186 @@
+"""Post actions: write, read, edit (keeping revisions), delete (leaving a tombstone), react.
+
+Each public function runs one transaction; every change emits its event with the post's public view.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.accounts.models import User
+from deliberation.audit import service as audit
+from deliberation.errors import Conflict, Forbidden, Invalid, NotFound
+from deliberation.forum.access import require_member
+from deliberation.realtime.events import emit
+from deliberation.settings import Settings
+from deliberation.threads.models import FlagStatus, Post, PostRevision, Reaction
+from deliberation.threads.moderation import resolve_open_flags
+from deliberation.threads.schemas import PostIn, PostOut, ReactionName, RevisionList, RevisionOut
+from deliberation.threads.views import (
+    check_body,
+    ensure_discussion_open,
+    ensure_not_deleted,
+    get_post_or_404,
+    is_moderator,
+    lock_post,
+    lock_thread,
+    post_out,
+    public_post_out,
+    viewer_post_out,
+)
+
+
+async def create_post(
+    db: AsyncSession, thread_id: uuid.UUID, user: User, data: PostIn, *, settings: Settings, now: datetime
+) -> PostOut:
+    """A post, or a reply to `parent_id` (members; 409 locked or closed; 404 parent not in this thread)."""
+    body = check_body(data.body, settings)
+    async with db.begin():
+        thread, session = await lock_thread(db, thread_id)
+        await require_member(db, session.id, user)
+        ensure_discussion_open(session, thread)
+        post = Post(
+            id=uuid.uuid4(),
+            thread_id=thread.id,
+            session_id=session.id,
+            author_id=user.id,
+            body=body,
+            created_at=now,
+        )
+        if data.parent_id is None:
+            post.root_id, post.depth = post.id, 0
+        else:
+            parent = await db.get(Post, data.parent_id)
+            if parent is None or parent.thread_id != thread.id:
+                raise NotFound("No such post in this thread to reply to.")
+            if parent.deleted_at is not None:
+                raise Conflict("A deleted post takes no replies.")
+            if parent.depth + 1 > settings.max_reply_depth:
+                raise Invalid.field("parent_id", f"replies may nest at most {settings.max_reply_depth} deep")
+            post.parent_id, post.root_id, post.depth = parent.id, parent.root_id, parent.depth + 1
+            parent.reply_count += 1  # exact: every writer of this thread holds the session row
+        thread.post_count += 1
+        db.add(post)
+        await db.flush()
+        out = post_out(post, user)
+        await emit(db, session.id, "post.created", out)
+    return post_out(post, user, reveal=True)
+
+
+async def get_post(db: AsyncSession, post_id: uuid.UUID, user: User) -> PostOut:
+    """One post, without its replies."""
+    async with db.begin():
+        post = await get_post_or_404(db, post_id)
+        return await viewer_post_out(db, post, user, moderator=await is_moderator(db, post.session_id, user))
+
+
+async def edit_post(
+    db: AsyncSession, post_id: uuid.UUID, user: User, body: str, *, settings: Settings, now: datetime
+) -> PostOut:
+    """Replace a post's text (its author, still a member); the earlier text is kept as a revision."""
+    body = check_body(body, settings)
+    async with db.begin():
+        post, thread, session = await lock_post(db, post_id)
+        if post.author_id != user.id:
+            raise Forbidden("Only the author may edit a post.")
+        await require_member(db, session.id, user)
+        ensure_not_deleted(post)
+        ensure_discussion_open(session, thread)
+        if body != post.body:
+            db.add(
+                PostRevision(
+                    post_id=post.id, body=post.body, written_at=post.edited_at or post.created_at, replaced_at=now
+                )
+            )
+            post.body, post.edited_at = body, now
+            await db.flush()
+            await emit(db, session.id, "post.updated", await public_post_out(db, post))
+        return await viewer_post_out(db, post, user, moderator=await is_moderator(db, session.id, user))
+
+
+async def list_revisions(db: AsyncSession, post_id: uuid.UUID, user: User) -> RevisionList:
+    """Every earlier text of a post, oldest first (bodies of a hidden post only for its author and moderators)."""
+    async with db.begin():
+        post = await get_post_or_404(db, post_id)
+        reveal = (
+            post.hidden_reason is None or post.author_id == user.id or await is_moderator(db, post.session_id, user)
+        )
+        revisions = (
+            await db.scalars(select(PostRevision).where(PostRevision.post_id == post_id).order_by(PostRevision.id))
+        ).all()
+    return RevisionList(
+        items=[
+            RevisionOut(body=rev.body if reveal else "", written_at=rev.written_at, replaced_at=rev.replaced_at)
+            for rev in revisions
+        ]
+    )
+
+
+async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reason: str | None, now: datetime) -> None:
+    """Leave a tombstone (its author, or a moderator: then audited); its text and revisions are erased.
+
+    Replies stay in place; open flags on it are closed as `post_deleted`. Deleting a tombstone is a no-op.
+    """
+    async with db.begin():
+        post, thread, session = await lock_post(db, post_id)
+        by_author = post.author_id == user.id
+        if not by_author and not await is_moderator(db, session.id, user):
+            raise Forbidden("Only the author or a moderator may delete a post.")
+        if post.deleted_at is not None:
+            return
+        post.deleted_at, post.deleted_by, post.body = now, user.id, ""
+        thread.post_count -= 1
+        await db.execute(delete(PostRevision).where(PostRevision.post_id == post.id))
+        await resolve_open_flags(db, post, user, FlagStatus.post_deleted, reason=reason, now=now)
+        if not by_author:
+            await audit.record(
+                db,
+                action="post.deleted",
+                target_type="post",
+                target_id=post.id,
+                actor_id=user.id,
+                session_id=session.id,
+                reason=reason,
+                data={"thread_id": thread.id, "author_id": post.author_id},
+            )
+        await db.flush()
+        await emit(db, session.id, "post.deleted", await public_post_out(db, post))
+
+
+async def set_reaction(db: AsyncSession, post_id: uuid.UUID, user: User, kind: ReactionName, *, present: bool) -> None:
+    """Add (`present`) or remove the user's reaction of `kind` (members); idempotent; emits reactions.updated.
+
+    The primary key (post, user, kind) decides between racing requests of one user; the counter moves only
+    when a row really came or went, in the same transaction, so counts equal the rows.
+    """
+    async with db.begin():
+        post, thread, session = await lock_post(db, post_id)
+        await require_member(db, session.id, user)
+        ensure_not_deleted(post)
+        if post.hidden_reason is not None:
+            raise Conflict("This post is hidden by a moderator.")
+        ensure_discussion_open(session, thread)
+        if present:
+            changed = await db.scalar(
+                insert(Reaction)
+                .values(post_id=post.id, user_id=user.id, kind=kind)
+                .on_conflict_do_nothing()
+                .returning(Reaction.kind)
+            )
+        else:
+            changed = await db.scalar(
+                delete(Reaction)
+                .where(Reaction.post_id == post.id, Reaction.user_id == user.id, Reaction.kind == kind)
+                .returning(Reaction.kind)
+            )
+        if changed is None:
+            return
+        counter = f"{kind}_count"
+        setattr(post, counter, getattr(post, counter) + (1 if present else -1))
+        await db.flush()
+        await emit(db, session.id, "reactions.updated", await public_post_out(db, post))

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, Parameter
+
+from deliberation.accounts.auth import CurrentUser
+from deliberation.deps import DB, Now
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.threads import moderation, posts, service
+from deliberation.threads.moderation import FlagAfter
+from deliberation.threads.schemas import (
+    FlagIn,
+    FlagOut,
+    FlagPage,
+    FlagResolutionIn,
+    PostIn,
+    PostModerationIn,
+    PostOut,
+    PostPage,
+    PostPatch,
+    ReactionName,
+    RevisionList,
+    SortName,
+    ThreadIn,
+    ThreadModerationIn,
+    ThreadOut,
+    ThreadPage,
+)
+from deliberation.threads.service import PostAfter, ThreadAfter
+
+Reason = Annotated[str | None, Parameter(max_length=2000, description="Public reason (moderators; audited).")]
+
+
+class SessionThreadsController(Controller):
+    path = "/api/sessions/{session_id:uuid}"
+    tags = ["threads"]
+
+    @get("/threads", summary="Threads of a session, pinned first (signed-in users)")
+    async def list_threads(
+        self,
+        db: DB,
+        user: CurrentUser,
+        session_id: FromPath[uuid.UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> ThreadPage:
+        after = decode_cursor(cursor, ThreadAfter) if cursor is not None else None
+        return await service.list_threads(db, session_id, after=after, limit=limit)
+
+    @post("/threads", summary="Open a thread in a session (moderators)")
+    async def create_thread(
+        self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID], data: JSONBody[ThreadIn]
+    ) -> ThreadOut:
+        return await service.create_thread(db, session_id, user, data)
+
+    @get("/flags", summary="Open flags of a session, oldest first (moderators)")
+    async def list_flags(
+        self,
+        db: DB,
+        user: CurrentUser,
+        session_id: FromPath[uuid.UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> FlagPage:
+        after = decode_cursor(cursor, FlagAfter) if cursor is not None else None
+        items = await moderation.list_flags(db, session_id, user, after=after, limit=limit)
+        last = items[limit - 1] if len(items) > limit else None
+        return FlagPage(items=items[:limit], next_cursor=encode_cursor(last.created_at, last.id) if last else None)
+
+
+class ThreadController(Controller):
+    path = "/api/threads/{thread_id:uuid}"
+    tags = ["threads"]
+
+    @get("/", summary="One thread (signed-in users)")
+    async def get_thread(self, db: DB, user: CurrentUser, thread_id: FromPath[uuid.UUID]) -> ThreadOut:
+        return await service.get_thread(db, thread_id)
+
+    @get("/posts", summary="A page of top-level posts, each with its whole reply tree (signed-in users)")
+    async def list_posts(
+        self,
+        db: DB,
+        user: CurrentUser,
+        thread_id: FromPath[uuid.UUID],
+        sort: Annotated[SortName, Parameter(description="oldest, newest or top (agree + insightful).")] = "oldest",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PostPage:
+        after = decode_cursor(cursor, PostAfter) if cursor is not None else None
+        return await service.list_posts(db, thread_id, user, sort=sort, after=after, limit=limit)
+
+    @post("/posts", summary="Write a post or a reply (members)")
+    async def create_post(
+        self, db: DB, user: CurrentUser, now: Now, state: State, thread_id: FromPath[uuid.UUID], data: JSONBody[PostIn]
+    ) -> PostOut:
+        return await posts.create_post(db, thread_id, user, data, settings=state.settings, now=now)
+
+    @post("/moderation", status_code=200, summary="Lock, unlock, pin or unpin a thread (moderators)")
+    async def moderate_thread(
+        self, db: DB, user: CurrentUser, thread_id: FromPath[uuid.UUID], data: JSONBody[ThreadModerationIn]
+    ) -> ThreadOut:
+        return await service.moderate_thread(db, thread_id, user, data)
+
+
+class PostController(Controller):
+    path = "/api/posts/{post_id:uuid}"
+    tags = ["threads"]
+
+    @get("/", summary="One post, without its replies (signed-in users)")
+    async def get_post(self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID]) -> PostOut:
+        return await posts.get_post(db, post_id, user)
+
+    @patch("/", summary="Edit your post; the earlier text is kept as a revision (author)")
+    async def edit_post(
+        self, db: DB, user: CurrentUser, now: Now, state: State, post_id: FromPath[uuid.UUID], data: JSONBody[PostPatch]
+    ) -> PostOut:
+        return await posts.edit_post(db, post_id, user, data.body, settings=state.settings, now=now)
+
+    @delete("/", summary="Delete a post, leaving a tombstone (author or moderator)")
+    async def delete_post(
+        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], reason: Reason = None
+    ) -> None:
+        await posts.delete_post(db, post_id, user, reason=reason, now=now)
+
+    @get("/revisions", summary="Every earlier text of a post, oldest first (signed-in users)")
+    async def list_revisions(self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID]) -> RevisionList:
+        return await posts.list_revisions(db, post_id, user)
+
+    @put("/reactions/{kind:str}", status_code=204, summary="React to a post (members; idempotent)")
+    async def add_reaction(
+        self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
+    ) -> None:
+        await posts.set_reaction(db, post_id, user, kind, present=True)
+
+    @delete("/reactions/{kind:str}", summary="Take back a reaction (members; idempotent)")
+    async def remove_reaction(
+        self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
+    ) -> None:
+        await posts.set_reaction(db, post_id, user, kind, present=False)
+
+    @post("/flags", summary="Flag a post to the moderators (members)")
+    async def flag_post(
+        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], data: JSONBody[FlagIn]
+    ) -> FlagOut:
+        return await moderation.flag_post(db, post_id, user, data, now=now)
+
+    @post("/moderation", status_code=200, summary="Hide or unhide a post with a public reason (moderators)")
+    async def moderate_post(
+        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], data: JSONBody[PostModerationIn]
+    ) -> PostOut:
+        return await moderation.moderate_post(db, post_id, user, data, now=now)
+
+
+class FlagController(Controller):
+    path = "/api/flags/{flag_id:uuid}"
+    tags = ["threads"]
+
+    @post("/resolution", status_code=200, summary="Resolve a flag: dismiss it or hide the post (moderators)")
+    async def resolve_flag(
+        self, db: DB, user: CurrentUser, now: Now, flag_id: FromPath[uuid.UUID], data: JSONBody[FlagResolutionIn]
+    ) -> FlagOut:
+        return await moderation.resolve_flag(db, flag_id, user, data, now=now)

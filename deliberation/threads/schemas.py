@@ -1,0 +1,138 @@
+"""Input and output of the thread routes (see docs/api.md, "Threads and posts")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from deliberation.accounts.schemas import AuthorRef
+
+Title = Annotated[str, Meta(min_length=1, max_length=300)]
+ThreadBody = Annotated[str, Meta(max_length=20_000)]
+# A post body's length limit is a setting (DELIBERATION_MAX_POST_LENGTH), checked by the service (422).
+Body = str
+Reason = Annotated[str, Meta(max_length=2000)]
+ReactionName = Literal["agree", "disagree", "insightful"]
+FlagReasonName = Literal["spam", "offensive", "off_topic", "other"]
+FlagStatusName = Literal["open", "dismissed", "post_hidden", "post_deleted"]
+SortName = Literal["oldest", "newest", "top"]
+
+
+class ThreadIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title
+    body: ThreadBody = ""
+
+
+class ThreadOut(msgspec.Struct):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    title: str
+    body: str
+    locked: bool
+    pinned: bool
+    post_count: int
+    created_at: datetime
+
+
+class ThreadPage(msgspec.Struct):
+    items: list[ThreadOut]
+    next_cursor: str | None
+
+
+class ThreadModerationIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["lock", "unlock", "pin", "unpin"]
+    reason: Reason | None = None
+
+
+class PostIn(msgspec.Struct, forbid_unknown_fields=True):
+    body: Body
+    parent_id: uuid.UUID | None = None
+
+
+class PostPatch(msgspec.Struct, forbid_unknown_fields=True):
+    body: Body
+
+
+class Hidden(msgspec.Struct):
+    reason: str
+
+
+class Reactions(msgspec.Struct):
+    agree: int
+    disagree: int
+    insightful: int
+
+
+class PostOut(msgspec.Struct):
+    """A post as a viewer sees it; `replies` only in tree listings (absent elsewhere, events included)."""
+
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    author: AuthorRef
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    hidden: Hidden | None
+    reactions: Reactions
+    my_reactions: list[ReactionName]
+    reply_count: int
+    depth: int
+    replies: list[PostOut] | UnsetType = UNSET
+
+
+class PostPage(msgspec.Struct):
+    items: list[PostOut]
+    next_cursor: str | None
+
+
+class RevisionOut(msgspec.Struct):
+    """An earlier text of a post: current from `written_at` until `replaced_at`."""
+
+    body: str
+    written_at: datetime
+    replaced_at: datetime
+
+
+class RevisionList(msgspec.Struct):
+    items: list[RevisionOut]
+
+
+class PostModerationIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["hide", "unhide"]
+    reason: Reason | None = None
+
+
+class FlagIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: FlagReasonName
+    note: Reason | None = None
+
+
+class FlagOut(msgspec.Struct):
+    id: uuid.UUID
+    post_id: uuid.UUID
+    thread_id: uuid.UUID
+    session_id: uuid.UUID
+    reason: FlagReasonName
+    note: str | None
+    flagged_by: AuthorRef
+    created_at: datetime
+    status: FlagStatusName
+    resolved_at: datetime | None
+    resolution_reason: str | None
+    post: PostOut
+
+
+class FlagPage(msgspec.Struct):
+    items: list[FlagOut]
+    next_cursor: str | None
+
+
+class FlagResolutionIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["dismiss", "hide_post"]
+    reason: Reason | None = None
