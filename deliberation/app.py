@@ -85,6 +85,10 @@ def create_app(
     @asynccontextmanager
     async def realtime(app: Litestar) -> AsyncIterator[None]:
         """The hub: LISTEN connection, fan-out, presence; committed events are announced through it."""
+        if not settings.live_fanout:  # events are still logged (and served over HTTP); no websockets here
+            app.state.hub = None
+            yield
+            return
         if settings.redis_url:
             transport = RedisTransport(settings.redis_url)
         else:

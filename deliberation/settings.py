@@ -50,6 +50,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     password_reset_window_minutes: PositiveInt = 60
 
     # Live stream.
+    live_fanout: bool = True  # off: this instance serves no websockets and sends no wake-ups (API-only)
     redis_url: str | None = None  # Redis pub/sub instead of PostgreSQL NOTIFY for wake-ups
     ws_queue_size: PositiveInt = 1000  # frames queued per client before it is dropped as too slow
     ws_max_message_bytes: PositiveInt = 4096  # largest frame a client may send

@@ -33,6 +33,7 @@ from deliberation.settings import Settings
 CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404}
 CLOSE_SLOW = 4008
 CLOSE_TOO_BIG = 1009
+CLOSE_TRY_ELSEWHERE = 1013
 PONG = encode_frame(PongFrame())
 CLOSE_TIMEOUT = 2.0
 
@@ -67,9 +68,12 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
 async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
     """Hello, then every event with seq > after (replayed, then live), exactly once, in order."""
     settings: Settings = socket.app.state.settings
-    hub: Hub = socket.app.state.hub
+    hub: Hub | None = socket.app.state.hub
     metrics = socket.app.state.metrics
     await socket.accept()
+    if hub is None:
+        await _close(socket, CLOSE_TRY_ELSEWHERE, "this instance serves no live stream (DELIBERATION_LIVE_FANOUT=0)")
+        return
     origin = socket.headers.get("origin")
     if settings.allowed_origins and origin is not None and origin not in settings.allowed_origins:
         await _close(socket, 4403, "origin not allowed")

@@ -238,3 +238,17 @@ async def test_redis_transport_carries_wake_ups_between_instances(database_url, 
             await a.write_events(session.id, 3)
             # The safety-net poll is a minute away: only a Redis wake-up can deliver these in time.
             assert [f["seq"] for f in await receive_events(socket, 3, timeout=10)] == [1, 2, 3]
+
+
+async def test_an_instance_with_fanout_off_logs_events_but_serves_no_websockets(database_url, committed):
+    settings = Settings(database_url=database_url, live_fanout=False)
+    session, token = await member_session(committed)
+    async with live_server(settings) as server:
+        async with httpx.AsyncClient(base_url=server.http) as client:
+            assert (await client.get("/ready")).json() == {"database": "ok"}
+        await server.write_events(session.id, 2)
+        async with websockets.connect(server.live_url(session.id, token=token)) as socket:
+            assert await close_code(socket) == 1013
+        async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
+            items = (await client.get(f"/api/sessions/{session.id}/events")).json()["items"]
+        assert [item["seq"] for item in items] == [1, 2]
