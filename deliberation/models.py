@@ -2,6 +2,7 @@
 
 from deliberation.accounts.models import AccessToken, PasswordReset, RepresentativeClaim, ThrottleEvent, User
 from deliberation.audit.models import AuditEntry
+from deliberation.conclusions.models import Conclusion, ConclusionSource, ConclusionVersion, TallyMark, Vote
 from deliberation.db.base import Base
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.mail.models import OutboxMail
@@ -12,6 +13,9 @@ __all__ = [
     "AccessToken",
     "AuditEntry",
     "Base",
+    "Conclusion",
+    "ConclusionSource",
+    "ConclusionVersion",
     "Flag",
     "OutboxMail",
     "PasswordReset",
@@ -23,8 +27,10 @@ __all__ = [
     "SessionEvent",
     "SessionMember",
     "Subline",
+    "TallyMark",
     "ThematicLine",
     "Thread",
     "ThrottleEvent",
     "User",
+    "Vote",
 ]
