@@ -27,9 +27,11 @@ from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
+from deliberation.openapi import document_problems
 from deliberation.realtime.hub import Hub, hub_check
 from deliberation.realtime.routes import EventsController, live
 from deliberation.realtime.transport import PostgresTransport, RedisTransport
+from deliberation.security import add_security_headers
 from deliberation.settings import Settings, load_settings
 from deliberation.threads.routes import FlagController, PostController, SessionThreadsController, ThreadController
 
@@ -120,8 +122,10 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[document_problems],
         lifespan=[database, realtime, mail_sender],
         middleware=[metrics_middleware],
+        before_send=[add_security_headers],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.allowed_origins)) if settings.allowed_origins else None,
         openapi_config=OpenAPIConfig(

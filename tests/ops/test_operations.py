@@ -36,6 +36,12 @@ async def test_openapi_schema_is_valid(client):
     validate(schema)
     assert "/api/audit" in schema["paths"]
     assert "/api/audit/verify" in schema["paths"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method in {"get", "put", "post", "patch", "delete"}:
+                errors = operation["responses"]["4XX"]["content"]
+                assert list(errors) == ["application/problem+json"], (method, path)
+                assert not [code for code in operation["responses"] if code.startswith("4") and code != "4XX"]
 
 
 async def test_unknown_route_and_wrong_method_are_problem_details(client):
@@ -118,3 +124,28 @@ async def test_values_postgresql_refuses_are_400_and_change_nothing(client):
         json={"email": "nul@example.org", "password": "a fine long password", "display_name": "AB"},
     )
     assert again.status_code == 201
+
+
+async def test_security_headers_on_every_answer(client):
+    for path in ("/health", "/api/audit", "/api/nothing-here"):
+        headers = (await client.get(path)).headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert headers["referrer-policy"] == "no-referrer"
+    signed = await client.get("/api/audit", headers={"Authorization": "Bearer nope"})
+    assert signed.headers["cache-control"] == "no-store"
+
+
+async def test_cors_follows_allowed_origins(settings, sessionmaker):
+    from msgspec.structs import replace
+
+    app = create_app(replace(settings, allowed_origins=("https://forum.example.org",)), sessionmaker=sessionmaker)
+    async with serve_in_process(app) as client:
+        allowed = await client.options(
+            "/api/audit",
+            headers={"Origin": "https://forum.example.org", "Access-Control-Request-Method": "GET"},
+        )
+        assert allowed.headers["access-control-allow-origin"] == "https://forum.example.org"
+        other = await client.get("/api/audit", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
