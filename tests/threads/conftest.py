@@ -9,6 +9,9 @@ import pytest
 from deliberation.accounts.models import User
 from deliberation.forum.models import Session, Thread
 from tests.factories import make_forum_session, make_thread, signed_in
+from tests.realtime.conftest import committed, live_settings, server
+
+__all__ = ["committed", "live_settings", "server"]
 
 
 @dataclass

@@ -1,0 +1,153 @@
+"""Live: a member's websocket sees every change, and replaying the events rebuilds what HTTP shows.
+Reactions racing over real connections keep exact counts."""
+
+import asyncio
+
+import httpx
+from sqlalchemy import func, select
+
+from deliberation.threads.models import Post, Reaction
+from tests.factories import make_forum_session, make_thread, signed_in
+from tests.realtime.conftest import connect, receive_events
+from tests.threads.conftest import make_forum
+
+
+def apply(state: dict, event: str, data: dict) -> None:
+    """What a client does with each event: replace the object; keep the derived counters."""
+    threads, posts, order = state["threads"], state["posts"], state["order"]
+    if event in ("thread.created", "thread.updated"):
+        threads[data["id"]] = data
+    elif event == "post.created":
+        posts[data["id"]] = data
+        order.append(data["id"])
+        threads[data["thread_id"]]["post_count"] += 1
+        if data["parent_id"] is not None:
+            posts[data["parent_id"]]["reply_count"] += 1
+    elif event == "post.deleted":
+        if not posts[data["id"]]["deleted"]:
+            threads[data["thread_id"]]["post_count"] -= 1
+        posts[data["id"]] = data
+    else:  # post.updated, post.hidden, post.unhidden, reactions.updated
+        posts[data["id"]] = data
+
+
+def tree(state: dict, thread_id: str) -> list[dict]:
+    """The thread's posts as `GET /api/threads/{id}/posts?sort=oldest` nests them."""
+    nodes = {post_id: {**state["posts"][post_id], "replies": []} for post_id in state["order"]}
+    roots = []
+    for post_id in state["order"]:
+        node = nodes[post_id]
+        if node["thread_id"] != thread_id:
+            continue
+        (roots if node["parent_id"] is None else nodes[node["parent_id"]]["replies"]).append(node)
+    return roots
+
+
+async def test_replaying_the_events_gives_what_the_api_returns(server, committed):
+    forum = await make_forum(committed)
+    _, observer_headers = await signed_in(committed, display_name="Watcher")
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        assert (await http.post(f"/api/sessions/{forum.session.id}/join", headers=observer_headers)).status_code == 204
+        session_url = f"/api/sessions/{forum.session.id}"
+        before = (await http.get(session_url, headers=observer_headers)).json()["last_seq"]
+        listed = (await http.get(f"{session_url}/threads", headers=observer_headers)).json()["items"]
+        state = {"threads": {t["id"]: t for t in listed}, "posts": {}, "order": []}
+        socket, _ = await connect(server, forum.session.id, observer_headers["Authorization"][7:], after=before)
+
+        async def call(method: str, url: str, who: str, expected: int, **kwargs) -> dict | None:
+            response = await http.request(method, url, headers=forum.as_(who), **kwargs)
+            assert response.status_code == expected, response.text
+            return response.json() if response.content else None
+
+        new = await call("POST", f"{session_url}/threads", "moderator", 201, json={"title": "Funding", "body": "?"})
+        threads = [str(forum.thread.id), new["id"]]
+        a = await call("POST", f"/api/threads/{new['id']}/posts", "ana", 201, json={"body": "A"})
+        b = await call("POST", f"/api/threads/{new['id']}/posts", "ben", 201, json={"body": "B", "parent_id": a["id"]})
+        c = await call("POST", f"/api/threads/{new['id']}/posts", "ana", 201, json={"body": "C", "parent_id": b["id"]})
+        d = await call("POST", f"/api/threads/{new['id']}/posts", "ben", 201, json={"body": "D"})
+        e = await call("POST", f"/api/threads/{forum.thread.id}/posts", "ben", 201, json={"body": "E"})
+        await call("PUT", f"/api/posts/{a['id']}/reactions/agree", "ben", 204)
+        await call("PUT", f"/api/posts/{a['id']}/reactions/insightful", "ben", 204)
+        await call("PUT", f"/api/posts/{d['id']}/reactions/agree", "ana", 204)
+        await call("DELETE", f"/api/posts/{a['id']}/reactions/insightful", "ben", 204)
+        await call("PATCH", f"/api/posts/{a['id']}", "ana", 200, json={"body": "A, edited"})
+        await call(
+            "POST", f"/api/posts/{c['id']}/moderation", "moderator", 200, json={"action": "hide", "reason": "rude"}
+        )
+        await call("PATCH", f"/api/posts/{c['id']}", "ana", 200, json={"body": "C, still hidden"})
+        await call("POST", f"/api/posts/{b['id']}/moderation", "moderator", 200, json={"action": "hide", "reason": "x"})
+        await call("POST", f"/api/posts/{b['id']}/moderation", "moderator", 200, json={"action": "unhide"})
+        await call("DELETE", f"/api/posts/{d['id']}", "ben", 204)
+        await call("DELETE", f"/api/posts/{e['id']}", "moderator", 204)
+        await call("POST", f"/api/threads/{new['id']}/moderation", "moderator", 200, json={"action": "pin"})
+        await call("POST", f"/api/threads/{forum.thread.id}/moderation", "moderator", 200, json={"action": "lock"})
+
+        after = (await http.get(session_url, headers=observer_headers)).json()["last_seq"]
+        async with socket:
+            frames = await receive_events(socket, after - before)
+        for frame in frames:
+            apply(state, frame["event"], frame["data"])
+        assert [f["event"] for f in frames] == [
+            "thread.created",
+            *["post.created"] * 5,
+            *["reactions.updated"] * 4,
+            "post.updated",
+            "post.hidden",
+            "post.updated",
+            "post.hidden",
+            "post.unhidden",
+            "post.deleted",
+            "post.deleted",
+            "thread.updated",
+            "thread.updated",
+        ]
+
+        for thread_id in threads:
+            page = (await http.get(f"/api/threads/{thread_id}/posts", headers=observer_headers)).json()
+            assert page["items"] == tree(state, thread_id)
+            assert (await http.get(f"/api/threads/{thread_id}", headers=observer_headers)).json() == state["threads"][
+                thread_id
+            ]
+        listed = (await http.get(f"{session_url}/threads", headers=observer_headers)).json()["items"]
+        assert {t["id"]: t for t in listed} == state["threads"]
+        # What was checked is not trivially empty: the hidden reply has no body for the observer, its author sees it.
+        hidden = state["posts"][c["id"]]
+        assert (hidden["body"], hidden["hidden"]) == ("", {"reason": "rude"})
+        assert (await http.get(f"/api/posts/{c['id']}", headers=forum.as_("ana"))).json()["body"] == "C, still hidden"
+
+
+async def test_racing_reactions_keep_exact_counts(live_client, committed):
+    people = [await signed_in(committed) for _ in range(12)]
+    session = await make_forum_session(committed, members={user: "participant" for user, _ in people})
+    thread = await make_thread(committed, session)
+    post = (
+        await live_client.post(f"/api/threads/{thread.id}/posts", json={"body": "vote"}, headers=people[0][1])
+    ).json()
+    url = f"/api/posts/{post['id']}/reactions"
+
+    # Every member agrees at once, the first one eight times over, while others add and take back "disagree".
+    calls = [live_client.put(f"{url}/agree", headers=headers) for _, headers in people]
+    calls += [live_client.put(f"{url}/agree", headers=people[0][1]) for _ in range(8)]
+    calls += [live_client.put(f"{url}/disagree", headers=headers) for _, headers in people[:6]]
+    calls += [live_client.delete(f"{url}/disagree", headers=headers) for _, headers in people[:3]]
+    answers = await asyncio.gather(*calls)
+    assert {answer.status_code for answer in answers} == {204}
+
+    seen = (await live_client.get(f"/api/posts/{post['id']}", headers=people[0][1])).json()
+    async with committed.begin():
+        rows = dict(
+            (
+                await committed.execute(
+                    select(Reaction.kind, func.count()).where(Reaction.post_id == post["id"]).group_by(Reaction.kind)
+                )
+            ).all()
+        )
+        stored = await committed.get(Post, post["id"])
+    assert seen["reactions"]["agree"] == rows["agree"] == 12
+    assert seen["reactions"]["disagree"] == rows.get("disagree", 0) == stored.disagree_count
+    assert 3 <= seen["reactions"]["disagree"] <= 6
+    # One reactions.updated event per real change, each with the counts as they were then.
+    events = (await live_client.get(f"/api/sessions/{session.id}/events", headers=people[0][1])).json()["items"]
+    changes = [e["data"]["reactions"] for e in events if e["event"] == "reactions.updated"]
+    assert len(changes) == 12 + seen["reactions"]["disagree"] + 2 * (6 - seen["reactions"]["disagree"])
+    assert changes[-1] == seen["reactions"]

@@ -1,0 +1,105 @@
+"""A thread of 10,000 posts in reply chains 50 deep: the first page carries whole subtrees, and the number
+of SQL statements it takes does not grow with depth."""
+
+import itertools
+import uuid
+from contextlib import contextmanager
+
+from sqlalchemy import event, insert, update
+
+from deliberation.forum.models import Thread
+from deliberation.threads.models import Post
+from tests.factories import make_thread
+
+
+async def add_chains(db, thread: Thread, author_id: uuid.UUID, *, chains: int, depth: int, singles: int = 0) -> None:
+    """`chains` top-level posts, each with a chain of replies down to `depth`, then `singles` lone posts, in bulk."""
+    rows = []
+    for chain in range(chains):
+        root_id = parent_id = uuid.uuid4()
+        for level in range(depth + 1):
+            post_id = root_id if level == 0 else uuid.uuid4()
+            rows.append(
+                {
+                    "id": post_id,
+                    "thread_id": thread.id,
+                    "session_id": thread.session_id,
+                    "parent_id": None if level == 0 else parent_id,
+                    "root_id": root_id,
+                    "depth": level,
+                    "author_id": author_id,
+                    "body": f"chain {chain} depth {level}",
+                    "reply_count": 0 if level == depth else 1,
+                }
+            )
+            parent_id = post_id
+    for n in range(singles):
+        post_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": post_id,
+                "thread_id": thread.id,
+                "session_id": thread.session_id,
+                "parent_id": None,
+                "root_id": post_id,
+                "depth": 0,
+                "author_id": author_id,
+                "body": f"single {n}",
+            }
+        )
+    async with db.begin():
+        # One multi-row INSERT per batch; rows are listed parents first, so seq puts parents before replies.
+        for start in range(0, len(rows), 2000):
+            await db.execute(insert(Post).values(rows[start : start + 2000]))
+        await db.execute(update(Thread).where(Thread.id == thread.id).values(post_count=len(rows)))
+
+
+@contextmanager
+def counting_statements(engine):
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+def chain_of(post: dict) -> list[dict]:
+    chain = [post]
+    while chain[-1]["replies"]:
+        assert len(chain[-1]["replies"]) == 1
+        chain.append(chain[-1]["replies"][0])
+    return chain
+
+
+async def test_ten_thousand_posts_fifty_deep_first_page_in_constant_queries(client, db, engine, forum):
+    deep = forum.thread
+    await add_chains(db, deep, forum.ana.id, chains=196, depth=50, singles=4)  # 196 * 51 + 4 = 10,000
+    shallow = await make_thread(db, forum.session, title="Shallow")
+    await add_chains(db, shallow, forum.ana.id, chains=60, depth=5)
+
+    async def first_page(thread) -> tuple[dict, int]:
+        with counting_statements(engine) as statements:
+            response = await client.get(f"/api/threads/{thread.id}/posts", headers=forum.as_("ben"))
+        assert response.status_code == 200
+        return response.json(), len(statements)
+
+    page, deep_queries = await first_page(deep)
+    assert (await client.get(f"/api/threads/{deep.id}", headers=forum.as_("ben"))).json()["post_count"] == 10_000
+    assert len(page["items"]) == 50 and page["next_cursor"] is not None
+    for number, root in enumerate(page["items"]):
+        chain = chain_of(root)
+        assert [post["depth"] for post in chain] == list(range(51))
+        assert [post["body"] for post in chain] == [f"chain {number} depth {level}" for level in range(51)]
+        assert all(post["parent_id"] == parent["id"] for parent, post in itertools.pairwise(chain))
+        assert [post["reply_count"] for post in chain] == [1] * 50 + [0]
+
+    shallow_page, shallow_queries = await first_page(shallow)
+    assert [post["depth"] for post in chain_of(shallow_page["items"][0])] == list(range(6))
+    assert deep_queries == shallow_queries
+    assert deep_queries == 6  # token, thread, viewer's role, roots, their replies, the viewer's reactions
