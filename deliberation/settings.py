@@ -54,6 +54,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     redis_url: str | None = None  # Redis pub/sub instead of PostgreSQL NOTIFY for wake-ups
     ws_queue_size: PositiveInt = 1000  # frames queued per client before it is dropped as too slow
     ws_max_message_bytes: PositiveInt = 4096  # largest frame a client may send
+    ws_max_connections_per_user: PositiveInt = 10  # live connections per user and instance (close 4429 beyond)
     ws_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0)] = 25.0
     live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
     presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0
@@ -61,6 +62,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Threads
     max_post_length: PositiveInt = 10_000  # characters of a post body; longer is 422
     max_reply_depth: PositiveInt = 200  # depth of the deepest reply (top-level posts are depth 0); deeper is 422
+
+    # Conclusions
+    conclusion_workers: bool = True  # run the vote closer and the tally publisher in this instance
+    vote_closer_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # how often due votes are looked for
+    tally_event_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.25  # at most one tally.updated per this
 
     def __post_init__(self) -> None:
         if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):

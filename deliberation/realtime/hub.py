@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -175,6 +176,7 @@ class Hub:
         self.poll_interval = poll_interval
         self.instance_id = uuid.uuid4().hex
         self.channels: dict[uuid.UUID, SessionChannel] = {}
+        self.connections: Counter[uuid.UUID] = Counter()  # open streams per user on this instance
         self.presence = Presence(self.instance_id, presence_refresh)
         self._outgoing: dict[uuid.UUID, int] = {}
         self._flush_scheduled = False
@@ -302,6 +304,7 @@ class Hub:
             channel = self.channels.setdefault(session_id, SessionChannel(self, session_id, last_seq))
         subscriber = Subscriber(session_id, user_id, display_name, self.queue_size)
         channel.subscribers.add(subscriber)
+        self.connections[user_id] += 1
         self.metrics.ws_clients.inc()
         self.presence.join(session_id, user_id, display_name)
         self._presence_changed(session_id)
@@ -312,6 +315,9 @@ class Hub:
         if channel is None or subscriber not in channel.subscribers:
             return
         channel.subscribers.discard(subscriber)
+        self.connections[subscriber.user_id] -= 1
+        if not self.connections[subscriber.user_id]:
+            del self.connections[subscriber.user_id]
         self.metrics.ws_clients.dec()
         if not channel.subscribers:
             channel.close()

@@ -34,6 +34,7 @@ CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404}
 CLOSE_SLOW = 4008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_ELSEWHERE = 1013
+CLOSE_TOO_MANY = 4429
 PONG = encode_frame(PongFrame())
 CLOSE_TIMEOUT = 2.0
 
@@ -90,6 +91,12 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         await _close(socket, 4400, "after must be a non-negative integer")
         return
     after = int(raw_after) if raw_after is not None else last_seq
+    if hub.connections[user.id] >= settings.ws_max_connections_per_user:
+        metrics.ws_disconnects.labels("refused").inc()
+        await _close(
+            socket, CLOSE_TOO_MANY, f"at most {settings.ws_max_connections_per_user} live connections per user"
+        )
+        return
 
     subscriber = await hub.subscribe(session_id, user.id, user.display_name)
     reason = "closed"

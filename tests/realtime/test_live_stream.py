@@ -252,3 +252,21 @@ async def test_an_instance_with_fanout_off_logs_events_but_serves_no_websockets(
         async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
             items = (await client.get(f"/api/sessions/{session.id}/events")).json()["items"]
         assert [item["seq"] for item in items] == [1, 2]
+
+
+async def test_live_connections_per_user_are_limited(database_url, committed):
+    settings = Settings(database_url=database_url, ws_max_connections_per_user=2)
+    session, token = await member_session(committed)
+    async with live_server(settings) as server:
+        first, _ = await connect(server, session.id, token)
+        second, _ = await connect(server, session.id, token)
+        async with websockets.connect(server.live_url(session.id, token=token)) as third:
+            assert await close_code(third) == 4429
+        await first.close()
+        for _ in range(100):  # once the server has seen the close, a new connection fits again
+            if sum(server.app.state.hub.connections.values()) < 2:
+                break
+            await asyncio.sleep(0.05)
+        again, _ = await connect(server, session.id, token)
+        await again.close()
+        await second.close()
