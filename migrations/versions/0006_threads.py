@@ -121,7 +121,9 @@ def upgrade() -> None:
         sa.Column("resolved_by", sa.Uuid(), nullable=True),
         sa.Column("resolution_note", sa.Text(), nullable=True),
         sa.CheckConstraint("reason IN ('spam', 'offensive', 'off_topic', 'other')", name=op.f("ck_post_flags_reason")),
-        sa.CheckConstraint("status IN ('open', 'dismissed', 'post_hidden', 'post_deleted')", name=op.f("ck_post_flags_status")),
+        sa.CheckConstraint(
+            "status IN ('open', 'dismissed', 'post_hidden', 'post_deleted')", name=op.f("ck_post_flags_status")
+        ),
         sa.ForeignKeyConstraint(
             ["post_id"], ["posts.id"], name=op.f("fk_post_flags_post_id_posts"), ondelete="CASCADE"
         ),
