@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
 from deliberation.accounts.routes import AdminAccountsController, AuthController, MeController
 from deliberation.audit.routes import AuditController
+from deliberation.conclusions.routes import ConclusionController, SessionConclusionsController
+from deliberation.conclusions.worker import conclusion_workers
 from deliberation.db import migrate
 from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
@@ -53,6 +55,8 @@ ROUTE_HANDLERS = [
     ThreadController,
     PostController,
     FlagController,
+    SessionConclusionsController,
+    ConclusionController,
 ]
 
 
@@ -123,7 +127,7 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[document_problems],
-        lifespan=[database, realtime, mail_sender],
+        lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],
         request_max_body_size=settings.max_body_bytes,
@@ -137,7 +141,10 @@ def create_app(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")},
             ),
         ),
-        state=State({"settings": settings, "metrics": Metrics(), "clock": utcnow}),
+        # Background workers only run on an engine the app owns (not on a test's rolled-back connection).
+        state=State(
+            {"settings": settings, "metrics": Metrics(), "clock": utcnow, "background_workers": sessionmaker is None}
+        ),
     )
     app.state.readiness = {"database": database_check(app)}
     return app

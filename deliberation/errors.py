@@ -71,6 +71,12 @@ class PreconditionFailed(DomainError):
     status_code = 412
 
 
+class PreconditionRequired(DomainError):
+    """A conditional request (`If-Match`) was required and not made."""
+
+    status_code = 428
+
+
 class Invalid(DomainError):
     """Well-formed but invalid input (422); name the fields."""
 

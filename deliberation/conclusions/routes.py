@@ -1,0 +1,111 @@
+"""Draft conclusions and votes (see docs/api.md, "Draft conclusions and votes")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import FromPath, JSONBody
+
+from deliberation.accounts.auth import CurrentUser, Viewer
+from deliberation.conclusions import service, voting
+from deliberation.conclusions.schemas import (
+    ConclusionIn,
+    ConclusionOut,
+    ConclusionPage,
+    ConclusionPatch,
+    TallyOut,
+    VersionPage,
+    VoteIn,
+    VoteOut,
+    VotingIn,
+)
+from deliberation.deps import DB, Now
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.preconditions import IfMatch, expected_version
+
+
+class SessionConclusionsController(Controller):
+    path = "/api/sessions/{session_id:uuid}/conclusions"
+    tags = ["conclusions"]
+
+    @get("/", summary="The session's draft conclusions, oldest first (signed-in users)")
+    async def list_conclusions(
+        self,
+        db: DB,
+        user: CurrentUser,
+        session_id: FromPath[uuid.UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> ConclusionPage:
+        after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
+        items = await service.list_conclusions(db, session_id, user, after=after, limit=limit)
+        last = items[limit - 1] if len(items) > limit else None
+        return ConclusionPage(
+            items=items[:limit], next_cursor=encode_cursor(last.created_at, last.id) if last else None
+        )
+
+    @post("/", summary="Draft a conclusion from posts of the session (moderators)")
+    async def create_conclusion(
+        self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID], data: JSONBody[ConclusionIn]
+    ) -> ConclusionOut:
+        return await service.create_conclusion(db, session_id, user, data, now=now)
+
+
+class ConclusionController(Controller):
+    path = "/api/conclusions/{conclusion_id:uuid}"
+    tags = ["conclusions"]
+
+    @get("/", summary="One conclusion, with the viewer's vote (signed-in users)")
+    async def get_conclusion(self, db: DB, user: CurrentUser, conclusion_id: FromPath[uuid.UUID]) -> ConclusionOut:
+        return await service.get_conclusion(db, conclusion_id, user)
+
+    @patch("/", summary="Edit as a new version; If-Match names the version edited (moderators)")
+    async def update_conclusion(
+        self,
+        db: DB,
+        user: CurrentUser,
+        now: Now,
+        conclusion_id: FromPath[uuid.UUID],
+        data: JSONBody[ConclusionPatch],
+        if_match: IfMatch = None,
+    ) -> ConclusionOut:
+        expected = expected_version(if_match)
+        return await service.update_conclusion(db, conclusion_id, user, data, expected=expected, now=now)
+
+    @get("/versions", summary="Every version of the conclusion's text, oldest first (signed-in users)")
+    async def list_versions(
+        self,
+        db: DB,
+        user: CurrentUser,
+        conclusion_id: FromPath[uuid.UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> VersionPage:
+        after = decode_cursor(cursor, tuple[int])[0] if cursor is not None else 0
+        items = await service.list_versions(db, conclusion_id, after=after, limit=limit)
+        last = items[limit - 1] if len(items) > limit else None
+        return VersionPage(items=items[:limit], next_cursor=encode_cursor(last.version) if last else None)
+
+    @post("/voting", status_code=200, summary="Open the vote with its rule set, or close it (moderators)")
+    async def change_voting(
+        self, db: DB, user: CurrentUser, now: Now, conclusion_id: FromPath[uuid.UUID], data: JSONBody[VotingIn]
+    ) -> ConclusionOut:
+        if data.action == "open":
+            return await voting.open_voting(db, conclusion_id, user, data, now=now)
+        return await voting.close_voting(db, conclusion_id, user, now=now)
+
+    @put("/vote", summary="Cast or change your vote on the current version (members, while open)")
+    async def cast_vote(
+        self, db: DB, user: CurrentUser, now: Now, conclusion_id: FromPath[uuid.UUID], data: JSONBody[VoteIn]
+    ) -> VoteOut:
+        return await voting.cast_vote(db, conclusion_id, user, data, now=now)
+
+    @delete("/vote", summary="Withdraw your vote (members, while open)")
+    async def retract_vote(self, db: DB, user: CurrentUser, now: Now, conclusion_id: FromPath[uuid.UUID]) -> None:
+        await voting.retract_vote(db, conclusion_id, user, now=now)
+
+    @get("/tally", summary="The tally of the current version (members while open; anyone once closed)")
+    async def get_tally(self, db: DB, viewer: Viewer, conclusion_id: FromPath[uuid.UUID]) -> TallyOut:
+        return await voting.get_tally(db, conclusion_id, viewer)

@@ -1,0 +1,290 @@
+"""Draft conclusions: create, edit as versions (`If-Match`), read, list, list versions.
+
+Reading needs an account (any signed-in user, as for threads); writing needs a moderator of the session. Each
+public function runs one transaction. Outputs built for events carry no `my_vote` (events are shared).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from msgspec import UNSET
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.accounts.models import User
+from deliberation.accounts.service import author_ref
+from deliberation.audit import service as audit
+from deliberation.conclusions.models import (
+    Conclusion,
+    ConclusionSource,
+    ConclusionStatus,
+    ConclusionVersion,
+    TallyMark,
+    Vote,
+)
+from deliberation.conclusions.schemas import (
+    ConclusionIn,
+    ConclusionOut,
+    ConclusionPatch,
+    MyVote,
+    VersionOut,
+    VotingOut,
+)
+from deliberation.conclusions.tally import mark_tally_changed
+from deliberation.errors import Conflict, Invalid, NotFound
+from deliberation.forum.access import get_session_or_404, require_moderator
+from deliberation.forum.models import Thread
+from deliberation.preconditions import check_version
+from deliberation.realtime.events import emit
+from deliberation.threads.models import Post
+
+CLOSED = (ConclusionStatus.adopted, ConclusionStatus.rejected)
+
+
+async def get_conclusion_or_404(db: AsyncSession, conclusion_id: uuid.UUID, *, lock: str | None = None) -> Conclusion:
+    """The conclusion, read afresh; `lock` "update" or "share" locks its row until the transaction ends."""
+    query = select(Conclusion).where(Conclusion.id == conclusion_id).execution_options(populate_existing=True)
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
+    conclusion = await db.scalar(query)
+    if conclusion is None:
+        raise NotFound("No such conclusion.")
+    return conclusion
+
+
+def voting_out(conclusion: Conclusion) -> VotingOut | None:
+    if conclusion.opened_at is None:
+        return None
+    return VotingOut(
+        opened_at=conclusion.opened_at,
+        closes_at=conclusion.closes_at,
+        results_visibility=conclusion.results_visibility,  # type: ignore[arg-type]
+        quorum=conclusion.quorum,
+        rule=conclusion.rule or "",
+        closed_at=conclusion.closed_at,
+    )
+
+
+async def conclusions_out(
+    db: AsyncSession, rows: list[tuple[Conclusion, ConclusionVersion]], viewer: User | None
+) -> list[ConclusionOut]:
+    """Conclusions with their current text, sources and the viewer's vote (none for events), in 2-3 queries."""
+    ids = [conclusion.id for conclusion, _ in rows]
+    sources: dict[uuid.UUID, list[uuid.UUID]] = {id_: [] for id_ in ids}
+    if ids:
+        for source in await db.scalars(
+            select(ConclusionSource).where(ConclusionSource.conclusion_id.in_(ids)).order_by(ConclusionSource.position)
+        ):
+            sources[source.conclusion_id].append(source.post_id)
+    votes: dict[uuid.UUID, Vote] = {}
+    if viewer is not None and ids:
+        votes = {
+            vote.conclusion_id: vote
+            for vote in await db.scalars(select(Vote).where(Vote.conclusion_id.in_(ids), Vote.user_id == viewer.id))
+        }
+    out = []
+    for conclusion, text in rows:
+        vote = votes.get(conclusion.id)
+        my_vote = None
+        if vote is not None:
+            my_vote = MyVote(
+                choice=vote.choice,  # type: ignore[arg-type]
+                version=vote.version,
+                stale=vote.version != conclusion.version,
+                comment=vote.comment,
+            )
+        out.append(
+            ConclusionOut(
+                id=conclusion.id,
+                session_id=conclusion.session_id,
+                thread_id=conclusion.thread_id,
+                title=text.title,
+                body=text.body,
+                version=conclusion.version,
+                status=conclusion.status,  # type: ignore[arg-type]
+                source_post_ids=sources[conclusion.id],
+                voting=voting_out(conclusion),
+                my_vote=my_vote,
+                created_at=conclusion.created_at,
+                updated_at=conclusion.updated_at,
+            )
+        )
+    return out
+
+
+async def conclusion_out(db: AsyncSession, conclusion: Conclusion, viewer: User | None) -> ConclusionOut:
+    """One conclusion as `viewer` sees it (None: the shared view events carry)."""
+    text = await db.get(ConclusionVersion, (conclusion.id, conclusion.version))
+    assert text is not None  # every version a conclusion names is written with it
+    (out,) = await conclusions_out(db, [(conclusion, text)], viewer)
+    return out
+
+
+async def _check_placement(db: AsyncSession, session_id: uuid.UUID, data: ConclusionIn) -> list[uuid.UUID]:
+    """422 unless the thread and every source post belong to the session; the sources, deduplicated, in order."""
+    if data.thread_id is not None:
+        thread = await db.get(Thread, data.thread_id)
+        if thread is None or thread.session_id != session_id:
+            raise Invalid.field("thread_id", "Not a thread of this session.")
+    source_ids = list(dict.fromkeys(data.source_post_ids))
+    if source_ids:
+        found = set(await db.scalars(select(Post.id).where(Post.id.in_(source_ids), Post.session_id == session_id)))
+        missing = [str(post_id) for post_id in source_ids if post_id not in found]
+        if missing:
+            raise Invalid.field("source_post_ids", f"Not posts of this session: {', '.join(missing)}.")
+    return source_ids
+
+
+async def create_conclusion(
+    db: AsyncSession, session_id: uuid.UUID, user: User, data: ConclusionIn, *, now: datetime
+) -> ConclusionOut:
+    """A new draft conclusion, version 1 (moderators); audited and announced."""
+    async with db.begin():
+        await require_moderator(db, session_id, user)
+        source_ids = await _check_placement(db, session_id, data)
+        conclusion = Conclusion(
+            session_id=session_id,
+            thread_id=data.thread_id,
+            version=1,
+            status=ConclusionStatus.draft.value,
+            created_by=user.id,
+            created_at=now,
+            updated_at=now,
+            results_visibility="live",
+        )
+        db.add(conclusion)
+        await db.flush()
+        db.add(
+            ConclusionVersion(
+                conclusion_id=conclusion.id,
+                version=1,
+                title=data.title,
+                body=data.body,
+                created_by=user.id,
+                created_at=now,
+            )
+        )
+        db.add_all(
+            ConclusionSource(conclusion_id=conclusion.id, post_id=post_id, position=position)
+            for position, post_id in enumerate(source_ids)
+        )
+        db.add(TallyMark(conclusion_id=conclusion.id, session_id=session_id, dirty=False))
+        await db.flush()
+        await audit.record(
+            db,
+            action="conclusion.created",
+            target_type="conclusion",
+            target_id=conclusion.id,
+            actor_id=user.id,
+            session_id=session_id,
+            data={"version": 1, "title": data.title, "source_post_ids": source_ids, "thread_id": data.thread_id},
+        )
+        out = await conclusion_out(db, conclusion, None)
+        await emit(db, session_id, "conclusion.created", out)
+        return out
+
+
+async def update_conclusion(
+    db: AsyncSession, conclusion_id: uuid.UUID, user: User, patch: ConclusionPatch, *, expected: int, now: datetime
+) -> ConclusionOut:
+    """A new version (moderators) if `expected` is current (else 412); 409 once the vote closed.
+
+    Allowed while a vote is open: votes on earlier versions become stale. A patch that changes nothing
+    makes no version.
+    """
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="update")
+        await require_moderator(db, conclusion.session_id, user)
+        if conclusion.status in CLOSED:
+            raise Conflict("The vote on this conclusion has closed; it can no longer change.")
+        check_version(conclusion.version, expected)
+        current = await db.get(ConclusionVersion, (conclusion.id, conclusion.version))
+        assert current is not None
+        title = current.title if patch.title is UNSET else patch.title
+        body = current.body if patch.body is UNSET else patch.body
+        if (title, body) != (current.title, current.body):
+            conclusion.version += 1
+            conclusion.updated_at = now
+            db.add(
+                ConclusionVersion(
+                    conclusion_id=conclusion.id,
+                    version=conclusion.version,
+                    title=title,
+                    body=body,
+                    created_by=user.id,
+                    created_at=now,
+                )
+            )
+            await db.flush()
+            if conclusion.status == ConclusionStatus.voting:
+                await mark_tally_changed(db, conclusion.id)
+            await audit.record(
+                db,
+                action="conclusion.edited",
+                target_type="conclusion",
+                target_id=conclusion.id,
+                actor_id=user.id,
+                session_id=conclusion.session_id,
+                data={"version": conclusion.version, "title": title, "during_vote": conclusion.opened_at is not None},
+            )
+            await emit(db, conclusion.session_id, "conclusion.updated", await conclusion_out(db, conclusion, None))
+        return await conclusion_out(db, conclusion, user)
+
+
+async def get_conclusion(db: AsyncSession, conclusion_id: uuid.UUID, viewer: User) -> ConclusionOut:
+    """One conclusion with the viewer's vote."""
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id)
+        return await conclusion_out(db, conclusion, viewer)
+
+
+async def list_conclusions(
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    viewer: User,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[ConclusionOut]:
+    """The session's conclusions, oldest first, after `(created_at, id)`; `limit + 1` tell more follow."""
+    query = (
+        select(Conclusion, ConclusionVersion)
+        .join(
+            ConclusionVersion,
+            (ConclusionVersion.conclusion_id == Conclusion.id) & (ConclusionVersion.version == Conclusion.version),
+        )
+        .where(Conclusion.session_id == session_id)
+        .order_by(Conclusion.created_at, Conclusion.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(tuple_(Conclusion.created_at, Conclusion.id) > tuple_(*after))
+    async with db.begin():
+        await get_session_or_404(db, session_id)
+        rows = [(conclusion, text) for conclusion, text in await db.execute(query)]
+        return await conclusions_out(db, rows, viewer)
+
+
+async def list_versions(db: AsyncSession, conclusion_id: uuid.UUID, *, after: int, limit: int) -> list[VersionOut]:
+    """Every version, oldest first, after version `after`; `limit + 1` tell more follow."""
+    async with db.begin():
+        await get_conclusion_or_404(db, conclusion_id)
+        rows = await db.execute(
+            select(ConclusionVersion, User)
+            .outerjoin(User, User.id == ConclusionVersion.created_by)
+            .where(ConclusionVersion.conclusion_id == conclusion_id, ConclusionVersion.version > after)
+            .order_by(ConclusionVersion.version)
+            .limit(limit + 1)
+        )
+        return [
+            VersionOut(
+                version=text.version,
+                title=text.title,
+                body=text.body,
+                created_at=text.created_at,
+                author=author_ref(author) if author is not None else None,
+            )
+            for text, author in rows
+        ]

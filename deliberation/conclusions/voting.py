@@ -1,0 +1,196 @@
+"""The vote on a conclusion: open, cast / change / retract, close (by a moderator or at `closes_at`), tallies.
+
+Locks. Casting and retracting hold the conclusion row `FOR SHARE` (voters do not wait for each other);
+opening, editing and closing hold it `FOR UPDATE`, so a close waits for votes in flight and no vote lands
+after it, and a vote names the version that is current when it commits. A vote past `closes_at` is refused
+(409) even if the auto-closer has not run yet, so the result cannot depend on when it runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.accounts.models import User
+from deliberation.audit import service as audit
+from deliberation.conclusions.models import RULE_SUPPORT_OVER_OPPOSE, Conclusion, ConclusionStatus, Vote
+from deliberation.conclusions.schemas import ConclusionOut, TallyOut, VoteIn, VoteOut, VotingIn
+from deliberation.conclusions.service import CLOSED, conclusion_out, get_conclusion_or_404
+from deliberation.conclusions.tally import (
+    clear_tally_mark,
+    count_tally,
+    decide,
+    mark_tally_changed,
+    read_tally,
+    snapshot,
+)
+from deliberation.errors import Conflict, Invalid, Unauthorized
+from deliberation.forum.access import require_member, require_moderator
+from deliberation.realtime.events import emit
+
+
+def _require_open(conclusion: Conclusion, now: datetime) -> None:
+    """409 unless the vote is open now (a vote past `closes_at` is closed, whether or not the closer ran)."""
+    if conclusion.status != ConclusionStatus.voting:
+        raise Conflict("Voting on this conclusion is not open.")
+    if conclusion.closes_at is not None and now >= conclusion.closes_at:
+        raise Conflict("Voting on this conclusion has closed.")
+
+
+async def open_voting(
+    db: AsyncSession, conclusion_id: uuid.UUID, user: User, data: VotingIn, *, now: datetime
+) -> ConclusionOut:
+    """Open the vote with its rule set (moderators); 409 unless the conclusion is a draft."""
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="update")
+        await require_moderator(db, conclusion.session_id, user)
+        if conclusion.status != ConclusionStatus.draft:
+            raise Conflict("Voting on this conclusion is already open or has closed; a conclusion is voted once.")
+        if data.closes_at is not None and data.closes_at <= now:
+            raise Invalid.field("closes_at", "The close time must be in the future.")
+        conclusion.status = ConclusionStatus.voting.value
+        conclusion.opened_at, conclusion.opened_by, conclusion.updated_at = now, user.id, now
+        conclusion.closes_at = data.closes_at
+        conclusion.results_visibility = data.results_visibility
+        conclusion.quorum = data.quorum
+        conclusion.rule = RULE_SUPPORT_OVER_OPPOSE
+        await db.flush()
+        await mark_tally_changed(db, conclusion.id)
+        await audit.record(
+            db,
+            action="conclusion.vote_opened",
+            target_type="conclusion",
+            target_id=conclusion.id,
+            actor_id=user.id,
+            session_id=conclusion.session_id,
+            data={
+                "version": conclusion.version,
+                "closes_at": data.closes_at,
+                "results_visibility": data.results_visibility,
+                "quorum": data.quorum,
+                "rule": RULE_SUPPORT_OVER_OPPOSE,
+            },
+        )
+        await emit(db, conclusion.session_id, "voting.opened", await conclusion_out(db, conclusion, None))
+        return await conclusion_out(db, conclusion, user)
+
+
+async def finish_vote(db: AsyncSession, conclusion: Conclusion, *, actor: User | None, now: datetime) -> None:
+    """Close a locked, open vote: fix the result by its rule set, store the final tally, audit, announce.
+
+    The one way a vote closes, by a moderator or by the auto-closer (`actor` None: closed at `closes_at`).
+    """
+    tally = await count_tally(db, conclusion)
+    result = decide(tally, conclusion.quorum)
+    conclusion.status = result
+    # A vote past its close time closed then, whoever gets to record it.
+    conclusion.closed_at = min(now, conclusion.closes_at) if conclusion.closes_at is not None else now
+    conclusion.closed_by = actor.id if actor is not None else None
+    conclusion.updated_at = now
+    final = msgspec.structs.replace(tally, status=result)
+    conclusion.final_tally = snapshot(final)
+    await db.flush()
+    await clear_tally_mark(db, conclusion.id, now)
+    await audit.record(
+        db,
+        action="conclusion.vote_closed",
+        target_type="conclusion",
+        target_id=conclusion.id,
+        actor_id=actor.id if actor is not None else None,
+        session_id=conclusion.session_id,
+        data={
+            "result": result,
+            "tally": conclusion.final_tally,
+            "rule": conclusion.rule,
+            "quorum": conclusion.quorum,
+            "closed_by": "moderator" if actor is not None else "schedule",
+        },
+    )
+    await emit(db, conclusion.session_id, "tally.updated", final)
+    await emit(db, conclusion.session_id, "voting.closed", await conclusion_out(db, conclusion, None))
+
+
+async def close_voting(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *, now: datetime) -> ConclusionOut:
+    """Close the vote now (moderators); 409 unless it is open."""
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="update")
+        await require_moderator(db, conclusion.session_id, user)
+        if conclusion.status != ConclusionStatus.voting:
+            raise Conflict("Voting on this conclusion is not open.")
+        await finish_vote(db, conclusion, actor=user, now=now)
+        return await conclusion_out(db, conclusion, user)
+
+
+async def close_due_vote(db: AsyncSession, *, now: datetime) -> bool:
+    """Claim one open vote whose close time has passed and close it; False when none is due.
+
+    `SKIP LOCKED`: instances running this at once each take a different vote, and one a moderator is closing
+    right now is left to them.
+    """
+    async with db.begin():
+        conclusion = await db.scalar(
+            select(Conclusion)
+            .where(Conclusion.status == ConclusionStatus.voting, Conclusion.closes_at <= now)
+            .order_by(Conclusion.closes_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if conclusion is None:
+            return False
+        await finish_vote(db, conclusion, actor=None, now=now)
+        return True
+
+
+async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data: VoteIn, *, now: datetime) -> VoteOut:
+    """Cast or change the member's vote on the current version; 409 when voting is not open."""
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="share")
+        await require_member(db, conclusion.session_id, user)
+        _require_open(conclusion, now)
+        values = {
+            "choice": data.choice,
+            "version": conclusion.version,
+            "actor_type": user.actor_type,
+            "comment": data.comment,
+            "cast_at": now,
+        }
+        # One row per (conclusion, user): the unique constraint decides, concurrent casts of one user included.
+        statement = insert(Vote).values(conclusion_id=conclusion.id, user_id=user.id, **values)
+        await db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Vote.conclusion_id, Vote.user_id],
+                set_={name: statement.excluded[name] for name in values},
+            )
+        )
+        await mark_tally_changed(db, conclusion.id)
+        return VoteOut(choice=data.choice, version=conclusion.version, comment=data.comment)
+
+
+async def retract_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *, now: datetime) -> None:
+    """Withdraw the member's vote (nothing to withdraw is fine); 409 when voting is not open."""
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="share")
+        await require_member(db, conclusion.session_id, user)
+        _require_open(conclusion, now)
+        deleted = await db.scalar(
+            delete(Vote).where(Vote.conclusion_id == conclusion.id, Vote.user_id == user.id).returning(Vote.id)
+        )
+        if deleted is not None:
+            await mark_tally_changed(db, conclusion.id)
+
+
+async def get_tally(db: AsyncSession, conclusion_id: uuid.UUID, viewer: User | None) -> TallyOut:
+    """The tally: public once the vote closed, for members (and admins) before; counts hidden per visibility."""
+    async with db.begin():
+        conclusion = await get_conclusion_or_404(db, conclusion_id)
+        if conclusion.status not in CLOSED:
+            if viewer is None:
+                raise Unauthorized("Sign in as a member of the session to see the tally before the vote closes.")
+            await require_member(db, conclusion.session_id, viewer)
+        return await read_tally(db, conclusion)

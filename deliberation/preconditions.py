@@ -1,0 +1,37 @@
+"""Optimistic concurrency for versioned resources: `If-Match: <version>` on edits.
+
+The version is the resource's integer `version` field; `If-Match: 3`, `"3"` and `W/"3"` all name version 3.
+Missing header: 428 (the client must say which version it edits); not a version: 400; another version: 412.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from litestar.params import HeaderParameter
+
+from deliberation.errors import BadRequest, PreconditionFailed, PreconditionRequired
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-Match", max_length=40, description='The version being edited, e.g. `3` or `"3"`.'),
+]
+
+_VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
+
+
+def expected_version(if_match: str | None) -> int:
+    """The version an `If-Match` header names; 428 when missing, 400 when it names no version."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired("Send `If-Match: <version>` with the version you are editing.")
+    match = _VERSION.match(if_match.strip())
+    if match is None:
+        raise BadRequest("`If-Match` must be the version number you are editing, e.g. `If-Match: 3`.")
+    return int(match.group(1))
+
+
+def check_version(current: int, expected: int) -> None:
+    """412 unless the client edits the current version."""
+    if current != expected:
+        raise PreconditionFailed(f"Version {expected} is not the current version ({current}); reload and retry.")
