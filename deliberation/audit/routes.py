@@ -7,7 +7,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 
 from deliberation.audit import service
-from deliberation.audit.schemas import ActorRef, AuditEntryOut, AuditPage
+from deliberation.audit.schemas import AuditPage
 from deliberation.audit.service import VerifyResult
 from deliberation.deps import DB
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
@@ -29,22 +29,7 @@ class AuditController(Controller):
         if cursor is not None:
             (after,) = decode_cursor(cursor, tuple[int])
         rows = await service.list_entries(db, session_id=session, after=after, limit=limit)
-        items = [
-            AuditEntryOut(
-                seq=entry.seq,
-                at=entry.at,
-                actor=ActorRef(id=entry.actor_id, display_name=display_name) if entry.actor_id else None,
-                action=entry.action,
-                target_type=entry.target_type,
-                target_id=entry.target_id,
-                session_id=entry.session_id,
-                reason=entry.reason,
-                data=entry.data,
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
-            )
-            for entry, display_name in rows[:limit]
-        ]
+        items = [service.entry_out(entry, display_name) for entry, display_name in rows[:limit]]
         next_cursor = encode_cursor(items[-1].seq) if len(rows) > limit else None
         return AuditPage(items=items, next_cursor=next_cursor)
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit.models import AuditEntry
+from deliberation.audit.schemas import ActorRef, AuditEntryOut
 from deliberation.db.base import utcnow
 
 GENESIS_HASH = "0" * 64
@@ -73,7 +74,7 @@ async def record(
 ) -> AuditEntry:
     """Append one entry to the log inside the caller's transaction."""
     await db.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    last = (await db.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+    last = await chain_head(db)
     entry = AuditEntry(
         seq=last.seq + 1 if last else 1,
         at=utcnow(),
@@ -93,21 +94,50 @@ async def record(
     return entry
 
 
+async def chain_head(db: AsyncSession) -> Row[tuple[int, str]] | None:
+    """(seq, hash) of the last entry, or None for an empty log (inside the caller's transaction)."""
+    return (await db.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+
+
+async def session_entries(
+    db: AsyncSession, *, session_id: uuid.UUID | None, after: int = 0, limit: int | None = None
+) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
+    """(entry, actor display name) with `seq > after`, oldest first, inside the caller's transaction."""
+    query = (
+        select(AuditEntry, User.display_name)
+        .outerjoin(User, User.id == AuditEntry.actor_id)
+        .where(AuditEntry.seq > after)
+        .order_by(AuditEntry.seq)
+        .limit(limit)
+    )
+    if session_id is not None:
+        query = query.where(AuditEntry.session_id == session_id)
+    return (await db.execute(query)).all()
+
+
 async def list_entries(
     db: AsyncSession, *, session_id: uuid.UUID | None, after: int, limit: int
 ) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
     """(entry, actor display name) with `seq > after`, oldest first; `limit + 1` rows tell a page follows."""
     async with db.begin():
-        query = (
-            select(AuditEntry, User.display_name)
-            .outerjoin(User, User.id == AuditEntry.actor_id)
-            .where(AuditEntry.seq > after)
-            .order_by(AuditEntry.seq)
-            .limit(limit + 1)
-        )
-        if session_id is not None:
-            query = query.where(AuditEntry.session_id == session_id)
-        return (await db.execute(query)).all()
+        return await session_entries(db, session_id=session_id, after=after, limit=limit + 1)
+
+
+def entry_out(entry: AuditEntry, display_name: str | None) -> AuditEntryOut:
+    """An entry as the public log shows it."""
+    return AuditEntryOut(
+        seq=entry.seq,
+        at=entry.at,
+        actor=ActorRef(id=entry.actor_id, display_name=display_name) if entry.actor_id else None,
+        action=entry.action,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        session_id=entry.session_id,
+        reason=entry.reason,
+        data=entry.data,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )
 
 
 async def verify(db: AsyncSession) -> VerifyResult:
