@@ -23,6 +23,7 @@ from deliberation.threads.moderation import resolve_open_flags
 from deliberation.threads.schemas import PostIn, PostOut, ReactionName, RevisionList, RevisionOut
 from deliberation.threads.views import (
     check_body,
+    check_reason,
     ensure_discussion_open,
     ensure_not_deleted,
     get_post_or_404,
@@ -126,6 +127,7 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
 
     Replies stay in place; open flags on it are closed as `post_deleted`. Deleting a tombstone is a no-op.
     """
+    reason = check_reason(reason, required=False)
     async with db.begin():
         post, thread, session = await lock_post(db, post_id)
         by_author = post.author_id == user.id

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import Select, and_, case, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -124,7 +124,7 @@ async def moderate_thread(db: AsyncSession, thread_id: uuid.UUID, user: User, da
     return out
 
 
-def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None):
+def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) -> Select[tuple[Post, User]]:
     score = Post.agree_count + Post.insightful_count
     query = posts_with_authors().where(Post.thread_id == thread_id, Post.parent_id.is_(None))
     if sort == "oldest":

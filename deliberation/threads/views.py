@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -44,7 +44,7 @@ def post_out(post: Post, author: User, *, reveal: bool = False, mine: Iterable[s
 
     With the defaults this is the public view that events carry: no hidden body, no `my_reactions`.
     """
-    body = post.body
+    body, mine = post.body, set(mine)
     if post.deleted_at is not None or (post.hidden_reason is not None and not reveal):
         body = ""
     return PostOut(
@@ -58,7 +58,7 @@ def post_out(post: Post, author: User, *, reveal: bool = False, mine: Iterable[s
         deleted=post.deleted_at is not None,
         hidden=Hidden(reason=post.hidden_reason) if post.hidden_reason is not None else None,
         reactions=Reactions(agree=post.agree_count, disagree=post.disagree_count, insightful=post.insightful_count),
-        my_reactions=[kind for kind in REACTION_KINDS if kind in set(mine)],
+        my_reactions=[kind for kind in REACTION_KINDS if kind in mine],
         reply_count=post.reply_count,
         depth=post.depth,
     )
@@ -68,7 +68,7 @@ def posts_with_authors() -> Select[tuple[Post, User]]:
     return select(Post, User).join(User, User.id == Post.author_id)
 
 
-async def my_reactions(db: AsyncSession, user: User, condition) -> dict[uuid.UUID, set[str]]:
+async def my_reactions(db: AsyncSession, user: User, condition: ColumnElement[bool]) -> dict[uuid.UUID, set[str]]:
     """The user's reactions to the posts matching `condition` (a where clause on Post), by post id."""
     rows = await db.execute(
         select(Reaction.post_id, Reaction.kind)

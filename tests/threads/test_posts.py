@@ -4,6 +4,8 @@ from tests.threads.conftest import write
 
 
 async def test_members_post_and_reply_and_everyone_signed_in_reads_the_tree(client, forum):
+    empty = await client.get(f"/api/threads/{forum.thread.id}/posts", headers=forum.as_("outsider"))
+    assert empty.json() == {"items": [], "next_cursor": None}
     root = await write(client, forum, "ana", "Cooperatives *work* <script>alert(1)</script>")
     assert root["author"] == {"id": str(forum.ana.id), "display_name": "Ana", "actor_type": "civil_society"}
     assert root["body"] == "Cooperatives *work* <script>alert(1)</script>"  # stored and returned as written
@@ -188,9 +190,10 @@ async def test_deleting_leaves_a_tombstone_with_its_replies(client, forum):
 
 async def test_a_moderator_deletes_with_a_reason_and_it_is_audited(client, forum):
     post = await write(client, forum, "ana", "rude words")
-    response = await client.delete(
-        f"/api/posts/{post['id']}", params={"reason": "Personal attack"}, headers=forum.as_("moderator")
-    )
+    url = f"/api/posts/{post['id']}"
+    nul = await client.delete(url, params={"reason": "bad\x00"}, headers=forum.as_("moderator"))
+    assert nul.status_code == 422
+    response = await client.delete(url, params={"reason": "Personal attack"}, headers=forum.as_("moderator"))
     assert response.status_code == 204
     audit = (await client.get("/api/audit", params={"session": str(forum.session.id)})).json()["items"]
     assert [(e["action"], e["target_id"], e["reason"], e["actor"]["display_name"]) for e in audit] == [
