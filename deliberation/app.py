@@ -30,6 +30,7 @@ from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
 from deliberation.openapi import document_problems
+from deliberation.proposals.routes import ProposalController, SessionProposalsController
 from deliberation.realtime.hub import Hub, hub_check
 from deliberation.realtime.routes import EventsController, live
 from deliberation.realtime.transport import PostgresTransport, RedisTransport
@@ -57,6 +58,8 @@ ROUTE_HANDLERS = [
     FlagController,
     SessionConclusionsController,
     ConclusionController,
+    SessionProposalsController,
+    ProposalController,
 ]
 
 

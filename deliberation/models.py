@@ -6,6 +6,7 @@ from deliberation.conclusions.models import Conclusion, ConclusionSource, Conclu
 from deliberation.db.base import Base
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.mail.models import OutboxMail
+from deliberation.proposals.models import Endorsement, Proposal, ProposalConclusion, ProposalVersion
 from deliberation.realtime.models import SessionEvent
 from deliberation.threads.models import Flag, Post, PostRevision, Reaction
 
@@ -16,11 +17,15 @@ __all__ = [
     "Conclusion",
     "ConclusionSource",
     "ConclusionVersion",
+    "Endorsement",
     "Flag",
     "OutboxMail",
     "PasswordReset",
     "Post",
     "PostRevision",
+    "Proposal",
+    "ProposalConclusion",
+    "ProposalVersion",
     "Reaction",
     "RepresentativeClaim",
     "Session",

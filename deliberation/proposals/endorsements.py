@@ -1,0 +1,179 @@
+"""Endorsements of published proposals by verified elected representatives.
+
+Only a user whose representative claim is verified (and whose term has not ended) may endorse: session roles
+neither grant nor bar it, and admins are no exception. One active endorsement per representative per
+proposal (a partial unique index; a second is 409). Withdrawing keeps the row with `withdrawn_at`; the
+representative may endorse again afterwards, which adds a new row. An endorsement made while verified stays
+when the verification is later taken away; listings mark it with `representative_verified: false`.
+Endorsing and withdrawing are audited (`endorsement.given`, `endorsement.withdrawn`) and announced
+(`endorsement.created`, `endorsement.withdrawn`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deliberation.accounts.models import User
+from deliberation.accounts.representatives import verified_claim
+from deliberation.accounts.service import claim_is_verified, claims_of
+from deliberation.audit import service as audit
+from deliberation.errors import Conflict, Forbidden, NotFound
+from deliberation.proposals.models import Endorsement, Proposal, ProposalStatus
+from deliberation.proposals.schemas import EndorsementIn, EndorsementOut, RepresentativeRef
+from deliberation.proposals.views import check_texts, lock_proposal, visible_proposal
+from deliberation.realtime.events import emit
+
+EndorsementAfter = tuple[datetime, uuid.UUID]
+
+
+def endorsement_out(endorsement: Endorsement, representative: User, *, verified: bool) -> EndorsementOut:
+    return EndorsementOut(
+        id=endorsement.id,
+        proposal_id=endorsement.proposal_id,
+        representative=RepresentativeRef(
+            id=representative.id,
+            display_name=representative.display_name,
+            office=endorsement.office,
+            territory=endorsement.territory,
+        ),
+        representative_verified=verified,
+        stance=endorsement.stance,  # type: ignore[arg-type]
+        statement=endorsement.statement,
+        created_at=endorsement.created_at,
+        withdrawn_at=endorsement.withdrawn_at,
+    )
+
+
+async def endorsements_out(
+    db: AsyncSession, rows: Sequence[tuple[Endorsement, User]], *, now: datetime
+) -> list[EndorsementOut]:
+    """Endorsements with their representatives' verification as it stands now (inside the caller's transaction)."""
+    claims = await claims_of(db, (user.id for _, user in rows))
+    return [
+        endorsement_out(endorsement, user, verified=claim_is_verified(claims.get(user.id), now.date()))
+        for endorsement, user in rows
+    ]
+
+
+async def proposal_endorsements(
+    db: AsyncSession, proposal_id: uuid.UUID, *, after: EndorsementAfter | None = None, limit: int | None = None
+) -> Sequence[tuple[Endorsement, User]]:
+    """(endorsement, representative) of a proposal, oldest first, withdrawn ones included."""
+    query = (
+        select(Endorsement, User)
+        .join(User, User.id == Endorsement.representative_id)
+        .where(Endorsement.proposal_id == proposal_id)
+        .order_by(Endorsement.created_at, Endorsement.id)
+    )
+    if after is not None:
+        query = query.where(tuple_(Endorsement.created_at, Endorsement.id) > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(endorsement, user) for endorsement, user in (await db.execute(query)).all()]
+
+
+async def list_endorsements(
+    db: AsyncSession,
+    proposal_id: uuid.UUID,
+    viewer: User | None,
+    *,
+    after: EndorsementAfter | None,
+    limit: int,
+    now: datetime,
+) -> list[EndorsementOut]:
+    """A proposal's endorsements, oldest first, withdrawn ones included; `limit + 1` items tell a page follows."""
+    async with db.begin():
+        proposal = await visible_proposal(db, proposal_id, viewer)
+        rows = await proposal_endorsements(db, proposal.id, after=after, limit=limit + 1)
+        return await endorsements_out(db, rows, now=now)
+
+
+async def _active_endorsement(db: AsyncSession, proposal: Proposal, user: User) -> Endorsement | None:
+    return await db.scalar(
+        select(Endorsement).where(
+            Endorsement.proposal_id == proposal.id,
+            Endorsement.representative_id == user.id,
+            Endorsement.withdrawn_at.is_(None),
+        )
+    )
+
+
+async def endorse(
+    db: AsyncSession, proposal_id: uuid.UUID, user: User, data: EndorsementIn, *, now: datetime
+) -> EndorsementOut:
+    """Endorse a published proposal (verified representatives); 403 anyone else, 409 unpublished or already endorsed."""
+    statement = (data.statement or "").strip() or None
+    check_texts(statement=statement)
+    try:
+        async with db.begin():
+            proposal, session = await lock_proposal(db, proposal_id)
+            claim = await verified_claim(db, user.id, now.date())
+            if claim is None:
+                raise Forbidden("Only verified elected representatives may endorse a proposal.")
+            if proposal.status != ProposalStatus.published:
+                raise Conflict("Only a published proposal can be endorsed.")
+            if await _active_endorsement(db, proposal, user) is not None:
+                raise Conflict("You have already endorsed this proposal; withdraw it first to change it.")
+            endorsement = Endorsement(
+                proposal_id=proposal.id,
+                representative_id=user.id,
+                stance=data.stance,
+                statement=statement,
+                office=claim.office,
+                territory=claim.territory,
+                created_at=now,
+            )
+            db.add(endorsement)
+            proposal.endorsement_count += 1
+            await db.flush()
+            out = endorsement_out(endorsement, user, verified=True)
+            await audit.record(
+                db,
+                action="endorsement.given",
+                target_type="proposal",
+                target_id=proposal.id,
+                actor_id=user.id,
+                session_id=session.id,
+                data={
+                    "endorsement_id": endorsement.id,
+                    "stance": data.stance,
+                    "statement": statement,
+                    "office": claim.office,
+                    "territory": claim.territory,
+                },
+            )
+            await emit(db, session.id, "endorsement.created", out)
+            return out
+    except IntegrityError:
+        # The partial unique index decides if two requests of one representative ever race past the check.
+        raise Conflict("You have already endorsed this proposal; withdraw it first to change it.") from None
+
+
+async def withdraw(db: AsyncSession, proposal_id: uuid.UUID, user: User, *, now: datetime) -> None:
+    """Withdraw the user's active endorsement (kept, with `withdrawn_at`); 404 when they have none."""
+    async with db.begin():
+        proposal, session = await lock_proposal(db, proposal_id)
+        endorsement = await _active_endorsement(db, proposal, user)
+        if endorsement is None:
+            raise NotFound("You have no active endorsement of this proposal.")
+        endorsement.withdrawn_at = now
+        proposal.endorsement_count -= 1
+        await db.flush()
+        claim = await verified_claim(db, user.id, now.date())
+        out = endorsement_out(endorsement, user, verified=claim is not None)
+        await audit.record(
+            db,
+            action="endorsement.withdrawn",
+            target_type="proposal",
+            target_id=proposal.id,
+            actor_id=user.id,
+            session_id=session.id,
+            data={"endorsement_id": endorsement.id},
+        )
+        await emit(db, session.id, "endorsement.withdrawn", out)
