@@ -102,12 +102,15 @@ class Presence:
         self.local: dict[uuid.UUID, dict[uuid.UUID, tuple[str, int]]] = {}
         self.remote: dict[uuid.UUID, dict[str, tuple[float, dict[uuid.UUID, str]]]] = {}
 
-    def join(self, session_id: uuid.UUID, user_id: uuid.UUID, name: str) -> None:
+    def join(self, session_id: uuid.UUID, user_id: uuid.UUID, name: str) -> bool:
+        """Count a connection; True when the user was not online here before (the list changed)."""
         users = self.local.setdefault(session_id, {})
         _, count = users.get(user_id, (name, 0))
         users[user_id] = (name, count + 1)
+        return count == 0
 
-    def leave(self, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    def leave(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        """Uncount a connection; True when it was the user's last one here (the list changed)."""
         users = self.local.get(session_id, {})
         name, count = users.get(user_id, ("", 1))
         if count <= 1:
@@ -116,6 +119,7 @@ class Presence:
             users[user_id] = (name, count - 1)
         if not users:
             self.local.pop(session_id, None)
+        return count <= 1
 
     def announcement(self, session_id: uuid.UUID) -> str:
         """This instance's list for a session, trimmed to fit a NOTIFY payload."""
@@ -306,8 +310,10 @@ class Hub:
         channel.subscribers.add(subscriber)
         self.connections[user_id] += 1
         self.metrics.ws_clients.inc()
-        self.presence.join(session_id, user_id, display_name)
-        self._presence_changed(session_id)
+        if self.presence.join(session_id, user_id, display_name):
+            self._presence_changed(session_id)
+        else:  # the list is unchanged: only the new connection needs it (the others have it already)
+            subscriber.push(None, self.presence.frame(session_id))
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -322,8 +328,8 @@ class Hub:
         if not channel.subscribers:
             channel.close()
             del self.channels[subscriber.session_id]
-        self.presence.leave(subscriber.session_id, subscriber.user_id)
-        self._presence_changed(subscriber.session_id)
+        if self.presence.leave(subscriber.session_id, subscriber.user_id):
+            self._presence_changed(subscriber.session_id)
 
     def _presence_changed(self, session_id: uuid.UUID) -> None:
         self._broadcast_presence(session_id)
