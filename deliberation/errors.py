@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 log = logging.getLogger("deliberation.errors")
 
 PROBLEM_JSON = "application/problem+json"
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 class FieldError(msgspec.Struct):
@@ -132,12 +133,17 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[Problem]:
 def handle_database_error(request: Request, exc: DBAPIError) -> Response[Problem]:
     """Values PostgreSQL refuses (class 22: a NUL character, a number out of range) are the client's: 400.
 
-    The action's transaction rolled back, so nothing changed. A lost connection is 503; the rest is a bug.
+    The action's transaction rolled back, so nothing changed. A lost connection, a deadlock or a serialization
+    failure is 503 with Retry-After (the client may simply retry); the rest is a bug.
     """
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     if sqlstate.startswith("22"):
         return problem_response(400, "A value cannot be stored: it is out of range or holds a NUL character.")
-    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+    if (
+        sqlstate in RETRYABLE_SQLSTATES
+        or exc.connection_invalidated
+        or isinstance(exc, (OperationalError, InterfaceError))
+    ):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
         return problem_response(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
     return handle_unexpected(request, exc)

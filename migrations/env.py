@@ -7,16 +7,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from deliberation.db import locks
 from deliberation.models import Base
-
-# Concurrent starts (several workers on one embedded database) wait here, then see the new head.
-MIGRATION_LOCK = 7_424_911
 
 
 def do_run_migrations(connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
     with context.begin_transaction():
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": locks.MIGRATIONS})
         context.run_migrations()
 
 

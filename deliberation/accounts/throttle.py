@@ -14,15 +14,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import ThrottleEvent
-
-THROTTLE_LOCK_CLASS = 7_424_913
+from deliberation.db import locks
 
 
 async def retry_after(
     db: AsyncSession, scope: str, key: str, *, limit: int, window: timedelta, now: datetime
 ) -> int | None:
     """Seconds until `key` may try again when it has `limit` events within the window, else None."""
-    await db.execute(select(func.pg_advisory_xact_lock(THROTTLE_LOCK_CLASS, func.hashtext(f"{scope}:{key}"))))
+    await db.execute(select(func.pg_advisory_xact_lock(locks.THROTTLE_CLASS, func.hashtext(f"{scope}:{key}"))))
     since = now - window
     await db.execute(
         delete(ThrottleEvent).where(ThrottleEvent.scope == scope, ThrottleEvent.key == key, ThrottleEvent.at <= since)

@@ -15,17 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit.models import AuditEntry
 from deliberation.audit.schemas import ActorRef, AuditEntryOut
+from deliberation.db import locks
 from deliberation.db.base import utcnow
 
 GENESIS_HASH = "0" * 64
-# Transaction-scoped advisory lock: concurrent writers append one after another, so the chain stays linear.
-AUDIT_CHAIN_LOCK = 7_424_912
 VERIFY_BATCH = 1000
 
 
@@ -72,8 +71,15 @@ async def record(
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the log inside the caller's transaction."""
-    await db.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    """Append one entry to the log inside the caller's transaction.
+
+    Lock order, the same in every action: a session's row first (event seqs are taken under it), then the
+    chain's lock. So an entry about a session locks that row before the chain, whatever the caller did first;
+    two actions can never hold one lock each while waiting for the other.
+    """
+    if session_id is not None:
+        await db.execute(text("SELECT 1 FROM sessions WHERE id = :id FOR NO KEY UPDATE"), {"id": session_id})
+    await db.execute(select(func.pg_advisory_xact_lock(locks.AUDIT_CHAIN)))
     last = await chain_head(db)
     entry = AuditEntry(
         seq=last.seq + 1 if last else 1,

@@ -20,13 +20,13 @@ from deliberation.accounts.models import RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password, verify_password
 from deliberation.accounts.representatives import set_verified
 from deliberation.accounts.schemas import VerifyIn
+from deliberation.db import locks
 from deliberation.db.base import utcnow
 from deliberation.forum.models import Role, Session, SessionMember, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
 from deliberation.forum.service import add_session
 
 # Serializes concurrent demo loads so two runs at once still leave one copy.
-DEMO_LOCK = 7_424_913
 DEMO_PASSWORD = "forum-demo-password"  # noqa: S105 (printed by the command; demo data only)
 
 MAIN_SESSION_DESCRIPTION = """\
@@ -245,7 +245,7 @@ async def load_demo(db: AsyncSession, *, now: datetime | None = None) -> list[De
     """
     now = now or utcnow()
     async with db.begin():
-        await db.execute(select(func.pg_advisory_xact_lock(DEMO_LOCK)))
+        await db.execute(select(func.pg_advisory_xact_lock(locks.DEMO)))
         users = {account.email: await _ensure_user(db, account) for account in ACCOUNTS}
         lines = {number: await _ensure_line(db, number, title, text) for number, title, text in LINES}
         sublines = {
