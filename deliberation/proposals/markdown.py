@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from deliberation.accounts.models import ActorType
 from deliberation.audit.schemas import AuditEntryOut
 from deliberation.conclusions.schemas import TallyOut
 from deliberation.proposals.schemas import EndorsementOut, ExportConclusion, ProposalExport
@@ -17,6 +18,8 @@ from deliberation.threads.schemas import PostOut
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 STANCES = {"endorse": "Endorses", "endorse_with_reservations": "Endorses with reservations"}
 RULES = {"support_over_oppose": "more support than opposition"}
+# Tallies list actor types from the local level up, then the other actors.
+ACTOR_ORDER = {actor_type.value: n for n, actor_type in enumerate(ActorType)}
 
 
 def inline(text: str | None) -> str:
@@ -38,15 +41,26 @@ def label(actor_type: str) -> str:
 
 def _tally(tally: TallyOut) -> list[str]:
     lines = ["| Actor type | Support | Oppose | Abstain |", "|---|---:|---:|---:|"]
-    for actor_type, counts in tally.by_actor_type.items():
+    actor_types = sorted(tally.by_actor_type, key=lambda name: ACTOR_ORDER.get(name, len(ACTOR_ORDER)))
+    for actor_type in actor_types:
+        counts = tally.by_actor_type[actor_type]
         lines.append(f"| {label(actor_type)} | {counts.support} | {counts.oppose} | {counts.abstain} |")
     lines.append(
         f"| **All ({tally.voters} voters)** | **{tally.support}** | **{tally.oppose}** | **{tally.abstain}** |"
     )
-    notes = [f"Cross-actor consensus: **{'yes' if tally.cross_actor_consensus else 'no'}**."]
+    lacking = [label(t) for t in actor_types if not _majority(tally, t)]
+    if tally.cross_actor_consensus:
+        note = "Cross-actor consensus: **yes**, support outnumbered opposition in every actor type that voted."
+    else:
+        note = "Cross-actor consensus: **no**, support did not outnumber opposition among: " + ", ".join(lacking) + "."
     if tally.stale:
-        notes.append(f"{tally.stale} vote(s) cast on earlier versions did not count.")
-    return [*lines, "", " ".join(notes)]
+        note += f" {tally.stale} vote(s) cast on earlier versions did not count."
+    return [*lines, "", note]
+
+
+def _majority(tally: TallyOut, actor_type: str) -> bool:
+    counts = tally.by_actor_type[actor_type]
+    return counts.support > counts.oppose
 
 
 def _source(post: PostOut, threads: dict) -> list[str]:
@@ -69,6 +83,8 @@ def _conclusion(number: int, conclusion: ExportConclusion, threads: dict) -> lis
     if voting is not None:
         decided += f" on {when(voting.closed_at)}, by the rule “{RULES.get(voting.rule, inline(voting.rule))}”"
         decided += f", quorum {voting.quorum}" if voting.quorum else ", no quorum"
+        if voting.results_visibility == "after_close":
+            decided += ", results hidden until the close"
     decided += f". Voted on version {conclusion.version} of {len(conclusion.versions)}."
     lines = [f"### {number}. {inline(conclusion.title)}", "", conclusion.body.strip(), "", decided, ""]
     lines += [*_tally(conclusion.final_tally), ""]
@@ -99,10 +115,26 @@ def _endorsement(endorsement: EndorsementOut) -> list[str]:
     return lines
 
 
+def _details(entry: AuditEntryOut) -> str:
+    """The public reason, then what the entry's data says in a few words."""
+    data = entry.data
+    parts = [inline(entry.reason)] if entry.reason else []
+    if "result" in data:
+        tally = data.get("tally") or {}
+        parts.append(f"{data['result']} ({tally.get('support')}-{tally.get('oppose')}-{tally.get('abstain')})")
+    if "stance" in data:
+        parts.append(STANCES.get(data["stance"], inline(str(data["stance"]))).lower())
+    if "version" in data:
+        parts.append(f"version {data['version']}")
+    if "content_sha256" in data:
+        parts.append(f"SHA-256 `{str(data['content_sha256'])[:12]}…`")
+    return "; ".join(parts)
+
+
 def _audit_row(entry: AuditEntryOut) -> str:
     actor = inline(entry.actor.display_name) if entry.actor is not None else "(schedule)"
     target = f"{entry.target_type} `{entry.target_id[:8]}`" if entry.target_id else entry.target_type
-    return f"| {entry.seq} | {when(entry.at)} | {actor} | {entry.action} | {target} | {inline(entry.reason)} |"
+    return f"| {entry.seq} | {when(entry.at)} | {actor} | {entry.action} | {target} | {_details(entry)} |"
 
 
 def render(export: ProposalExport) -> str:
@@ -128,7 +160,7 @@ def render(export: ProposalExport) -> str:
     active = sum(1 for endorsement in export.endorsements if endorsement.withdrawn_at is None)
     lines += ["## Endorsements by elected representatives", ""]
     if export.endorsements:
-        lines += [f"{active} active endorsement(s).", ""]
+        lines += [f"{active} active endorsement{'' if active == 1 else 's'}, oldest first.", ""]
         for endorsement in export.endorsements:
             lines += _endorsement(endorsement)
     else:
@@ -136,7 +168,7 @@ def render(export: ProposalExport) -> str:
     lines += [
         "## Transparency log of the session",
         "",
-        "| Seq | Time | By | Action | Target | Reason |",
+        "| Seq | Time | By | Action | Target | Reason and details |",
         "|---:|---|---|---|---|---|",
         *(_audit_row(entry) for entry in export.audit.entries),
         "",

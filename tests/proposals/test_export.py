@@ -1,0 +1,76 @@
+"""The exported record: conclusions with every version and the final tally, source posts as the public sees them,
+endorsements, the session's audit trail; as JSON and as a Markdown document."""
+
+from __future__ import annotations
+
+from tests.conclusions.conftest import close_vote, draft, open_vote, vote, write_post
+from tests.proposals.conftest import decided, endorse, propose, publish
+
+
+async def test_export_shows_hidden_and_deleted_sources_without_their_text(client, forum):
+    kept = await write_post(client, forum, "Procure from cooperatives.")
+    hidden = await write_post(client, forum, "Something rude.")
+    deleted = await write_post(client, forum, "I take this back.")
+    moderated = await client.post(
+        f"/api/posts/{hidden}/moderation",
+        json={"action": "hide", "reason": "Personal attack."},
+        headers=forum.as_("moderator"),
+    )
+    assert moderated.status_code == 200
+    assert (await client.delete(f"/api/posts/{deleted}", headers=forum.as_("ana"))).status_code == 204
+
+    conclusion = await draft(client, forum, title="Cooperatives first", source_post_ids=[kept, hidden, deleted])
+    mod = forum.as_("moderator")
+    await client.patch(
+        f"/api/conclusions/{conclusion['id']}", json={"body": "Prefer cooperatives."}, headers={**mod, "If-Match": "1"}
+    )
+    await open_vote(client, forum, conclusion["id"])
+    await vote(client, forum, "ana", conclusion["id"], "support")
+    await vote(client, forum, "ben", conclusion["id"], "support")
+    await vote(client, forum, "cai", conclusion["id"], "abstain")
+    await close_vote(client, forum, conclusion["id"])
+    proposal = await propose(client, forum, [conclusion["id"]], summary="Cooperatives | first")
+    await publish(client, forum, proposal["id"])
+    await endorse(client, forum, "mayor", proposal["id"], statement="We will do it.\nStarting in March.")
+    await endorse(client, forum, "councillor", proposal["id"], "endorse_with_reservations")
+    await client.delete(f"/api/proposals/{proposal['id']}/endorsements/mine", headers=forum.as_("councillor"))
+
+    record = (await client.get(f"/api/proposals/{proposal['id']}/export")).json()
+    (exported,) = record["conclusions"]
+    sources = {post["id"]: post for post in exported["sources"]}
+    assert list(sources) == [kept, hidden, deleted]
+    assert sources[kept]["body"] == "Procure from cooperatives."
+    assert sources[hidden]["body"] == "" and sources[hidden]["hidden"] == {"reason": "Personal attack."}
+    assert sources[deleted]["body"] == "" and sources[deleted]["deleted"] is True
+    assert [(v["version"], v["body"]) for v in exported["versions"]] == [
+        (1, "Municipalities should buy from local firms."),
+        (2, "Prefer cooperatives."),
+    ]
+    assert exported["final_tally"]["support"] == 2 and exported["final_tally"]["abstain"] == 1
+    assert exported["voting"]["closed_at"] is not None
+    assert record["threads"] == [{"id": str(forum.thread.id), "title": forum.thread.title}]
+    assert [e["withdrawn_at"] is None for e in record["endorsements"]] == [True, False]
+    assert {entry["session_id"] for entry in record["audit"]["entries"]} == {str(forum.session.id)}
+    assert "post.hidden" in [entry["action"] for entry in record["audit"]["entries"]]
+
+    document = (await client.get(f"/api/proposals/{proposal['id']}/export", params={"format": "markdown"})).text
+    assert "> Procure from cooperatives." in document
+    assert "Something rude" not in document and "I take this back" not in document
+    assert "hidden by a moderator. Public reason: Personal attack." in document
+    assert "| Civil society | 1 | 0 | 0 |" in document
+    assert "> We will do it.\n> Starting in March." in document
+    assert "Withdrawn on" in document
+    assert "\n\nCooperatives | first\n\n" in document  # the summary is Markdown, included as written
+    assert "## Transparency log of the session" in document
+
+
+async def test_a_draft_exports_for_signed_in_users_without_a_hash(client, forum):
+    adopted = await decided(client, forum, "Buy local")
+    proposal = await propose(client, forum, [adopted["id"]])
+    assert (await client.get(f"/api/proposals/{proposal['id']}/export")).status_code == 404
+    response = await client.get(
+        f"/api/proposals/{proposal['id']}/export", params={"format": "markdown"}, headers=forum.as_("outsider")
+    )
+    assert response.status_code == 200 and "**Draft**" in response.text
+    assert "Content SHA-256" not in response.text
+    assert (await client.get(f"/api/proposals/{proposal['id']}/export", params={"format": "pdf"})).status_code == 400
