@@ -29,7 +29,7 @@ from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
-from deliberation.openapi import document_problems
+from deliberation.openapi import document_problems, document_request_rules
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
 from deliberation.realtime.hub import Hub, hub_check
 from deliberation.realtime.routes import EventsController, live
@@ -129,7 +129,7 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[document_problems],
+        on_startup=[document_problems, document_request_rules],
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Litestar
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
+from litestar.routes import HTTPRoute
 
 PROBLEM_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -46,3 +48,33 @@ def document_problems(app: Litestar) -> None:
             responses["4XX"] = _problem("The request was refused; see `status` and `detail` (RFC 9457).")
             responses["503"] = _problem("The database is unavailable; retry after `Retry-After` seconds.")
             operation.responses = responses
+
+
+def document_request_rules(app: Litestar) -> None:
+    """What the handlers enforce beyond their types, in the schema.
+
+    - A request body whose Struct refuses unknown fields (400) says so: `additionalProperties: false`.
+    - An `If-Match` on a PATCH is required (428 without it; the handler answers, hence optional in its signature).
+    - A handler with `opt={"text_media_types": [...]}` also answers in those text types (e.g. a Markdown export).
+    """
+    schema = app.openapi_schema
+    for route in app.routes:
+        path_item = (schema.paths or {}).get(route.path_format) if isinstance(route, HTTPRoute) else None
+        for handler in route.route_handlers if path_item is not None else ():
+            data = handler.parsed_fn_signature.parameters.get("data")
+            struct = data.annotation if data is not None else None
+            closed = isinstance(struct, type) and issubclass(struct, msgspec.Struct)
+            closed = closed and struct.__struct_config__.forbid_unknown_fields
+            for method in handler.http_methods:
+                operation = getattr(path_item, method.lower(), None)
+                if operation is None:  # not in the schema (the automatic OPTIONS answers)
+                    continue
+                for parameter in operation.parameters or ():
+                    if method == "PATCH" and getattr(parameter, "name", None) == "If-Match":
+                        parameter.required = True
+                for media_type in handler.opt.get("text_media_types", ()):
+                    ok = operation.responses[str(handler.status_code)]
+                    ok.content[media_type] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+                body = operation.request_body.content["application/json"].schema if closed else None
+                if isinstance(body, Reference):
+                    schema.components.schemas[body.ref.rsplit("/", 1)[-1]].additional_properties = False

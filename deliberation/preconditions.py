@@ -13,12 +13,14 @@ from litestar.params import HeaderParameter
 
 from deliberation.errors import BadRequest, PreconditionFailed, PreconditionRequired
 
+_VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
+
 IfMatch = Annotated[
     str | None,
-    HeaderParameter(name="If-Match", max_length=40, description='The version being edited, e.g. `3` or `"3"`.'),
+    HeaderParameter(
+        name="If-Match", pattern=_VERSION.pattern, description='The version being edited, e.g. `3` or `"3"`.'
+    ),
 ]
-
-_VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
 
 
 def expected_version(if_match: str | None) -> int:

@@ -100,6 +100,7 @@ class ProposalController(Controller):
     @get(
         "/export",
         summary="The exported record: proposal, conclusions, tallies, source posts, endorsements, audit (like GET)",
+        opt={"text_media_types": ["text/markdown"]},
     )
     async def export(
         self, db: DB, viewer: Viewer, now: Now, proposal_id: FromPath[uuid.UUID], format: ExportFormat = "json"
