@@ -14,7 +14,8 @@ event is at least `interval` old with `FOR UPDATE SKIP LOCKED`, reads the tally,
 the mark in the same transaction. Two instances never claim the same mark; a vote that commits after the
 snapshot was read had to wait for the claim's lock, so it sets `dirty` again and a later snapshot carries it:
 the last change is always sent, and at most one event per conclusion per `interval`.
-Lock order everywhere: conclusion row, then its mark, then the audit chain, then the session row (`emit`).
+Lock order everywhere: conclusion row, then its mark, then the session row (`emit`, `audit.record`), then
+the audit chain; so none of these transactions can wait on another in a cycle.
 """
 
 from __future__ import annotations
