@@ -1,0 +1,115 @@
+"""Write and read scenarios through HTTP: posts/s (3) vs raw_insert, votes/s (4) vs raw_upsert, a big thread (8)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from tests.bench.baselines import INSERT_POST, UPSERT_VOTE
+from tests.bench.harness import Forum, Load, Row, Sizes, merged, ms, stamp, write_spec
+from tests.bench.infra import Service, plain_dsn
+
+
+def _closed_loop(service: Service, connections: int, requests: list, seconds: float) -> tuple[dict, float, list[float]]:
+    load = Load([write_spec(service, connections, requests)], [service])
+    load.measure()
+    (result,) = load.results(duration=seconds, start=time.time() + 0.3, timeout=seconds + 60)
+    bad = {status: count for status, count in result["statuses"].items() if status not in ("200", "201")}
+    if bad:
+        raise AssertionError(f"unexpected answers: {bad}")
+    return result, *load.cpu()
+
+
+def _sql(
+    forum: Forum, shape: str, statement: str, connections: int, seconds: float, **extra
+) -> tuple[dict, float, list]:
+    spec = {
+        "role": "sql",
+        "dsn": plain_dsn(forum.url),
+        "connections": connections,
+        "shape": shape,
+        "statement": statement,
+        **extra,
+    }
+    load = Load([spec], [])
+    load.measure()
+    (result,) = load.results(duration=seconds, timeout=seconds + 60)
+    _, load_cpu = load.cpu()
+    return result, 0.0, load_cpu
+
+
+def _figures(result: dict, unit: str) -> dict:
+    latency = result["latency"]
+    return {
+        f"{unit}_per_s": result["ok"] / result["seconds"],
+        "p50_ms": ms(latency.percentile(50)),
+        "p99_ms": ms(latency.percentile(99)),
+    }
+
+
+def posts(forum: Forum, service: Service, sizes: Sizes) -> Row:
+    """Scenario 3: posts/s through HTTP (closed loop, spread over sessions) vs raw_insert."""
+    sessions = forum.groups["realistic"]
+    result, server_cpu, load_cpu = _closed_loop(
+        service, sizes.write_connections, forum.post_requests(sessions), sizes.write_seconds
+    )
+    session = sessions[0]
+    ids = [str(forum.threads[session]), str(session), str(forum.seeded.user_ids[forum.members[session][0]])]
+    raw, _, raw_cpu = _sql(forum, "post", INSERT_POST, sizes.write_connections, sizes.write_seconds, ids=ids)
+    row = Row(
+        "3 posts through HTTP",
+        _figures(result, "posts"),
+        baseline="raw_insert",
+        baseline_figures=_figures(raw, "rows"),
+        target=">= 0.2 x raw_insert",
+    )
+    row.ratio = row.figures["posts_per_s"] / row.baseline_figures["rows_per_s"]
+    return stamp(stamp(row, server_cpu, load_cpu), 0.0, raw_cpu)
+
+
+def votes(forum: Forum, service: Service, sizes: Sizes) -> Row:
+    """Scenario 4: votes/s through HTTP (closed loop, members changing their votes) vs raw_upsert."""
+    requests = forum.extra["vote_requests"]
+    result, server_cpu, load_cpu = _closed_loop(service, sizes.write_connections, requests, sizes.write_seconds)
+    users = [str(forum.seeded.user_ids[u]) for s in forum.groups["realistic"] for u in forum.members[s]]
+    conclusions = [str(uuid.uuid4()) for _ in forum.extra["conclusions"]]
+    raw, _, raw_cpu = _sql(
+        forum,
+        "vote",
+        UPSERT_VOTE,
+        sizes.write_connections,
+        sizes.write_seconds,
+        users=users,
+        conclusions=conclusions,
+    )
+    row = Row(
+        "4 votes through HTTP",
+        _figures(result, "votes"),
+        baseline="raw_upsert",
+        baseline_figures=_figures(raw, "rows"),
+        target=">= 0.2 x raw_upsert",
+    )
+    row.ratio = row.figures["votes_per_s"] / row.baseline_figures["rows_per_s"]
+    return stamp(stamp(row, server_cpu, load_cpu), 0.0, raw_cpu)
+
+
+def big_thread(forum: Forum, service: Service, sizes: Sizes) -> Row:
+    """Scenario 8: the first page (50 roots with every reply) of a 10,000-post thread, one reader at a time."""
+    session = forum.groups["read"][0]
+    token = forum.token(forum.members[session][0])
+    requests = [("GET", f"/api/threads/{forum.threads[session]}/posts", token, b"")]
+    load = Load([write_spec(service, 1, requests)], [service])
+    load.measure()
+    (result,) = load.results(duration=120, count=sizes.thread_reads, start=time.time() + 0.3, timeout=180)
+    latency = merged([result])
+    server_cpu, load_cpu = load.cpu()
+    row = Row(
+        f"8 first page of a {forum.extra['thread_posts']}-post thread",
+        {
+            "posts_on_page": forum.extra["page_posts"],
+            "p50_ms": ms(latency.percentile(50)),
+            "p95_ms": ms(latency.percentile(95)),
+            "reads": latency.n,
+        },
+    )
+    return stamp(row, server_cpu, load_cpu)

@@ -1,0 +1,40 @@
+"""The benchmark harness's own checks (the benchmarks themselves run with `python -m tests.bench`)."""
+
+import pickle
+
+import pytest
+
+from tests.bench.harness import LostEvents, check_listeners
+from tests.bench.wire import Histogram
+
+
+def listener_result(**fields) -> dict:
+    result = {"events": 10, "expected": 10, "violations": 0, "incomplete": 0, "closed": {}}
+    result.update(fields)
+    return result
+
+
+def test_a_lost_reordered_or_dropped_event_fails_the_run():
+    assert check_listeners("ok", [listener_result(), listener_result()]) == {"events": 20, "lost": 0}
+    for bad in (
+        {"events": 9},  # one missing
+        {"violations": 1},  # a gap or a repeat in seq order
+        {"incomplete": 1},  # a client that never reached its session's last seq
+        {"closed": {4008: 1}},  # dropped as too slow
+    ):
+        with pytest.raises(LostEvents):
+            check_listeners("bad", [listener_result(), listener_result(**bad)])
+
+
+def test_latency_histograms_merge_across_processes():
+    first, second = Histogram(), Histogram()
+    for ms in range(1, 101):
+        (first if ms % 2 else second).add(ms / 1000)
+    merged = Histogram()
+    # Results cross the process boundary pickled (our own bytes, from our own load processes).
+    merged.merge(pickle.loads(pickle.dumps(first)))  # noqa: S301
+    merged.merge(pickle.loads(pickle.dumps(second)))  # noqa: S301
+    assert merged.n == 100
+    assert merged.percentile(50) == pytest.approx(0.050, abs=0.0001)
+    assert merged.percentile(99) == pytest.approx(0.099, abs=0.0001)
+    assert merged.max == pytest.approx(0.1)
