@@ -24,6 +24,9 @@ from deliberation.db import migrate
 from deliberation.forum.models import Subline
 from tests.factories import make_forum_session, make_representative, make_thread, signed_in
 from tests.ops.test_embedded_service import free_port
+from tests.realtime.conftest import committed, live_settings
+
+__all__ = ["committed", "live_settings"]
 
 ROLES = ("anonymous", "outsider", "participant", "other_moderator", "moderator", "representative", "admin")
 
@@ -56,7 +59,7 @@ async def seed_world(db: AsyncSession, client: httpx.AsyncClient) -> World:
             people["participant"][0]: "participant",
             people["moderator"][0]: "moderator",
             # A second participant: the target of the member routes, so they never change the roles above.
-            (bystander := (await signed_in(db, display_name="Bystander"))[0]): "participant",
+            (bystander := await signed_in(db, display_name="Bystander"))[0]: "participant",
         },
     )
     other = await make_forum_session(db, members={people["other_moderator"][0]: "moderator"})
@@ -72,7 +75,9 @@ async def seed_world(db: AsyncSession, client: httpx.AsyncClient) -> World:
         line=str(line_id),
         subline=str(session.subline_id),
         thread=str(thread.id),
-        bystander=str(bystander.id),
+        bystander=str(bystander[0].id),
+        participant_email=people["participant"][0].email,
+        representative_user=str(people["representative"][0].id),
     )
 
     post = await expect(
@@ -80,7 +85,7 @@ async def seed_world(db: AsyncSession, client: httpx.AsyncClient) -> World:
     )
     world.ids["post"] = post["id"]
     flag = await expect(
-        await client.post(f"/api/posts/{post['id']}/flags", json={"reason": "off_topic"}, headers=mod), 201
+        await client.post(f"/api/posts/{post['id']}/flags", json={"reason": "off_topic"}, headers=bystander[1]), 201
     )
     world.ids["flag"] = flag["id"]
 
