@@ -26,6 +26,9 @@ from deliberation.db import migrate
 from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.settings import Settings
+from tests.smtp import smtp_down, smtp_server
+
+__all__ = ["smtp_down", "smtp_server"]  # SMTP fixtures for every test package
 
 
 def plain_dsn(url: str) -> str:
@@ -81,6 +84,25 @@ async def database_url(create_database) -> str:
     url = await create_database()
     await anyio.to_thread.run_sync(migrate.upgrade, url)
     return url
+
+
+@pytest.fixture
+async def own_database_url(create_database) -> str:
+    """A migrated database of the test's own, for tests whose writes really commit (the shared one only holds
+    rolled-back work, apart from the live-stream tests' sessions)."""
+    import anyio
+
+    url = await create_database("deliberation_own")
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    return url
+
+
+@pytest.fixture
+async def own_engine(own_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `own_database_url`."""
+    engine = create_engine(own_database_url)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

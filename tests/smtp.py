@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email
 import re
-import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -14,11 +13,7 @@ from email.policy import default
 import pytest
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.netutil import free_port
 
 
 class Inbox:

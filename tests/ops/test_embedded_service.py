@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
+from tests.netutil import free_port
 
 RECORD_ENTRY = """
 from deliberation.audit.service import record
@@ -23,12 +24,6 @@ async def act(db):
 
 run_with_session(load_settings(), act)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:
@@ -69,10 +64,10 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen:
     )
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM: uvicorn shuts down gracefully (lifespan included), then exits with the signal's status."""
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM) -> None:
+    """SIGTERM or SIGINT (Ctrl-C): uvicorn shuts down gracefully (lifespan included), then exits."""
+    process.send_signal(how)
+    assert process.wait(timeout=30) in (0, -how)
 
 
 def test_serve_on_embedded_database_stops_cleanly_and_keeps_data(embedded_env, tmp_path):
@@ -110,5 +105,5 @@ def test_serve_on_embedded_database_stops_cleanly_and_keeps_data(embedded_env, t
         actions = [item["action"] for item in httpx.get(f"{base}/api/audit").json()["items"]]
         assert actions == ["test.persisted"]
     finally:
-        stop(second)
+        stop(second, signal.SIGINT)  # Ctrl-C stops the embedded PostgreSQL too
     assert postgres_processes(pgdata) == []
