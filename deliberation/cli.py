@@ -100,9 +100,21 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from deliberation.errors import DomainError
     from deliberation.forum.demo import load_demo
 
-    accounts = run_with_session(settings, load_demo)
+    if settings.database_url is not None and not args.yes:
+        print(
+            "refused: DELIBERATION_DATABASE_URL is set. The demo creates an admin whose password is published;"
+            " load it there only on purpose, with --yes.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        accounts = run_with_session(settings, load_demo)
+    except DomainError as exc:
+        print(f"refused: {exc.detail}", file=sys.stderr)
+        return 1
     print("Demo forum loaded: World Forum for Local Economic Development. Demo accounts:")
     for account in accounts:
         print(f"  {account.email:<34} password: {account.password:<22} {account.description}")
@@ -154,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=cmd_audit_verify)
 
     demo = commands.add_parser("demo", help="load the demo forum (idempotent) and print the demo accounts")
+    demo.add_argument(
+        "--yes",
+        action="store_true",
+        help="required with DELIBERATION_DATABASE_URL: the demo admin's password is public",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     create_admin = commands.add_parser(

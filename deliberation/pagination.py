@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -12,12 +13,18 @@ from litestar.params import Parameter
 from deliberation.errors import BadRequest
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
 Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor` of the previous page.")]
+MAX_SEQ = 2**63 - 1  # seqs are BIGINT
+# Numbers inside cursor tuples, bounded like the columns they are compared with (else a 400 names the cursor).
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+After = Annotated[int, Parameter(ge=0, le=MAX_SEQ, description="Only items with a greater seq.")]
 
 
 def encode_cursor(*values: Any) -> str:
@@ -32,3 +39,9 @@ def decode_cursor(cursor: str, type_: type[T]) -> T:
         return msgspec.json.decode(raw, type=type_)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise BadRequest("The cursor is not valid; use `next_cursor` from a previous page.") from None
+
+
+def paginate(rows: Sequence[R], limit: int, key: Callable[[R], tuple[Any, ...]]) -> tuple[list[R], str | None]:
+    """A page from `limit + 1` rows: the first `limit`, and a cursor on `key` of the last when more follow."""
+    items = list(rows[:limit])
+    return items, encode_cursor(*key(items[-1])) if len(rows) > limit else None

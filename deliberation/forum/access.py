@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -31,7 +32,10 @@ async def get_session_or_404(db: AsyncSession, session_id: uuid.UUID) -> Session
 
 
 async def membership_role(db: AsyncSession, session_id: uuid.UUID, user: User | None) -> str | None:
-    """The user's role in the session ("moderator" or "participant"), or None; admins get their own row's role."""
+    """The role of the user's membership row ("moderator" or "participant"), or None without one.
+
+    Admins are not special here (they may have no row): the `require_*` checks let them through.
+    """
     if user is None:
         return None
     return await db.scalar(
@@ -53,3 +57,18 @@ async def require_moderator(db: AsyncSession, session_id: uuid.UUID, user: User)
     if not user.is_admin and await membership_role(db, session_id, user) != Role.moderator:
         raise Forbidden("Only moderators of this session may do this.")
     return session
+
+
+def sees_meeting_url(viewer: User | None, role: str | None) -> bool:
+    """Whether `viewer`, with this role in a session (None: not a member), may see its meeting URL."""
+    return viewer is not None and (viewer.is_admin or role is not None)
+
+
+async def add_member(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> SessionMember | None:
+    """Insert a membership row with `role`; None when the user is already a member (their role is kept)."""
+    return await db.scalar(
+        insert(SessionMember)
+        .values(session_id=session_id, user_id=user_id, role=role.value)
+        .on_conflict_do_nothing()
+        .returning(SessionMember)
+    )

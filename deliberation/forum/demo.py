@@ -1,14 +1,15 @@
 """`deliberation demo`: the World Forum for Local Economic Development, loaded idempotently.
 
 Rows are found by natural keys (line number, subline number, session code, email), so running the command
-again adds nothing. Demo accounts get their known password back if it was changed, and the two representatives
-their verification (by the organizer, in the audit log). Session times are set relative to the first run (one
+again adds nothing. An existing account at a demo address is the demo's only if it still has the demo password:
+then it gets its demo role back (the organizer is admin again). Any other account at a demo address stops the
+load (409) and is left untouched: the demo never resets a password. The two representatives get their
+verification (by the organizer, in the audit log). Session times are set relative to the first run (one
 upcoming, two live, one passed) and left alone afterwards.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +23,9 @@ from deliberation.accounts.representatives import set_verified
 from deliberation.accounts.schemas import VerifyIn
 from deliberation.db import locks
 from deliberation.db.base import utcnow
-from deliberation.forum.models import Role, Session, SessionMember, Subline, ThematicLine
+from deliberation.errors import Conflict
+from deliberation.forum.access import add_member
+from deliberation.forum.models import Role, Session, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
 from deliberation.forum.service import add_session
 
@@ -187,7 +190,7 @@ MEMBERS = {
 
 
 async def _ensure_user(db: AsyncSession, account: DemoAccount) -> User:
-    user = await db.scalar(select(User).where(func.lower(User.email) == account.email))
+    user = await db.scalar(select(User).where(User.email == account.email))  # stored lower-case
     if user is None:
         user = User(
             email=account.email,
@@ -199,8 +202,13 @@ async def _ensure_user(db: AsyncSession, account: DemoAccount) -> User:
             is_admin=account.is_admin,
         )
         db.add(user)
-    elif not verify_password(user.password_hash, account.password):
-        user.password_hash = hash_password(account.password)
+    elif verify_password(user.password_hash, account.password):
+        user.is_admin = account.is_admin
+    else:
+        raise Conflict(
+            f"{account.email} belongs to an account that is not the demo's (its password is not the demo"
+            " password); the demo leaves it alone. Use another database for the demo."
+        )
     await db.flush()
     return user
 
@@ -221,12 +229,6 @@ async def _ensure_subline(db: AsyncSession, line: ThematicLine, number: str, tit
         db.add(subline)
         await db.flush()
     return subline
-
-
-async def _ensure_member(db: AsyncSession, session_id: uuid.UUID, user: User, role: Role) -> None:
-    await db.execute(
-        insert(SessionMember).values(session_id=session_id, user_id=user.id, role=role.value).on_conflict_do_nothing()
-    )
 
 
 async def _ensure_claim(db: AsyncSession, user: User, account: DemoAccount, now: datetime) -> None:
@@ -257,9 +259,9 @@ async def load_demo(db: AsyncSession, *, now: datetime | None = None) -> list[De
             if session is None:
                 data = SessionIn(subline_id=sublines[subline_number].id, **fields)
                 session = await add_session(db, data)
-            await _ensure_member(db, session.id, users[MODERATOR.email], Role.moderator)
+            await add_member(db, session.id, users[MODERATOR.email].id, Role.moderator)
             for account in MEMBERS[session.code]:
-                await _ensure_member(db, session.id, users[account.email], Role.participant)
+                await add_member(db, session.id, users[account.email].id, Role.participant)
         for account in REPRESENTATIVES:
             await _ensure_claim(db, users[account.email], account, now)
     for account in REPRESENTATIVES:

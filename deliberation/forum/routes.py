@@ -17,6 +17,7 @@ from deliberation.forum.schemas import (
     LineOut,
     MemberOut,
     MemberPage,
+    NumberedRef,
     RoleIn,
     SessionIn,
     SessionOut,
@@ -24,9 +25,8 @@ from deliberation.forum.schemas import (
     SessionPatch,
     StatusName,
     SublineIn,
-    SublineRef,
 )
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 
 AFTER = tuple[datetime, uuid.UUID]
 
@@ -46,7 +46,7 @@ class LineController(Controller):
     @post("/{line_id:uuid}/sublines", summary="Create a subline of a thematic line (admins)")
     async def create_subline(
         self, db: DB, admin: Admin, line_id: FromPath[uuid.UUID], data: JSONBody[SublineIn]
-    ) -> SublineRef:
+    ) -> NumberedRef:
         return await service.create_subline(db, line_id, data)
 
 
@@ -68,7 +68,7 @@ class SessionController(Controller):
         cursor: Cursor = None,
     ) -> SessionPage:
         after = decode_cursor(cursor, AFTER) if cursor is not None else None
-        items = await service.list_sessions(
+        rows = await service.list_sessions(
             db,
             viewer,
             now=now,
@@ -79,8 +79,8 @@ class SessionController(Controller):
             after=after,
             limit=limit,
         )
-        next_cursor = encode_cursor(items[limit - 1].starts_at, items[limit - 1].id) if len(items) > limit else None
-        return SessionPage(items=items[:limit], next_cursor=next_cursor)
+        items, next_cursor = paginate(rows, limit, lambda session: (session.starts_at, session.id))
+        return SessionPage(items=items, next_cursor=next_cursor)
 
     @post("/", summary="Create a session and one thread per guiding question (admins)")
     async def create_session(self, db: DB, admin: Admin, now: Now, data: JSONBody[SessionIn]) -> SessionOut:
@@ -110,10 +110,9 @@ class SessionController(Controller):
         cursor: Cursor = None,
     ) -> MemberPage:
         after = decode_cursor(cursor, AFTER) if cursor is not None else None
-        items = await service.list_members(db, session_id, user, after=after, limit=limit)
-        last = items[limit - 1] if len(items) > limit else None
-        next_cursor = encode_cursor(last.joined_at, last.user.id) if last else None
-        return MemberPage(items=items[:limit], next_cursor=next_cursor)
+        rows = await service.list_members(db, session_id, user, after=after, limit=limit)
+        items, next_cursor = paginate(rows, limit, lambda member: (member.joined_at, member.user.id))
+        return MemberPage(items=items, next_cursor=next_cursor)
 
     @put("/{session_id:uuid}/members/{user_id:uuid}", summary="Set a member's role (admins and moderators)")
     async def set_member_role(

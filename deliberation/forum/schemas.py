@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -13,16 +13,25 @@ from deliberation.accounts.schemas import UserOut
 
 Number = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
 Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
-Title = Annotated[str, Meta(min_length=1, max_length=300)]
+Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
 Text = Annotated[str, Meta(max_length=20_000)]
 CategoryName = Literal["round_table", "workshop", "plenary", "other"]
 RoleName = Literal["moderator", "participant"]
 StatusName = Literal["upcoming", "live", "passed"]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
-Platform = Annotated[str, Meta(min_length=1, max_length=100)]
+Platform = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"\S")]
 Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://\S+$")]
-Question = Annotated[str, Meta(min_length=1, max_length=300)]
+Question = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
+# Session times are bounded so that derived times (ends_at) always fit a datetime and a timestamp.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def check_start(starts_at: datetime | UnsetType) -> None:
+    """Refuse (400, through msgspec) a start time outside the years 2000 to 2099."""
+    if starts_at is not UNSET and not EARLIEST_START <= starts_at < LATEST_START:
+        raise ValueError("starts_at must be between 2000-01-01 and 2099-12-31 (UTC)")
 
 
 class LineIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,13 +45,9 @@ class SublineIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
 
 
-class SublineRef(msgspec.Struct):
-    id: uuid.UUID
-    number: str
-    title: str
+class NumberedRef(msgspec.Struct):
+    """A thematic line or a subline where it is named (a session's placement, a line's sublines)."""
 
-
-class LineRef(msgspec.Struct):
     id: uuid.UUID
     number: str
     title: str
@@ -53,11 +58,14 @@ class LineOut(msgspec.Struct):
     number: str
     title: str
     description: str
-    sublines: list[SublineRef]
+    sublines: list[NumberedRef]
 
 
 class LineList(msgspec.Struct):
+    """Every line in one page: `next_cursor` is always null (kept for the shape every list has)."""
+
     items: list[LineOut]
+    next_cursor: str | None = None
 
 
 class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,6 +81,9 @@ class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     guiding_questions: Annotated[list[Question], Meta(max_length=50)] = []
     discussion_open: bool = True
 
+    def __post_init__(self) -> None:
+        check_start(self.starts_at)
+
 
 class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | UnsetType = UNSET
@@ -84,13 +95,16 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
     discussion_open: bool | UnsetType = UNSET
     category: CategoryName | UnsetType = UNSET
 
+    def __post_init__(self) -> None:
+        check_start(self.starts_at)
+
 
 class SessionOut(msgspec.Struct):
     id: uuid.UUID
     code: str
     title: str
-    line: LineRef
-    subline: SublineRef
+    line: NumberedRef
+    subline: NumberedRef
     category: CategoryName
     description: str
     starts_at: datetime

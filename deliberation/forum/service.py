@@ -11,7 +11,6 @@ from datetime import datetime
 
 from msgspec import UNSET
 from sqlalchemy import Select, delete, func, null, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,31 +18,46 @@ from deliberation.accounts.models import User
 from deliberation.accounts.service import users_out
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Invalid, NotFound
-from deliberation.forum.access import get_session_or_404, membership_role, require_member, require_moderator
+from deliberation.forum.access import (
+    add_member,
+    get_session_or_404,
+    membership_role,
+    require_member,
+    require_moderator,
+    sees_meeting_url,
+)
 from deliberation.forum.models import Role, Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.forum.schemas import (
     LineIn,
     LineList,
     LineOut,
-    LineRef,
     MemberOut,
+    NumberedRef,
     SessionIn,
     SessionOut,
     SessionPatch,
     SublineIn,
-    SublineRef,
 )
 from deliberation.realtime.events import append_event, emit, reserve_seq
 
 
+def number_order(number: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key of a line or subline number: dot-separated parts, numeric parts as numbers ("2" before "10")."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in number.split("."))
+
+
+def numbered_ref(row: ThematicLine | Subline) -> NumberedRef:
+    return NumberedRef(id=row.id, number=row.number, title=row.title)
+
+
 async def list_lines(db: AsyncSession) -> LineList:
-    """Every thematic line with its sublines, in number order."""
+    """Every thematic line with its sublines, in natural number order (1, 2, 10; 1.2 before 1.10)."""
     async with db.begin():
-        lines = (await db.scalars(select(ThematicLine).order_by(ThematicLine.number))).all()
-        sublines = (await db.scalars(select(Subline).order_by(Subline.number))).all()
-    by_line: dict[uuid.UUID, list[SublineRef]] = {line.id: [] for line in lines}
+        lines = sorted((await db.scalars(select(ThematicLine))).all(), key=lambda line: number_order(line.number))
+        sublines = sorted((await db.scalars(select(Subline))).all(), key=lambda sub: number_order(sub.number))
+    by_line: dict[uuid.UUID, list[NumberedRef]] = {line.id: [] for line in lines}
     for subline in sublines:
-        by_line[subline.line_id].append(SublineRef(id=subline.id, number=subline.number, title=subline.title))
+        by_line[subline.line_id].append(numbered_ref(subline))
     return LineList(
         items=[
             LineOut(
@@ -69,7 +83,7 @@ async def create_line(db: AsyncSession, data: LineIn) -> LineOut:
     return LineOut(id=line.id, number=line.number, title=line.title, description=line.description, sublines=[])
 
 
-async def create_subline(db: AsyncSession, line_id: uuid.UUID, data: SublineIn) -> SublineRef:
+async def create_subline(db: AsyncSession, line_id: uuid.UUID, data: SublineIn) -> NumberedRef:
     """A new subline of a line; 404 unknown line, 409 when the line already has that number."""
     subline = Subline(line_id=line_id, number=data.number, title=data.title)
     try:
@@ -79,7 +93,7 @@ async def create_subline(db: AsyncSession, line_id: uuid.UUID, data: SublineIn) 
             db.add(subline)
     except IntegrityError:
         raise Conflict(f"Subline {data.number} already exists in this line.") from None
-    return SublineRef(id=subline.id, number=subline.number, title=subline.title)
+    return numbered_ref(subline)
 
 
 def session_out(session: Session, subline: Subline, line: ThematicLine, *, now: datetime, show_url: bool) -> SessionOut:
@@ -88,8 +102,8 @@ def session_out(session: Session, subline: Subline, line: ThematicLine, *, now: 
         id=session.id,
         code=session.code,
         title=session.title,
-        line=LineRef(id=line.id, number=line.number, title=line.title),
-        subline=SublineRef(id=subline.id, number=subline.number, title=subline.title),
+        line=numbered_ref(line),
+        subline=numbered_ref(subline),
         category=session.category,
         description=session.description,
         starts_at=session.starts_at,
@@ -143,9 +157,10 @@ async def create_session(db: AsyncSession, data: SessionIn, *, now: datetime) ->
         async with db.begin():
             subline, line = await _placement(db, data.subline_id)
             session = await add_session(db, data)
+            # Built before commit: nothing that could fail may run after the row is in.
+            return session_out(session, subline, line, now=now, show_url=True)
     except IntegrityError:
         raise Conflict(f"A session with code {data.code} already exists.") from None
-    return session_out(session, subline, line, now=now, show_url=True)
 
 
 async def get_session(db: AsyncSession, session_id: uuid.UUID, viewer: User | None, *, now: datetime) -> SessionOut:
@@ -153,8 +168,8 @@ async def get_session(db: AsyncSession, session_id: uuid.UUID, viewer: User | No
     async with db.begin():
         session = await get_session_or_404(db, session_id)
         subline, line = await _placement(db, session.subline_id)
-        show_url = viewer is not None and (viewer.is_admin or await membership_role(db, session_id, viewer) is not None)
-        return session_out(session, subline, line, now=now, show_url=show_url)
+        role = await membership_role(db, session_id, viewer)
+        return session_out(session, subline, line, now=now, show_url=sees_meeting_url(viewer, role))
 
 
 def _status_filter(query: Select, status: str, now: datetime) -> Select:
@@ -202,24 +217,32 @@ async def list_sessions(
         query = query.where(tuple_(Session.starts_at, Session.id) > tuple_(*after))
     async with db.begin():
         rows = (await db.execute(query)).all()
-    is_admin = viewer is not None and viewer.is_admin
-    return [
-        session_out(session, subline, line, now=now, show_url=is_admin or role is not None)
-        for session, subline, line, role in rows
-    ]
+        return [
+            session_out(session, subline, line, now=now, show_url=sees_meeting_url(viewer, role))
+            for session, subline, line, role in rows
+        ]
 
 
 async def update_session(
     db: AsyncSession, session_id: uuid.UUID, user: User, patch: SessionPatch, *, now: datetime
 ) -> SessionOut:
-    """Change a session's details (admins and its moderators); opening or closing discussion is audited."""
+    """Change a session's details (admins and its moderators); opening or closing discussion is audited.
+
+    A patch that changes nothing (`{}`, or the values the session already has) emits no event.
+    """
     async with db.begin():
         session = await require_moderator(db, session_id, user)
         was_open = session.discussion_open
-        for field in patch.__struct_fields__:
-            value = getattr(patch, field)
-            if value is not UNSET:
-                setattr(session, field, value)
+        changes = {
+            field: value
+            for field in patch.__struct_fields__
+            if (value := getattr(patch, field)) is not UNSET and value != getattr(session, field)
+        }
+        if not changes:
+            subline, line = await _placement(db, session.subline_id)
+            return session_out(session, subline, line, now=now, show_url=True)
+        for field, value in changes.items():
+            setattr(session, field, value)
         if session.discussion_open != was_open:
             await audit.record(
                 db,
@@ -241,12 +264,7 @@ async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> N
     """Make the user a participant; joining again keeps the role they have (and announces nothing)."""
     async with db.begin():
         await get_session_or_404(db, session_id)
-        member = await db.scalar(
-            insert(SessionMember)
-            .values(session_id=session_id, user_id=user.id, role=Role.participant.value)
-            .on_conflict_do_nothing()
-            .returning(SessionMember)
-        )
+        member = await add_member(db, session_id, user.id, Role.participant)
         if member is not None:
             await emit(db, session_id, "member.joined", await _member_event(db, member, user))
 
@@ -258,9 +276,9 @@ async def _member_event(db: AsyncSession, member: SessionMember, user: User) -> 
 
 
 async def _members_out(
-    db: AsyncSession, members: list[SessionMember], users: list[User], viewer: User
+    db: AsyncSession, members: list[SessionMember], users: list[User], viewer: User | None
 ) -> list[MemberOut]:
-    """Members with their users as `viewer` may see them (emails for admins only)."""
+    """Members with their users as `viewer` may see them (emails for admins and the user only; none for None)."""
     shown = await users_out(db, users, viewer)
     return [
         MemberOut(user=user, role=member.role, joined_at=member.joined_at)
@@ -301,21 +319,7 @@ async def set_member_role(
         target = await db.get(User, user_id)
         if target is None:
             raise NotFound("No such user.")
-        # Insert first: if a concurrent join got there, ON CONFLICT waits for it, then the row is read under lock.
-        inserted = await db.scalar(
-            insert(SessionMember)
-            .values(session_id=session_id, user_id=user_id, role=role)
-            .on_conflict_do_nothing()
-            .returning(SessionMember.role)
-        )
-        member = await db.scalar(
-            select(SessionMember)
-            .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert member is not None
-        previous = None if inserted is not None else member.role
+        member, previous = await _lock_or_add_member(db, session_id, user_id, role)
         if previous != role:
             member.role = role
             await audit.record(
@@ -332,6 +336,28 @@ async def set_member_role(
             await emit(db, session_id, event, await _member_event(db, member, target))
         (out,) = await _members_out(db, [member], [target], actor)
         return out
+
+
+async def _lock_or_add_member(
+    db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> tuple[SessionMember, str | None]:
+    """The membership row locked, with its role before (None when it is added now with `role`).
+
+    A concurrent join or removal can slip between reading and inserting (the row appears, or goes away after
+    a conflict): each round sees the other's commit, so try again until one of the two finds the row.
+    """
+    while True:
+        member = await db.scalar(
+            select(SessionMember)
+            .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if member is not None:
+            return member, member.role
+        member = await add_member(db, session_id, user_id, Role(role))
+        if member is not None:
+            return member, None
 
 
 async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID) -> None:

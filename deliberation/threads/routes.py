@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts.auth import CurrentUser
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 from deliberation.threads import moderation, posts, service
 from deliberation.threads.moderation import FlagAfter
 from deliberation.threads.schemas import (
@@ -67,9 +67,9 @@ class SessionThreadsController(Controller):
         cursor: Cursor = None,
     ) -> FlagPage:
         after = decode_cursor(cursor, FlagAfter) if cursor is not None else None
-        items = await moderation.list_flags(db, session_id, user, after=after, limit=limit)
-        last = items[limit - 1] if len(items) > limit else None
-        return FlagPage(items=items[:limit], next_cursor=encode_cursor(last.created_at, last.id) if last else None)
+        rows = await moderation.list_flags(db, session_id, user, after=after, limit=limit)
+        items, next_cursor = paginate(rows, limit, lambda flag: (flag.created_at, flag.id))
+        return FlagPage(items=items, next_cursor=next_cursor)
 
 
 class ThreadController(Controller):

@@ -17,7 +17,7 @@ from deliberation.audit import service as audit
 from deliberation.errors import BadRequest, Conflict
 from deliberation.forum.access import get_session_or_404, require_moderator
 from deliberation.forum.models import Thread
-from deliberation.pagination import encode_cursor
+from deliberation.pagination import Int32, Seq, paginate
 from deliberation.realtime.events import emit
 from deliberation.threads.models import Post
 from deliberation.threads.schemas import (
@@ -44,9 +44,9 @@ from deliberation.threads.views import (
 
 # Pinned threads first, then in the order they were made (guiding questions first).
 _THREAD_KEY = (case((Thread.pinned, 0), else_=1), Thread.position, Thread.created_at, Thread.id)
-ThreadAfter = tuple[int, int, datetime, uuid.UUID]
+ThreadAfter = tuple[Int32, Int32, datetime, uuid.UUID]
 # Cursor of a posts page: (sort, score, seq) of its last top-level post; score is 0 unless sort is "top".
-PostAfter = tuple[str, int, int]
+PostAfter = tuple[str, Int32, Seq]
 
 _MODERATION = {
     "lock": ("locked", True, "thread.locked"),
@@ -63,12 +63,11 @@ async def list_threads(db: AsyncSession, session_id: uuid.UUID, *, after: Thread
         query = query.where(tuple_(*_THREAD_KEY) > tuple_(*after))
     async with db.begin():
         await get_session_or_404(db, session_id)
-        threads = (await db.scalars(query)).all()
-    next_cursor = None
-    if len(threads) > limit:
-        last = threads[limit - 1]
-        next_cursor = encode_cursor(0 if last.pinned else 1, last.position, last.created_at, last.id)
-    return ThreadPage(items=[thread_out(thread) for thread in threads[:limit]], next_cursor=next_cursor)
+        rows = (await db.scalars(query)).all()
+    threads, next_cursor = paginate(
+        rows, limit, lambda last: (0 if last.pinned else 1, last.position, last.created_at, last.id)
+    )
+    return ThreadPage(items=[thread_out(thread) for thread in threads], next_cursor=next_cursor)
 
 
 async def create_thread(db: AsyncSession, session_id: uuid.UUID, user: User, data: ThreadIn) -> ThreadOut:
@@ -157,7 +156,7 @@ async def list_posts(
         thread = await get_thread_or_404(db, thread_id)
         moderator = await is_moderator(db, thread.session_id, user)
         roots = (await db.execute(_roots_query(thread_id, sort, after).limit(limit + 1))).all()
-        page = roots[:limit]
+        page, next_cursor = paginate(roots, limit, lambda root: _post_cursor(sort, root[0]))
         root_ids = [post.id for post, _ in page]
         replies = (
             await db.execute(
@@ -176,9 +175,9 @@ async def list_posts(
             items.append(out)
         else:
             nodes[post.parent_id].replies.append(out)  # type: ignore[union-attr]
-    next_cursor = None
-    if len(roots) > limit:
-        last = page[-1][0]
-        score = last.agree_count + last.insightful_count if sort == "top" else 0
-        next_cursor = encode_cursor(sort, score, last.seq)
     return PostPage(items=items, next_cursor=next_cursor)
+
+
+def _post_cursor(sort: str, last: Post) -> tuple[str, int, int]:
+    """The keyset of a root post in `sort` order: (sort, score, seq); "top" scores agree + insightful."""
+    return sort, last.agree_count + last.insightful_count if sort == "top" else 0, last.seq

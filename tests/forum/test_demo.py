@@ -2,6 +2,7 @@ import re
 from datetime import UTC, datetime
 
 import anyio
+import pytest
 from sqlalchemy import func, select
 
 from deliberation.accounts.models import RepresentativeClaim, User
@@ -10,9 +11,10 @@ from deliberation.audit.models import AuditEntry
 from deliberation.cli import main
 from deliberation.db import migrate
 from deliberation.db.engine import create_engine, create_sessionmaker
-from deliberation.forum.demo import ACCOUNTS, GUIDING_QUESTIONS, MODERATOR, REPRESENTATIVES, load_demo
+from deliberation.errors import Conflict
+from deliberation.forum.demo import ACCOUNTS, ADMIN, GUIDING_QUESTIONS, MODERATOR, REPRESENTATIVES, load_demo
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
-from tests.factories import bearer, make_token
+from tests.factories import bearer, make_token, make_user
 
 NOW = datetime(2031, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -22,9 +24,12 @@ async def test_demo_command_run_twice_leaves_one_copy_and_its_accounts_work(crea
     await anyio.to_thread.run_sync(migrate.upgrade, url)
     monkeypatch.setenv("DELIBERATION_DATABASE_URL", url)
 
-    assert await anyio.to_thread.run_sync(main, ["demo"]) == 0
+    # On a configured database the demo (an admin with a published password) needs --yes.
+    assert await anyio.to_thread.run_sync(main, ["demo"]) == 1
+    assert "--yes" in capsys.readouterr().err
+    assert await anyio.to_thread.run_sync(main, ["demo", "--yes"]) == 0
     first = capsys.readouterr().out
-    assert await anyio.to_thread.run_sync(main, ["demo"]) == 0
+    assert await anyio.to_thread.run_sync(main, ["demo", "--yes"]) == 0
     assert capsys.readouterr().out == first
     printed = dict(re.findall(r"^\s+(\S+@\S+)\s+password: (\S+)", first, re.M))
     assert len(printed) == 9
@@ -100,3 +105,23 @@ async def test_demo_forum_has_the_main_round_table_and_sessions_in_every_status(
             await db.scalars(select(Thread.title).where(Thread.session_id == main_session.id).order_by(Thread.position))
         ).all()
     assert threads == GUIDING_QUESTIONS
+
+
+async def test_demo_never_takes_over_an_existing_account_and_restores_its_own(db):
+    organizer = await make_user(db, email=ADMIN.email)  # someone else's account, at a demo address
+    organizer_id, password_hash = organizer.id, organizer.password_hash
+    with pytest.raises(Conflict, match=ADMIN.email):
+        await load_demo(db, now=NOW)
+    async with db.begin():
+        row = await db.get_one(User, organizer_id, populate_existing=True)
+        assert (row.password_hash, row.is_admin) == (password_hash, False)
+        assert await db.scalar(select(func.count()).select_from(Session).where(Session.code == "1.1.1")) == 0
+        await db.delete(row)
+
+    await load_demo(db, now=NOW)
+    async with db.begin():
+        demo_organizer = await db.scalar(select(User).where(User.email == ADMIN.email))
+        demo_organizer.is_admin, demo_id = False, demo_organizer.id  # demoted by hand since
+    await load_demo(db, now=NOW)
+    async with db.begin():
+        assert (await db.get_one(User, demo_id, populate_existing=True)).is_admin is True

@@ -138,3 +138,23 @@ async def test_moderators_open_and_close_discussion_and_edit_details(client, db)
 
     assert (await client.patch(url, json={"code": "9.9.9"}, headers=headers)).status_code == 400
     assert (await client.patch(url, json={"category": "party"}, headers=headers)).status_code == 400
+
+
+async def test_emails_of_members_show_to_admins_only(client, db):
+    moderator, moderator_headers = await signed_in(db)
+    participant, participant_headers = await signed_in(db)
+    _, admin_headers = await signed_in(db, is_admin=True)
+    session = await make_forum_session(db, members={moderator: "moderator", participant: "participant"})
+    url = f"/api/sessions/{session.id}/members"
+
+    as_admin = (await client.get(url, headers=admin_headers)).json()["items"]
+    assert {item["user"]["email"] for item in as_admin} == {moderator.email, participant.email}
+    as_participant = (await client.get(url, headers=participant_headers)).json()["items"]
+    moderator_seen = next(item["user"] for item in as_participant if item["user"]["id"] == str(moderator.id))
+    assert "email" not in moderator_seen
+
+    promoted = await client.put(f"{url}/{participant.id}", json={"role": "moderator"}, headers=moderator_headers)
+    assert promoted.status_code == 200
+    assert "email" not in promoted.json()["user"]
+    by_admin = await client.put(f"{url}/{participant.id}", json={"role": "participant"}, headers=admin_headers)
+    assert by_admin.json()["user"]["email"] == participant.email

@@ -1,3 +1,4 @@
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from tests.factories import make_forum_session, signed_in
@@ -181,3 +182,87 @@ async def test_listing_is_sorted_by_start_then_id_and_paginated(client, db):
         if cursor is None:
             break
     assert seen == expected
+
+
+async def test_start_times_outside_2000_to_2099_are_400_and_the_listing_keeps_working(client, db):
+    _, admin_headers = await signed_in(db, is_admin=True)
+    _, subline, session = await build_forum(client, admin_headers)
+    valid = {
+        "code": "1.1.3",
+        "title": "Far away",
+        "subline_id": subline["id"],
+        "category": "workshop",
+        "starts_at": START.isoformat(),
+        "duration_minutes": 7 * 24 * 60,
+        "platform": "Zoom",
+    }
+    for starts_at in ("9999-12-31T00:00:00Z", "1999-12-31T23:59:00Z", "2100-01-01T00:00:00Z"):
+        created = await client.post("/api/sessions", json={**valid, "starts_at": starts_at}, headers=admin_headers)
+        assert created.status_code == 400, created.text
+        assert "starts_at" in created.text
+        patched = await client.patch(
+            f"/api/sessions/{session['id']}", json={"starts_at": starts_at}, headers=admin_headers
+        )
+        assert patched.status_code == 400, patched.text
+    assert (await client.get("/api/sessions")).status_code == 200
+    latest = await client.post(
+        "/api/sessions", json={**valid, "starts_at": "2099-12-31T23:00:00Z"}, headers=admin_headers
+    )
+    assert latest.status_code == 201 and latest.json()["ends_at"] == "2100-01-07T23:00:00Z"
+    assert (await client.get("/api/sessions")).status_code == 200
+
+
+async def test_lines_and_sublines_are_listed_in_natural_number_order(client, db):
+    _, admin_headers = await signed_in(db, is_admin=True)
+    base = str(secrets.randbelow(10**6) + 10**6)  # line numbers are global; keep ours apart from others'
+    ids = {}
+    for number in (f"{base}.10", f"{base}.2", f"{base}.9"):
+        line = await client.post("/api/lines", json={"number": number, "title": "Line"}, headers=admin_headers)
+        ids[line.json()["id"]] = number
+    first = next(iter(ids))
+    for number in ("1.10", "1.2", "1.9", "1.b", "1.a"):
+        created = await client.post(
+            f"/api/lines/{first}/sublines", json={"number": number, "title": "Sub"}, headers=admin_headers
+        )
+        assert created.status_code == 201
+    listing = (await client.get("/api/lines")).json()
+    assert listing["next_cursor"] is None
+    ours = [item for item in listing["items"] if item["id"] in ids]
+    assert [item["number"] for item in ours] == [f"{base}.2", f"{base}.9", f"{base}.10"]
+    sublines = next(item for item in ours if item["id"] == first)["sublines"]
+    assert [sub["number"] for sub in sublines] == ["1.2", "1.9", "1.10", "1.a", "1.b"]
+
+
+async def test_blank_titles_questions_and_platforms_are_refused(client, db):
+    _, admin_headers = await signed_in(db, is_admin=True)
+    _, subline, session = await build_forum(client, admin_headers)
+    assert (
+        await client.post("/api/lines", json={"number": "77", "title": "  "}, headers=admin_headers)
+    ).status_code == 400
+    valid = {
+        "code": "1.1.4",
+        "title": "Workshop",
+        "subline_id": subline["id"],
+        "category": "workshop",
+        "starts_at": START.isoformat(),
+        "duration_minutes": 60,
+        "platform": "Zoom",
+    }
+    for blank in ({"title": " \t"}, {"platform": "   "}, {"guiding_questions": ["Fine?", "  "]}):
+        response = await client.post("/api/sessions", json={**valid, **blank}, headers=admin_headers)
+        assert response.status_code == 400, blank
+    url = f"/api/sessions/{session['id']}"
+    assert (await client.patch(url, json={"title": "   "}, headers=admin_headers)).status_code == 400
+
+
+async def test_a_patch_that_changes_nothing_emits_no_event(client, db):
+    moderator, headers = await signed_in(db)
+    session = await make_forum_session(db, members={moderator: "moderator"})
+    url = f"/api/sessions/{session.id}"
+    for patch in ({}, {"title": session.title, "discussion_open": True}):
+        unchanged = await client.patch(url, json=patch, headers=headers)
+        assert unchanged.status_code == 200
+        assert unchanged.json()["last_seq"] == 0
+    assert (await client.get(f"{url}/events", headers=headers)).json()["items"] == []
+    changed = await client.patch(url, json={"title": "New title"}, headers=headers)
+    assert changed.json()["last_seq"] == 1
