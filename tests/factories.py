@@ -45,9 +45,11 @@ async def make_user(
     return user
 
 
-async def make_token(db: AsyncSession, user: User) -> str:
+async def make_token(db: AsyncSession, user: User, *, expires_at: datetime | None = None) -> str:
+    """A token for `user`, valid until `expires_at` (default: for a century, so tests may move the app clock)."""
+    now = utcnow()
     async with db.begin():
-        raw, _ = await issue_token(db, user.id, timedelta(days=1))
+        raw, _ = await issue_token(db, user.id, (expires_at or now + timedelta(days=36500)) - now, now=now)
     return raw
 
 

@@ -13,15 +13,15 @@ from datetime import datetime, timedelta
 
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import AccessToken, User
-from deliberation.db.base import utcnow
-from deliberation.deps import DB
+from deliberation.deps import DB, Now
 from deliberation.errors import Forbidden, Unauthorized
 
 TOKEN_BYTES = 32
+TOKEN_KEEP = timedelta(days=1)  # expired or revoked tokens are deleted (when their user next signs in) after this
 
 Viewer = NamedDependency[User | None]
 CurrentUser = NamedDependency[User]
@@ -32,26 +32,37 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue_token(db: AsyncSession, user_id: uuid.UUID, ttl: timedelta) -> tuple[str, AccessToken]:
+async def issue_token(
+    db: AsyncSession, user_id: uuid.UUID, ttl: timedelta, *, now: datetime
+) -> tuple[str, AccessToken]:
     """Create a token inside the caller's transaction; the raw value is returned once and never stored."""
     raw = secrets.token_urlsafe(TOKEN_BYTES)
-    token = AccessToken(user_id=user_id, token_hash=hash_token(raw), expires_at=utcnow() + ttl)
+    token = AccessToken(user_id=user_id, token_hash=hash_token(raw), expires_at=now + ttl)
     db.add(token)
     await db.flush()
     return raw, token
 
 
-async def revoke_user_tokens(db: AsyncSession, user_id: uuid.UUID, at: datetime | None = None) -> None:
-    """Revoke every live token of a user, inside the caller's transaction."""
+async def revoke_user_tokens(db: AsyncSession, user_id: uuid.UUID, at: datetime, *, raw: str | None = None) -> None:
+    """Revoke the user's live tokens (only the token `raw` when given), inside the caller's transaction."""
+    query = update(AccessToken).where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
+    if raw is not None:
+        query = query.where(AccessToken.token_hash == hash_token(raw))
+    await db.execute(query.values(revoked_at=at))
+
+
+async def prune_user_tokens(db: AsyncSession, user_id: uuid.UUID, now: datetime) -> None:
+    """Delete the user's tokens that expired or were revoked over a day ago (inside the caller's transaction)."""
+    before = now - TOKEN_KEEP
     await db.execute(
-        update(AccessToken)
-        .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=at or utcnow())
+        delete(AccessToken).where(
+            AccessToken.user_id == user_id, or_(AccessToken.expires_at < before, AccessToken.revoked_at < before)
+        )
     )
 
 
-async def user_for_token(db: AsyncSession, raw: str | None) -> User | None:
-    """The user a live (unexpired, unrevoked) token belongs to, or None."""
+async def user_for_token(db: AsyncSession, raw: str | None, *, now: datetime) -> User | None:
+    """The user a token live at `now` (unexpired, unrevoked) belongs to, or None."""
     if not raw:
         return None
     async with db.begin():
@@ -61,26 +72,29 @@ async def user_for_token(db: AsyncSession, raw: str | None) -> User | None:
             .where(
                 AccessToken.token_hash == hash_token(raw),
                 AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at > utcnow(),
+                AccessToken.expires_at > now,
             )
         )
 
 
 def bearer_token(connection: ASGIConnection) -> str | None:
-    """The token from `Authorization: Bearer ...`, or `?access_token=` (browsers' websockets)."""
+    """The token from `Authorization: Bearer ...`; on a websocket also `?access_token=` (browsers cannot set
+    headers there). Plain HTTP ignores the query parameter: URLs end up in logs and Referer headers."""
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return connection.query_params.get("access_token") or None
+    if connection.scope["type"] == "websocket":
+        return connection.query_params.get("access_token") or None
+    return None
 
 
-async def provide_viewer(request: ASGIConnection, db: DB) -> User | None:
+async def provide_viewer(request: ASGIConnection, db: DB, now: Now) -> User | None:
     """The signed-in user, or None for anonymous requests. An invalid token is 401, not anonymous."""
     raw = bearer_token(request)
     if raw is None:
         return None
-    user = await user_for_token(db, raw)
+    user = await user_for_token(db, raw, now=now)
     if user is None:
         raise Unauthorized("The access token is invalid, expired or revoked.")
     return user

@@ -77,7 +77,10 @@ class RepresentativeClaim(Base):
 
 
 class ThrottleEvent(Base):
-    """One counted attempt (a failed login, a reset request) for a throttling key, e.g. ("login.address", ip)."""
+    """One counted attempt (a failed login, a reset request) for a throttling key, e.g. ("login.address", ip).
+
+    Events older than a day are deleted by any check (`throttle.retry_after`), through the index on `at`.
+    """
 
     __tablename__ = "throttle_events"
     __table_args__ = (Index("ix_throttle_events_scope_key_at", "scope", "key", "at"),)
@@ -85,4 +88,4 @@ class ThrottleEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     scope: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(320))
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -17,6 +18,11 @@ def _hasher() -> PasswordHasher:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hasher().hash("a password nobody has, to spend the time of a real check")
+
+
+async def warm_up() -> None:
+    """App startup: compute the dummy hash now, so the first unknown-address login costs what later ones do."""
+    await anyio.to_thread.run_sync(_dummy_hash)
 
 
 def hash_password(password: str) -> str:

@@ -101,7 +101,8 @@ async def list_claims(
 
 
 async def set_verified(db: AsyncSession, admin: User, user_id: uuid.UUID, data: VerifyIn, *, now: datetime) -> UserOut:
-    """Verify a user's claim or take the verification away, with an audit entry; 409 without a claim."""
+    """Verify a user's claim or take the verification away, with an audit entry; 409 without a claim, 422 when
+    verifying a claim whose term ended before `now` (the UTC date of the app clock)."""
     status = ClaimStatus.verified if data.verified else ClaimStatus.unverified
     async with db.begin():
         user = await db.get(User, user_id)
@@ -110,6 +111,8 @@ async def set_verified(db: AsyncSession, admin: User, user_id: uuid.UUID, data: 
         claim = await db.get(RepresentativeClaim, user_id, with_for_update=True)
         if claim is None:
             raise Conflict("This user has not claimed an elected office.")
+        if data.verified and claim.term_ends is not None and claim.term_ends < now.date():
+            raise Invalid.field("verified", "The term of this office has already ended; it cannot be verified.")
         if claim.status != status:
             claim.status, claim.reviewed_at, claim.reviewed_by = status.value, now, admin.id
             await audit.record(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -24,13 +25,25 @@ from deliberation.accounts.schemas import (
     VerifyIn,
 )
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 
 
 def client_address(request: Request) -> str:
-    """The client's address. Behind a proxy, `deliberation serve` trusts X-Forwarded-For (uvicorn proxy_headers)
-    from the addresses in FORWARDED_ALLOW_IPS (default 127.0.0.1), so this is the real client's address."""
-    return request.client.host if request.client else "unknown"
+    """The client's address as throttling counts it: IPv4 as is, IPv6 by its /64 (one subscriber's network).
+
+    Behind a proxy, `deliberation serve` trusts X-Forwarded-For (uvicorn proxy_headers) from the addresses in
+    FORWARDED_ALLOW_IPS (default 127.0.0.1), so this is the real client's address (see docs/operations.md).
+    """
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class AuthController(Controller):
@@ -47,7 +60,7 @@ class AuthController(Controller):
 
     @post("/logout", status_code=204, summary="Sign out: the token used stops working")
     async def log_out(self, db: DB, user: CurrentUser, now: Now, request: Request) -> None:
-        await service.log_out(db, bearer_token(request) or "", now=now)
+        await service.log_out(db, user, bearer_token(request) or "", now=now)
 
     @post("/password-reset", status_code=202, summary="Ask for a password reset mail (always 202)")
     async def request_password_reset(
@@ -91,10 +104,9 @@ class AdminAccountsController(Controller):
         cursor: Cursor = None,
     ) -> ClaimPage:
         after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
-        items = await representatives.list_claims(db, admin, status=status, after=after, limit=limit)
-        last = items[limit - 1] if len(items) > limit else None
-        next_cursor = encode_cursor(last.claimed_at, last.user.id) if last else None
-        return ClaimPage(items=items[:limit], next_cursor=next_cursor)
+        rows = await representatives.list_claims(db, admin, status=status, after=after, limit=limit)
+        items, next_cursor = paginate(rows, limit, lambda claim: (claim.claimed_at, claim.user.id))
+        return ClaimPage(items=items, next_cursor=next_cursor)
 
     @post("/users/{user_id:uuid}/representative", status_code=200, summary="Verify or unverify a claim (admins)")
     async def set_representative(

@@ -23,7 +23,8 @@ ClaimStatusName = Literal["pending", "verified", "unverified"]
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 # Login never hashes more than this; new passwords are checked by the password rules (422).
 Password = Annotated[str, Meta(min_length=1, max_length=4096)]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=120, pattern=r"\S")]
+DISPLAY_NAME_MAX = 120
+DisplayName = Annotated[str, Meta(min_length=1, max_length=DISPLAY_NAME_MAX, pattern=r"\S")]
 Organization = Annotated[str, Meta(max_length=200)]
 Territory = Annotated[str, Meta(max_length=200)]
 Office = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]

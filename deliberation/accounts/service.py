@@ -1,7 +1,9 @@
 """Account actions: sign up, sign in and out, recover a password, edit the profile; and the user shapes.
 
 Each action runs one transaction, except `log_in`: the password check (argon2, slow on purpose) runs
-between two short transactions, so no lock is held while it hashes.
+between two short transactions, so no row or advisory lock is held while it hashes. Elsewhere a new
+password is hashed before the transaction begins, for the same reason (`confirm_password_reset` excepted:
+it must hold the token's row lock so the token is used once).
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 import anyio
 from msgspec import UNSET
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts import throttle
-from deliberation.accounts.auth import hash_token, issue_token, revoke_user_tokens
-from deliberation.accounts.models import AccessToken, ClaimStatus, PasswordReset, RepresentativeClaim, User
+from deliberation.accounts.auth import hash_token, issue_token, prune_user_tokens, revoke_user_tokens
+from deliberation.accounts.models import ClaimStatus, PasswordReset, RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password, password_problem, verify_password
 from deliberation.accounts.schemas import (
+    DISPLAY_NAME_MAX,
     AuthorRef,
     LoginIn,
     LoginOut,
@@ -33,27 +38,42 @@ from deliberation.accounts.schemas import (
     SignupIn,
     UserOut,
 )
-from deliberation.errors import BadRequest, Conflict, FieldError, Invalid, TooManyRequests, Unauthorized
+from deliberation.db.base import utcnow
+from deliberation.errors import BadRequest, Conflict, FieldError, Invalid, Unauthorized
 from deliberation.mail import service as mail
 from deliberation.settings import Settings
 
 log = logging.getLogger("deliberation.accounts")
 
 RESET_TTL = timedelta(minutes=30)
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# One plain addr-spec: no display name, no list, no route, no quoting, no comments, no spaces.
+EMAIL_PATTERN = re.compile(r"^[^@\s<>,:;\"()\[\]\\]+@[^@\s<>,:;\"()\[\]\\]+\.[^@\s<>,:;\"()\[\]\\]+$")
 BAD_LOGIN = "The email address or the password is not correct."
+TOO_MANY_LOGINS = "Too many failed sign-in attempts; try again later."
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _valid_email(email: str) -> str:
-    """The normalised address, or 422 when it does not look like one."""
+def valid_email(email: str) -> str:
+    """The normalised address, or 422 unless it is exactly one plain address (`name@example.org`).
+
+    Mail goes to what is stored here, so anything a mail header could read differently (`x<victim@corp>`,
+    `a,b@evil.org`, `a:b@c.de`) is refused rather than cleaned up.
+    """
     email = normalize_email(email)
-    if not EMAIL_PATTERN.match(email):
-        raise Invalid.field("email", "This is not an email address.")
-    return email
+    try:
+        if EMAIL_PATTERN.match(email) and Address(addr_spec=email).addr_spec == email:
+            return email
+    except (ValueError, HeaderParseError):
+        pass
+    raise Invalid.field("email", "This is not an email address.")
+
+
+def _optional_text(value: str | None) -> str | None:
+    """Surrounding spaces trimmed; blank is no value."""
+    return (value.strip() or None) if value is not None else None
 
 
 def _check_password(password: str, email: str) -> None:
@@ -63,10 +83,10 @@ def _check_password(password: str, email: str) -> None:
 
 
 def claim_is_verified(claim: RepresentativeClaim | None, today: date | None = None) -> bool:
-    """Verified by an admin and the term (if given) not over."""
+    """Verified by an admin and the term (if given) not over on `today` (default: the UTC date)."""
     if claim is None or claim.status != ClaimStatus.verified:
         return False
-    return claim.term_ends is None or claim.term_ends >= (today or date.today())
+    return claim.term_ends is None or claim.term_ends >= (today or datetime.now(UTC).date())
 
 
 def user_out(user: User, viewer: User | None, claim: RepresentativeClaim | None) -> UserOut:
@@ -114,15 +134,15 @@ async def users_out(db: AsyncSession, users: Iterable[User], viewer: User | None
 
 async def sign_up(db: AsyncSession, data: SignupIn) -> UserOut:
     """A new account; 422 for a weak password or a bad address, 409 when the address is taken."""
-    email = _valid_email(data.email)
+    email = valid_email(data.email)
     _check_password(data.password, email)
     user = User(
         email=email,
         password_hash=await anyio.to_thread.run_sync(hash_password, data.password),
         display_name=data.display_name.strip(),
-        organization=data.organization,
+        organization=_optional_text(data.organization),
         actor_type=data.actor_type,
-        territory=data.territory,
+        territory=_optional_text(data.territory),
         is_admin=False,
     )
     try:
@@ -143,12 +163,12 @@ async def log_in(db: AsyncSession, settings: Settings, data: LoginIn, *, address
         ("login.address", address, settings.login_max_failures_per_address),
     )
     async with db.begin():
-        for scope, key, limit in limits:
-            wait = await throttle.retry_after(db, scope, key, limit=limit, window=window, now=now)
-            if wait is not None:
-                raise TooManyRequests("Too many failed sign-in attempts; try again later.", retry_after=wait)
         # Count the attempt as a failure before checking it, so concurrent guesses cannot slip past the limit.
-        event_ids = [await throttle.count(db, scope, key, now) for scope, key, _ in limits]
+        # A 429 rolls back the whole transaction: an attempt refused for one key is not counted for the other.
+        event_ids = [
+            await throttle.admit(db, scope, key, limit=limit, window=window, now=now, refusal=TOO_MANY_LOGINS)
+            for scope, key, limit in limits
+        ]
         user = await db.scalar(select(User).where(User.email == email))
     # Unknown addresses are checked against a dummy hash: both answers take the same time.
     if not await anyio.to_thread.run_sync(verify_password, user.password_hash if user else None, data.password):
@@ -157,19 +177,16 @@ async def log_in(db: AsyncSession, settings: Settings, data: LoginIn, *, address
     async with db.begin():
         await throttle.forget(db, "login.account", email)
         await throttle.forget(db, "login.address", address, event_ids[1])
-        raw, token = await issue_token(db, user.id, timedelta(days=settings.token_ttl_days))
+        await prune_user_tokens(db, user.id, now)
+        raw, token = await issue_token(db, user.id, timedelta(days=settings.token_ttl_days), now=now)
         claim = await db.get(RepresentativeClaim, user.id)
     return LoginOut(access_token=raw, expires_at=token.expires_at, user=user_out(user, user, claim))
 
 
-async def log_out(db: AsyncSession, raw_token: str, *, now: datetime) -> None:
+async def log_out(db: AsyncSession, user: User, raw_token: str, *, now: datetime) -> None:
     """Revoke the token the request was made with."""
     async with db.begin():
-        await db.execute(
-            update(AccessToken)
-            .where(AccessToken.token_hash == hash_token(raw_token), AccessToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        await revoke_user_tokens(db, user.id, now, raw=raw_token)
 
 
 def reset_link(settings: Settings, token: str) -> str:
@@ -187,21 +204,31 @@ async def request_password_reset(
     email = normalize_email(email)
     window = timedelta(minutes=settings.password_reset_window_minutes)
     async with db.begin():
-        wait = await throttle.retry_after(
-            db, "reset.address", address, limit=settings.password_reset_max_per_address, window=window, now=now
+        await throttle.admit(
+            db,
+            "reset.address",
+            address,
+            limit=settings.password_reset_max_per_address,
+            window=window,
+            now=now,
+            refusal="Too many password reset requests; try again later.",
         )
-        if wait is not None:
-            raise TooManyRequests("Too many password reset requests; try again later.", retry_after=wait)
-        await throttle.count(db, "reset.address", address, now)
         if await throttle.retry_after(
             db, "reset.email", email, limit=settings.password_reset_max_per_email, window=window, now=now
         ):
             log.info("password reset for %s not sent: too many requests", email)
             return
-        await throttle.count(db, "reset.email", email, now)
+        await throttle.record_attempt(db, "reset.email", email, now)
         user = await db.scalar(select(User).where(User.email == email))
         if user is None:
             return
+        # The user's used and expired reset tokens go now: the table holds only live ones (and this one).
+        await db.execute(
+            delete(PasswordReset).where(
+                PasswordReset.user_id == user.id,
+                or_(PasswordReset.used_at.is_not(None), PasswordReset.expires_at <= now),
+            )
+        )
         raw = secrets.token_urlsafe(32)
         db.add(PasswordReset(user_id=user.id, token_hash=hash_token(raw), expires_at=now + RESET_TTL))
         await mail.enqueue(
@@ -249,20 +276,27 @@ async def update_profile(db: AsyncSession, user: User, data: ProfilePatch) -> Us
     """Change the editable profile fields that are given."""
     async with db.begin():
         row = await db.get_one(User, user.id, with_for_update=True)
-        for field in ("display_name", "organization", "actor_type", "territory"):
+        if data.display_name is not UNSET:
+            row.display_name = data.display_name.strip()
+        if data.actor_type is not UNSET:
+            row.actor_type = data.actor_type
+        for field in ("organization", "territory"):
             value = getattr(data, field)
             if value is not UNSET:
-                setattr(row, field, value.strip() if field == "display_name" else value)
+                setattr(row, field, _optional_text(value))
         return user_out(row, row, await db.get(RepresentativeClaim, user.id))
 
 
 async def set_admin_account(db: AsyncSession, email: str, display_name: str, password: str) -> bool:
     """Create an admin, or make an existing account admin with this password (its tokens revoked).
 
-    Returns True when the account was created.
+    Returns True when the account was created; 422 for a bad address, password or display name.
     """
-    email = _valid_email(email)
+    email = valid_email(email)
     _check_password(password, email)
+    display_name = display_name.strip()
+    if not 1 <= len(display_name) <= DISPLAY_NAME_MAX or "\x00" in display_name:
+        raise Invalid.field("display_name", f"The display name must be 1 to {DISPLAY_NAME_MAX} characters long.")
     password_hash = await anyio.to_thread.run_sync(hash_password, password)
     async with db.begin():
         user = await db.scalar(select(User).where(User.email == email).with_for_update())
@@ -270,5 +304,5 @@ async def set_admin_account(db: AsyncSession, email: str, display_name: str, pas
             db.add(User(email=email, password_hash=password_hash, display_name=display_name, is_admin=True))
             return True
         user.is_admin, user.password_hash = True, password_hash
-        await revoke_user_tokens(db, user.id)
+        await revoke_user_tokens(db, user.id, utcnow())
         return False

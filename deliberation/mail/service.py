@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -33,8 +34,10 @@ async def enqueue(db: AsyncSession, settings: Settings, *, to: str, subject: str
     db.add(mail)
     await db.flush()
     if settings.smtp_url is None:
+        # Deliberate: without SMTP the operator of a local instance reads reset links here. Never in production.
         log.warning(
-            "DELIBERATION_SMTP_URL is not set: mail %s to %s stays in the outbox.\nSubject: %s\n\n%s",
+            "DELIBERATION_SMTP_URL is not set: mail %s to %s stays in the outbox; logged for local use only"
+            " (it may hold a live reset link).\nSubject: %s\n\n%s",
             mail.id,
             to,
             subject,
@@ -65,7 +68,8 @@ def smtp_client(url: str) -> aiosmtplib.SMTP:
 def _message(mail: OutboxMail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = mail.to_address
+    # An Address object, not text: the header holds exactly this one address (ValueError if it is not one).
+    message["To"] = Address(addr_spec=mail.to_address)
     message["Subject"] = mail.subject
     message["Message-ID"] = f"<{mail.id}@deliberation>"
     message.set_content(mail.body)
@@ -73,7 +77,9 @@ def _message(mail: OutboxMail, sender: str) -> EmailMessage:
 
 
 def _is_permanent(exc: Exception) -> bool:
-    """A 5xx answer means the server will never take this mail; anything else may pass later."""
+    """A 5xx answer (or an address no header can hold) means this mail never goes; anything else may pass later."""
+    if isinstance(exc, ValueError):
+        return True
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(refused.code >= 500 for refused in exc.recipients)
     return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
@@ -84,6 +90,7 @@ def _attempt_failed(mail: OutboxMail, exc: Exception, now: datetime, settings: S
     mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     if _is_permanent(exc):
         mail.status = MailStatus.failed.value
+        mail.body = ""  # as for a sent mail: the body may hold a live reset token
         log.error("mail %s to %s refused for good: %s", mail.id, mail.to_address, mail.last_error)
         return
     mail.next_attempt_at = now + retry_delay(mail.attempts, settings.mail_retry_max_seconds)
@@ -124,7 +131,7 @@ async def _deliver_batch(sessionmaker: async_sessionmaker[AsyncSession], setting
             for mail in mails:
                 try:
                     await client.send_message(_message(mail, settings.mail_from))
-                except (aiosmtplib.SMTPException, OSError) as exc:
+                except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
                     _attempt_failed(mail, exc, now, settings)
                 else:
                     mail.attempts += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +12,15 @@ from deliberation.accounts.auth import user_for_token
 from deliberation.accounts.models import User
 from deliberation.errors import Unauthorized
 from deliberation.forum.access import require_member
-from deliberation.realtime.events import EventOut, read_events
+from deliberation.pagination import paginate
+from deliberation.realtime.events import EventOut, EventPage, read_events
 
 
-async def admit_to_stream(db: AsyncSession, session_id: uuid.UUID, token: str | None) -> tuple[User, int]:
-    """The user behind `token` and the session's last seq; 401 without valid auth, 403 non-member, 404."""
-    user = await user_for_token(db, token)
+async def admit_to_stream(
+    db: AsyncSession, session_id: uuid.UUID, token: str | None, *, now: datetime
+) -> tuple[User, int]:
+    """The user behind `token` (live at `now`) and the session's last seq; 401 without valid auth, 403, 404."""
+    user = await user_for_token(db, token, now=now)
     if user is None:
         raise Unauthorized("A valid access token is required.")
     async with db.begin():
@@ -24,14 +28,10 @@ async def admit_to_stream(db: AsyncSession, session_id: uuid.UUID, token: str | 
         return user, session.last_seq
 
 
-async def list_events(
-    db: AsyncSession, session_id: uuid.UUID, user: User, *, after: int, limit: int
-) -> tuple[list[EventOut], bool]:
-    """Events with `seq > after` in order, for members; and whether more follow."""
+async def list_events(db: AsyncSession, session_id: uuid.UUID, user: User, *, after: int, limit: int) -> EventPage:
+    """A page of events with `seq > after` in order, for members."""
     async with db.begin():
         await require_member(db, session_id, user)
-    rows = await read_events(db, session_id, after, limit + 1)
-    events = [
-        EventOut(seq=seq, event=event, at=at, data=msgspec.json.decode(data)) for seq, event, at, data in rows[:limit]
-    ]
-    return events, len(rows) > limit
+    rows, next_cursor = paginate(await read_events(db, session_id, after, limit + 1), limit, lambda row: (row[0],))
+    events = [EventOut(seq=seq, event=event, at=at, data=msgspec.json.decode(data)) for seq, event, at, data in rows]
+    return EventPage(items=events, next_cursor=next_cursor)

@@ -4,15 +4,16 @@ from datetime import datetime, timedelta
 
 import msgspec
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from deliberation.accounts.models import User
+from deliberation.accounts.models import AccessToken, ThrottleEvent, User
 from deliberation.accounts.service import user_out
 from deliberation.app import create_app
 from deliberation.db.base import utcnow
 from deliberation.settings import Settings
 from tests.conftest import serve_in_process
-from tests.factories import PASSWORD, bearer, make_user
+from tests.factories import PASSWORD, bearer, make_token, make_user
 
 GOOD_PASSWORD = "a quiet river at dawn"
 
@@ -62,12 +63,55 @@ async def test_sign_up_log_in_me_log_out(client):
     assert again.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_tokens_expire_after_the_configured_days(client, db):
+async def test_a_token_stops_working_when_it_expires_by_the_app_clock(app, client, db):
     user = await make_user(db)
+    now = utcnow()
+    app.state.clock = lambda: now
     login = await log_in(client, user.email, PASSWORD)
-    expires_at = login.json()["expires_at"]
-    lifetime = datetime.fromisoformat(expires_at) - utcnow()
-    assert timedelta(days=13) < lifetime <= timedelta(days=14)
+    expires_at = datetime.fromisoformat(login.json()["expires_at"])
+    assert expires_at == now + timedelta(days=14)
+    headers = bearer(login.json()["access_token"])
+
+    app.state.clock = lambda: expires_at - timedelta(seconds=1)
+    assert (await client.get("/api/me", headers=headers)).status_code == 200
+    app.state.clock = lambda: expires_at
+    expired = await client.get("/api/me", headers=headers)
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
+
+
+async def test_the_token_in_the_query_string_is_ignored_over_http(client, db):
+    user = await make_user(db)
+    token = (await log_in(client, user.email, PASSWORD)).json()["access_token"]
+    assert (await client.get("/api/me", params={"access_token": token})).status_code == 401
+    assert (await client.get("/api/me", headers=bearer(token))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "x<victim@corp.com>",
+        "a:b@c.de",
+        "a,b@evil.org",
+        "a;b@evil.org",
+        '"a b"@evil.org',
+        "(comment)a@evil.org",
+        "a@evil.org(comment)",
+        "Ana <a@evil.org>",
+        "a@[10.0.0.1]",
+        "a@localhost",
+        ".a@evil.org",
+    ],
+)
+async def test_only_plain_addresses_are_accepted(client, email):
+    response = await sign_up(client, email)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "email"
+
+
+async def test_organization_and_territory_are_trimmed(client):
+    created = await sign_up(client, new_email(), organization="  City of Rosario ", territory="   ")
+    assert (created.json()["organization"], created.json()["territory"]) == ("City of Rosario", None)
 
 
 @pytest.mark.parametrize(
@@ -106,9 +150,10 @@ async def test_an_email_is_taken_whatever_its_case(client):
     assert taken.json()["status"] == 409
 
 
-async def test_racing_sign_ups_for_one_address_give_one_account(live_client):
+async def test_racing_sign_ups_for_one_address_give_one_account(own_database_url):
     email = new_email()
-    answers = await asyncio.gather(*(sign_up(live_client, email) for _ in range(4)))
+    async with serve_in_process(create_app(Settings(database_url=own_database_url))) as client:
+        answers = await asyncio.gather(*(sign_up(client, email) for _ in range(4)))
     assert sorted(answer.status_code for answer in answers) == [201, 409, 409, 409]
 
 
@@ -213,3 +258,66 @@ async def test_openapi_describes_the_account_routes(client):
     assert "get" in paths["/api/me"]
     assert "200" in paths["/api/auth/login"]["post"]["responses"]
     assert "202" in paths["/api/auth/password-reset"]["post"]["responses"]
+
+
+async def test_an_unknown_address_costs_one_password_check_like_a_known_one(settings, sessionmaker, db, monkeypatch):
+    """The dummy hash is made at startup, so the first unknown-address login does not hash anything first."""
+    from deliberation.accounts import passwords
+
+    class Spy(PasswordHasher):
+        calls: list[str] = []
+
+        def hash(self, *args, **kwargs):
+            self.calls.append("hash")
+            return super().hash(*args, **kwargs)
+
+        def verify(self, *args, **kwargs):
+            self.calls.append("verify")
+            return super().verify(*args, **kwargs)
+
+    spy = Spy()
+    monkeypatch.setattr(passwords, "_hasher", lambda: spy)
+    passwords._dummy_hash.cache_clear()
+    user = await make_user(db)
+    async with serve_in_process(create_app(settings, sessionmaker=sessionmaker)) as client:
+        Spy.calls.clear()
+        assert (await log_in(client, new_email(), PASSWORD)).status_code == 401
+        unknown = list(Spy.calls)
+        Spy.calls.clear()
+        assert (await log_in(client, user.email, "not the right password")).status_code == 401
+        assert unknown == Spy.calls == ["verify"]
+    passwords._dummy_hash.cache_clear()  # made with the spy; the next test makes its own
+
+
+async def test_ipv6_clients_are_throttled_by_their_64(settings, sessionmaker):
+    app = create_app(
+        Settings(database_url=settings.database_url, login_max_failures_per_address=2), sessionmaker=sessionmaker
+    )
+    for host in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"):  # one /64
+        async with serve_in_process(app, client_host=host) as client:
+            assert (await log_in(client, new_email(), "whatever it is")).status_code == 401
+    async with serve_in_process(app, client_host="2001:db8:1:2::7") as client:
+        assert (await log_in(client, new_email(), "whatever it is")).status_code == 429
+    async with serve_in_process(app, client_host="2001:db8:1:3::1") as other:
+        assert (await log_in(other, new_email(), "whatever it is")).status_code == 401
+
+
+async def test_signing_in_prunes_old_throttle_events_and_dead_tokens(client, db):
+    user = await make_user(db)
+    now = utcnow()
+    async with db.begin():
+        db.add_all(
+            [
+                ThrottleEvent(scope="login.address", key="198.51.100.1", at=now - timedelta(days=2)),
+                ThrottleEvent(scope="reset.email", key="x@example.org", at=now - timedelta(minutes=5)),
+            ]
+        )
+    await make_token(db, user, expires_at=now - timedelta(days=2))
+    await make_token(db, user, expires_at=now - timedelta(hours=1))  # expired, not yet a day ago: kept
+    assert (await log_in(client, user.email, PASSWORD)).status_code == 200
+    async with db.begin():
+        events = (await db.execute(select(ThrottleEvent.scope, ThrottleEvent.key))).all()
+        tokens = (await db.scalars(select(AccessToken.expires_at).where(AccessToken.user_id == user.id))).all()
+    assert ("login.address", "198.51.100.1") not in events
+    assert ("reset.email", "x@example.org") in events
+    assert len(tokens) == 2 and min(tokens) > now - timedelta(days=1)

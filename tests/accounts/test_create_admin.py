@@ -2,6 +2,7 @@ import asyncio
 import io
 import secrets
 
+import pytest
 from sqlalchemy import select
 
 from deliberation import cli
@@ -10,10 +11,10 @@ from deliberation.accounts.passwords import verify_password
 from deliberation.db.engine import create_engine, create_sessionmaker
 
 
-def run_create_admin(monkeypatch, database_url: str, email: str, password: str) -> int:
+def run_create_admin(monkeypatch, database_url: str, email: str, password: str, name: str = "Organizer") -> int:
     monkeypatch.setenv("DELIBERATION_DATABASE_URL", database_url)
     monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
-    return cli.main(["create-admin", email, "--name", "Organizer"])
+    return cli.main(["create-admin", email, "--name", name])
 
 
 def fetch(database_url: str, email: str) -> User | None:
@@ -46,3 +47,13 @@ def test_create_admin_refuses_a_weak_password(monkeypatch, database_url, capsys)
     assert run_create_admin(monkeypatch, database_url, email, "password") == 1
     assert "at least 12" in capsys.readouterr().err
     assert fetch(database_url, email) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "email"), [("   ", "plain"), ("x" * 121, "plain"), ("A\x00B", "plain"), ("Ana", "bad")]
+)
+def test_create_admin_refuses_a_bad_name_or_address_cleanly(monkeypatch, database_url, capsys, name, email):
+    address = f"a-{secrets.token_hex(4)}@example.org" if email == "plain" else "Ana <a@example.org>"
+    assert run_create_admin(monkeypatch, database_url, address, "admin passphrase of decent length", name) == 1
+    assert capsys.readouterr().err.startswith("refused:")
+    assert fetch(database_url, address) is None

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from deliberation.accounts.models import PasswordReset
 from deliberation.app import create_app
 from deliberation.db.base import utcnow
 from deliberation.mail.models import OutboxMail
@@ -79,8 +80,21 @@ async def test_without_smtp_the_mail_stays_in_the_outbox_and_the_link_is_logged(
     assert row.status == "pending"
     token = row.body.split("reset-password?token=")[1].split()[0]
     assert f"reset-password?token={token}" in caplog.text
+    assert "for local use only" in caplog.text
     confirm = {"token": token, "password": NEW_PASSWORD}
     assert (await client.post("/api/auth/password-reset/confirm", json=confirm)).status_code == 204
+
+
+async def test_a_new_reset_request_drops_used_and_expired_reset_tokens(app, client, db):
+    user = await make_user(db)
+    used = await pending_token(client, db, user.email)
+    assert (
+        await client.post("/api/auth/password-reset/confirm", json={"token": used, "password": NEW_PASSWORD})
+    ).status_code == 204
+    await pending_token(client, db, user.email)
+    async with db.begin():
+        rows = (await db.scalars(select(PasswordReset).where(PasswordReset.user_id == user.id))).all()
+    assert len(rows) == 1 and rows[0].used_at is None
 
 
 async def pending_token(client, db, email: str) -> str:

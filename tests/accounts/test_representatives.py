@@ -1,8 +1,8 @@
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from deliberation.accounts.representatives import is_verified_representative
-from deliberation.accounts.service import user_out
+from deliberation.accounts.service import claim_is_verified, user_out
 from tests.factories import make_representative, make_user, signed_in
 
 CLAIM = {"office": "Mayor", "territory": "Rosario, Santa Fe", "term_ends": "2099-12-10"}
@@ -83,8 +83,28 @@ async def test_only_verified_claims_show_to_others_and_terms_end(db):
     assert user_out(user, user, claim).representative is not None
     claim.status = "verified"
     assert user_out(user, other, claim).representative.verified is True
-    claim.term_ends = date.today() - timedelta(days=1)
+    claim.term_ends = datetime.now(UTC).date() - timedelta(days=1)
     assert user_out(user, user, claim).representative.verified is False
+    assert claim_is_verified(claim, today=date(2020, 1, 1)) is True  # the date is the caller's (UTC by default)
+
+
+async def test_a_claim_whose_term_has_ended_cannot_be_verified(app, client, db):
+    user, headers = await signed_in(db)
+    _, admin_headers = await signed_in(db, is_admin=True)
+    term_ends = date(2031, 6, 30)
+    app.state.clock = lambda: datetime(2031, 6, 1, tzinfo=UTC)
+    claimed = await client.post(
+        "/api/me/representative-claim", headers=headers, json=CLAIM | {"term_ends": "2031-06-30"}
+    )
+    assert claimed.status_code == 202
+    url = f"/api/admin/users/{user.id}/representative"
+    app.state.clock = lambda: datetime.combine(term_ends + timedelta(days=1), datetime.min.time(), UTC)
+    late = await client.post(url, headers=admin_headers, json={"verified": True})
+    assert late.status_code == 422
+    assert late.json()["errors"][0]["field"] == "verified"
+    assert (await client.post(url, headers=admin_headers, json={"verified": False})).status_code == 200
+    app.state.clock = lambda: datetime.combine(term_ends, datetime.min.time(), UTC)
+    assert (await client.post(url, headers=admin_headers, json={"verified": True})).status_code == 200
 
 
 async def test_claims_and_verification_are_refused_where_they_should_be(client, db):

@@ -13,7 +13,8 @@ from deliberation.mail.models import OutboxMail
 from deliberation.settings import Settings
 from tests.conftest import serve_in_process
 from tests.factories import make_user
-from tests.smtp import free_port, reset_token
+from tests.netutil import free_port
+from tests.smtp import reset_token
 
 
 def address() -> str:
@@ -83,14 +84,14 @@ async def test_a_refused_mail_is_not_retried(settings, sessionmaker, db):
     finally:
         controller.stop()
     row = await reload(db, queued.id)
-    assert (row.status, row.attempts) == ("failed", 1)
+    assert (row.status, row.attempts, row.body) == ("failed", 1, "")
     assert "550" in row.last_error
 
 
-async def test_concurrent_senders_deliver_each_mail_once(settings, engine, smtp_server):
+async def test_concurrent_senders_deliver_each_mail_once(own_database_url, own_engine, smtp_server):
     """Several instances run the sender at once (separate connections, real commits): no mail goes twice."""
-    config = smtp_settings(settings, smtp_server.url)
-    sessionmaker = create_sessionmaker(engine)
+    config = smtp_settings(Settings(database_url=own_database_url), smtp_server.url)
+    sessionmaker = create_sessionmaker(own_engine)
     recipients = [address() for _ in range(45)]
     async with sessionmaker() as db, db.begin():
         for to in recipients:
@@ -102,12 +103,27 @@ async def test_concurrent_senders_deliver_each_mail_once(settings, engine, smtp_
     )
 
 
-async def test_the_app_runs_the_sender(settings, engine, smtp_server):
+async def test_the_app_runs_the_sender(own_database_url, own_engine, smtp_server):
     """The lifespan starts the sender: a reset request reaches the SMTP server without any test help."""
-    config = Settings(database_url=settings.database_url, smtp_url=smtp_server.url, mail_poll_seconds=0.05)
-    async with create_sessionmaker(engine)() as db:
+    config = Settings(database_url=own_database_url, smtp_url=smtp_server.url, mail_poll_seconds=0.05)
+    async with create_sessionmaker(own_engine)() as db:
         user = await make_user(db)
     async with serve_in_process(create_app(config)) as client:
         assert (await client.post("/api/auth/password-reset", json={"email": user.email})).status_code == 202
         message = await smtp_server.inbox.wait_for(user.email)
     assert reset_token(message)
+
+
+async def test_a_refused_mail_loses_its_body_and_a_bad_address_fails_alone(settings, sessionmaker, db, smtp_server):
+    """A mail refused for good keeps no body (it may hold a reset token); an address no header can hold fails
+    that mail only, and To carries exactly the stored address."""
+    config = smtp_settings(settings, smtp_server.url)
+    good, bad = address(), "x<victim@corp.example>"
+    bad_mail, good_mail = await enqueue(db, config, bad), await enqueue(db, config, good)
+    await mail.deliver_pending(sessionmaker, config)
+    [message] = smtp_server.inbox.to(good)
+    assert message["To"] == good
+    assert [m for m in smtp_server.inbox.messages if "victim" in str(m["To"])] == []
+    row = await reload(db, bad_mail.id)
+    assert (row.status, row.body) == ("failed", "")
+    assert (await reload(db, good_mail.id)).status == "sent"
