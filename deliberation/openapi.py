@@ -78,3 +78,21 @@ def document_request_rules(app: Litestar) -> None:
                 body = operation.request_body.content["application/json"].schema if closed else None
                 if isinstance(body, Reference):
                     schema.components.schemas[body.ref.rsplit("/", 1)[-1]].additional_properties = False
+
+
+AUTHENTICATED = {"user", "admin"}  # the dependencies that answer 401 without a valid bearer token
+
+
+def document_security(app: Litestar) -> None:
+    """Operations whose handler needs a signed-in user (`user: CurrentUser`, `admin: Admin`) require the bearer
+    scheme; public ones (anonymous allowed, `viewer` included) declare nothing."""
+    schema = app.openapi_schema
+    for route in app.routes:
+        path_item = (schema.paths or {}).get(route.path_format) if isinstance(route, HTTPRoute) else None
+        for handler in route.route_handlers if path_item is not None else ():
+            if not AUTHENTICATED & handler.parsed_fn_signature.parameters.keys():
+                continue
+            for method in handler.http_methods:
+                operation = getattr(path_item, method.lower(), None)
+                if operation is not None:
+                    operation.security = [{"bearer": []}]

@@ -11,6 +11,7 @@ import msgspec
 PREFIX = "DELIBERATION_"
 
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+WindowMinutes = Annotated[int, msgspec.Meta(gt=0, le=24 * 60)]  # throttle windows: events are kept a day
 
 
 class SettingsError(ValueError):
@@ -31,7 +32,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     public_url: str = "http://127.0.0.1:8000"
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: PositiveInt = 1024 * 1024
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # any case; kept upper-case (what `logging` accepts)
 
     # Mail: unset SMTP keeps mail in the outbox and logs it.
     smtp_url: str | None = None  # smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://
@@ -40,14 +41,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     mail_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     mail_retry_max_seconds: PositiveInt = 3600  # cap of the exponential backoff between attempts
 
+    # Transparency log
+    audit_verify_cache_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10.0  # GET /api/audit/verify reuses its answer
+
     # Accounts
     token_ttl_days: PositiveInt = 14
     login_max_failures: PositiveInt = 5  # per account within the window; the next attempt gets 429
     login_max_failures_per_address: PositiveInt = 20  # per client address within the window
-    login_window_minutes: PositiveInt = 15
+    login_window_minutes: WindowMinutes = 15
     password_reset_max_per_email: PositiveInt = 3  # more requests within the window send no mail
     password_reset_max_per_address: PositiveInt = 10  # more requests within the window get 429
-    password_reset_window_minutes: PositiveInt = 60
+    password_reset_window_minutes: WindowMinutes = 60
 
     # Live stream.
     live_fanout: bool = True  # off: this instance serves no websockets and sends no wake-ups (API-only)
@@ -58,10 +62,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0)] = 25.0
     live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
     presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    live_revalidate_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # re-check tokens and membership
 
     # Threads
     max_post_length: PositiveInt = 10_000  # characters of a post body; longer is 422
     max_reply_depth: PositiveInt = 200  # depth of the deepest reply (top-level posts are depth 0); deeper is 422
+    post_rate_per_minute: PositiveInt = 30  # posts (replies included) per user within a minute; the next is 429
 
     # Conclusions
     conclusion_workers: bool = True  # run the vote closer and the tally publisher in this instance
@@ -75,11 +81,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise SettingsError(f"{PREFIX}SMTP_URL must be an smtp:// or smtps:// URL")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-
-    @property
-    def async_database_url(self) -> str | None:
-        """The database URL with the asyncpg driver named, as SQLAlchemy wants it."""
-        return to_asyncpg_url(self.database_url) if self.database_url else None
+        msgspec.structs.force_setattr(self, "log_level", self.log_level.upper())  # frozen: set once, here
 
 
 def to_asyncpg_url(url: str) -> str:

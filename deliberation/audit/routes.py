@@ -4,13 +4,14 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.datastructures import State
 from litestar.params import Parameter
 
 from deliberation.audit import service
 from deliberation.audit.schemas import AuditPage
 from deliberation.audit.service import VerifyResult
 from deliberation.deps import DB
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit, Seq, decode_cursor, paginate
 
 
 class AuditController(Controller):
@@ -22,17 +23,16 @@ class AuditController(Controller):
         self,
         db: DB,
         session: Annotated[uuid.UUID | None, Parameter(description="Only entries of this session.")] = None,
-        after: Annotated[int, Parameter(ge=0, description="Only entries with a greater seq.")] = 0,
+        after: After = 0,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> AuditPage:
         if cursor is not None:
-            (after,) = decode_cursor(cursor, tuple[int])
+            (after,) = decode_cursor(cursor, tuple[Seq])
         rows = await service.list_entries(db, session_id=session, after=after, limit=limit)
-        items = [service.entry_out(entry, display_name) for entry, display_name in rows[:limit]]
-        next_cursor = encode_cursor(items[-1].seq) if len(rows) > limit else None
-        return AuditPage(items=items, next_cursor=next_cursor)
+        page, next_cursor = paginate(rows, limit, lambda row: (row[0].seq,))
+        return AuditPage(items=[service.entry_out(entry, name) for entry, name in page], next_cursor=next_cursor)
 
-    @get("/verify", summary="Recompute the hash chain of the whole log")
-    async def verify_audit(self, db: DB) -> VerifyResult:
-        return await service.verify(db)
+    @get("/verify", summary="Recompute the hash chain of the whole log (the answer may be a few seconds old)")
+    async def verify_audit(self, db: DB, state: State) -> VerifyResult:
+        return await state.audit_verify.verify(db)

@@ -8,7 +8,9 @@ null. `hash = sha256(canonical).hexdigest()`; the first entry's `prev_hash` is 6
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -168,3 +170,21 @@ async def verify(db: AsyncSession) -> VerifyResult:
                 expected_seq, prev_hash, count = entry.seq + 1, entry.hash, count + 1
             if len(batch) < VERIFY_BATCH:
                 return VerifyResult(ok=True, entries=count, head_hash=prev_hash, first_bad_seq=None)
+
+
+class VerifyCache:
+    """The last `verify` result, reused for `seconds` by `GET /api/audit/verify` (anonymous callers cannot make
+    every request walk the whole chain). Concurrent callers wait for one computation. The CLI never uses it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._result: VerifyResult | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def verify(self, db: AsyncSession) -> VerifyResult:
+        """The chain's state as of at most `seconds` ago."""
+        async with self._lock:
+            if self._result is None or time.monotonic() - self._at >= self.seconds:
+                self._result, self._at = await verify(db), time.monotonic()
+            return self._result

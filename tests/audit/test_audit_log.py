@@ -1,12 +1,18 @@
 import asyncio
 import uuid
 
+import anyio
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from deliberation.app import create_app
 from deliberation.audit import service
+from deliberation.cli import main
 from deliberation.db.engine import create_sessionmaker
+from deliberation.pagination import encode_cursor
+from tests.conftest import serve_in_process
 
 
 async def record_in_transaction(db, **fields):
@@ -107,9 +113,9 @@ async def test_entries_cannot_be_updated_or_deleted(db):
                 await db.execute(text(statement), {"seq": seq})
 
 
-async def test_concurrent_writers_build_one_valid_chain(engine):
+async def test_concurrent_writers_build_one_valid_chain(own_engine):
     """Many transactions append at once, on separate connections, and commit: the chain stays linear."""
-    sessionmaker = create_sessionmaker(engine)
+    sessionmaker = create_sessionmaker(own_engine)
 
     async def write(n: int) -> int:
         async with sessionmaker() as db, db.begin():
@@ -122,4 +128,40 @@ async def test_concurrent_writers_build_one_valid_chain(engine):
     async with sessionmaker() as db:
         result = await service.verify(db)
     assert result.ok, result
-    assert result.entries >= 40
+    assert result.entries == 40
+
+
+async def test_verify_answers_are_reused_for_the_configured_seconds(settings, sessionmaker, db):
+    await record_in_transaction(db, action="test.step", target_type="test")
+    for seconds, reused in ((3600, True), (0, False)):
+        app = create_app(replace(settings, audit_verify_cache_seconds=seconds), sessionmaker=sessionmaker)
+        async with serve_in_process(app) as client:
+            before = (await client.get("/api/audit/verify")).json()
+            await record_in_transaction(db, action="test.step", target_type="test")
+            after = (await client.get("/api/audit/verify")).json()
+        assert (after == before) is reused
+        assert after["ok"] is True
+
+
+async def test_a_huge_after_is_a_clear_400(client):
+    for params in ({"after": 10**30}, {"after": 2**63}, {"after": -1}):
+        response = await client.get("/api/audit", params=params)
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "after"
+    assert (await client.get("/api/audit", params={"after": 2**63 - 1})).json()["items"] == []
+    cursor = encode_cursor(10**30)
+    response = await client.get("/api/audit", params={"cursor": cursor})
+    assert response.status_code == 400 and "cursor" in response.json()["detail"]
+
+
+async def test_the_cli_names_the_tampered_entry_and_exits_1(own_database_url, own_engine, monkeypatch, capsys):
+    async with create_sessionmaker(own_engine)() as db:
+        entries = [await record_in_transaction(db, action="test.step", target_type="test") for _ in range(3)]
+    monkeypatch.setenv("DELIBERATION_DATABASE_URL", own_database_url)
+    assert await anyio.to_thread.run_sync(main, ["audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 3 entries")
+    async with own_engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        await connection.execute(text("UPDATE audit_entries SET action = 'test.other' WHERE seq = 2"))
+    assert await anyio.to_thread.run_sync(main, ["audit", "verify"]) == 1
+    assert f"TAMPERED: entry {entries[1].seq} " in capsys.readouterr().out
