@@ -6,15 +6,16 @@ Each public function runs one transaction; every change emits its event with the
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deliberation.accounts import throttle
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
-from deliberation.errors import Conflict, Forbidden, Invalid, NotFound
+from deliberation.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from deliberation.forum.access import require_member
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
@@ -35,16 +36,19 @@ from deliberation.threads.views import (
     viewer_post_out,
 )
 
+POST_RATE_SCOPE = "post"
+
 
 async def create_post(
     db: AsyncSession, thread_id: uuid.UUID, user: User, data: PostIn, *, settings: Settings, now: datetime
 ) -> PostOut:
-    """A post, or a reply to `parent_id` (members; 409 locked or closed; 404 parent not in this thread)."""
+    """A post, or a reply to `parent_id` (members; 409 locked or closed; 404 parent not in this thread; 429 rate)."""
     body = check_body(data.body, settings)
     async with db.begin():
         thread, session = await lock_thread(db, thread_id)
         await require_member(db, session.id, user)
         ensure_discussion_open(session, thread)
+        await _count_post(db, user, settings, now)
         post = Post(
             id=uuid.uuid4(),
             thread_id=thread.id,
@@ -71,6 +75,16 @@ async def create_post(
         out = post_out(post, user)
         await emit(db, session.id, "post.created", out)
     return post_out(post, user, reveal=True)
+
+
+async def _count_post(db: AsyncSession, user: User, settings: Settings, now: datetime) -> None:
+    """Count a post against its author's rate, or 429. Kept in PostgreSQL, so the rate holds across instances;
+    a refused or failed post rolls back with its transaction, uncounted."""
+    limit, key = settings.post_rate_per_minute, str(user.id)
+    wait = await throttle.retry_after(db, POST_RATE_SCOPE, key, limit=limit, window=timedelta(minutes=1), now=now)
+    if wait is not None:
+        raise TooManyRequests(f"At most {limit} posts a minute; try again after Retry-After seconds.", retry_after=wait)
+    await throttle.count(db, POST_RATE_SCOPE, key, now)
 
 
 async def get_post(db: AsyncSession, post_id: uuid.UUID, user: User) -> PostOut:
