@@ -174,6 +174,7 @@ class Service:
             DELIBERATION_LOG_LEVEL="WARNING",
             DELIBERATION_LOGIN_MAX_FAILURES="100000",
             DELIBERATION_LOGIN_MAX_FAILURES_PER_ADDRESS="100000",
+            DELIBERATION_POST_RATE_PER_MINUTE="100000000",  # the load posts far faster than a person may
         )
         env.update({f"DELIBERATION_{key.upper()}": str(value) for key, value in settings.items()})
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the service; closed in stop())
