@@ -55,9 +55,6 @@ async def record_attempt(db: AsyncSession, scope: str, key: str, now: datetime) 
     return event.id
 
 
-count = record_attempt  # the old name, still called by the post rate limit being written in threads/posts.py
-
-
 async def admit(
     db: AsyncSession,
     scope: str,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts import throttle
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
-from deliberation.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from deliberation.errors import Conflict, Forbidden, Invalid, NotFound
 from deliberation.forum.access import require_member
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
@@ -80,11 +80,16 @@ async def create_post(
 async def _count_post(db: AsyncSession, user: User, settings: Settings, now: datetime) -> None:
     """Count a post against its author's rate, or 429. Kept in PostgreSQL, so the rate holds across instances;
     a refused or failed post rolls back with its transaction, uncounted."""
-    limit, key = settings.post_rate_per_minute, str(user.id)
-    wait = await throttle.retry_after(db, POST_RATE_SCOPE, key, limit=limit, window=timedelta(minutes=1), now=now)
-    if wait is not None:
-        raise TooManyRequests(f"At most {limit} posts a minute; try again after Retry-After seconds.", retry_after=wait)
-    await throttle.count(db, POST_RATE_SCOPE, key, now)
+    limit = settings.post_rate_per_minute
+    await throttle.admit(
+        db,
+        POST_RATE_SCOPE,
+        str(user.id),
+        limit=limit,
+        window=timedelta(minutes=1),
+        now=now,
+        refusal=f"At most {limit} posts a minute; try again after Retry-After seconds.",
+    )
 
 
 async def get_post(db: AsyncSession, post_id: uuid.UUID, user: User) -> PostOut:
