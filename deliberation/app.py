@@ -16,8 +16,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
+from deliberation.accounts.passwords import warm_up
 from deliberation.accounts.routes import AdminAccountsController, AuthController, MeController
 from deliberation.audit.routes import AuditController
+from deliberation.audit.service import VerifyCache
 from deliberation.conclusions.routes import ConclusionController, SessionConclusionsController
 from deliberation.conclusions.worker import conclusion_workers
 from deliberation.db import migrate
@@ -29,7 +31,7 @@ from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
-from deliberation.openapi import document_problems, document_request_rules
+from deliberation.openapi import document_problems, document_request_rules, document_security
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
 from deliberation.realtime.hub import Hub, hub_check
 from deliberation.realtime.routes import EventsController, live
@@ -109,6 +111,7 @@ def create_app(
             queue_size=settings.ws_queue_size,
             poll_interval=settings.live_poll_seconds,
             presence_refresh=settings.presence_refresh_seconds,
+            revalidate_interval=settings.live_revalidate_seconds,
         )
         app.state.sessionmaker.configure(info={PUBLISHER_KEY: hub.announce})
         app.state.hub = hub
@@ -129,7 +132,7 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[document_problems, document_request_rules],
+        on_startup=[document_problems, document_request_rules, document_security, warm_up],
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],
@@ -146,7 +149,13 @@ def create_app(
         ),
         # Background workers only run on an engine the app owns (not on a test's rolled-back connection).
         state=State(
-            {"settings": settings, "metrics": Metrics(), "clock": utcnow, "background_workers": sessionmaker is None}
+            {
+                "settings": settings,
+                "metrics": Metrics(),
+                "clock": utcnow,
+                "background_workers": sessionmaker is None,
+                "audit_verify": VerifyCache(settings.audit_verify_cache_seconds),
+            }
         ),
     )
     app.state.readiness = {"database": database_check(app)}

@@ -21,6 +21,8 @@ class EventSession(Session):
 
 @event.listens_for(EventSession, "after_commit")
 def _announce_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the outer transaction may still roll back
+        return
     wakeups = session.info.pop(WAKEUPS_KEY, None)
     publish = session.info.get(PUBLISHER_KEY)
     if wakeups and publish is not None:

@@ -20,24 +20,34 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deliberation.observability import Metrics
+from deliberation.realtime.access import still_allowed
 from deliberation.realtime.events import PresenceFrame, PresenceUser, encode_frame, event_frame, last_seqs, read_events
 from deliberation.realtime.transport import EVENTS_CHANNEL, MAX_PAYLOAD, PRESENCE_CHANNEL, Transport
 
 log = logging.getLogger("deliberation.realtime")
 
 FETCH_PAGE = 500
+CLOSE_SLOW = 4008
 SLOW_CONSUMER = "slow consumer: reconnect with ?after=<last seq received>"
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_RESTART = 1012
 
 
 class Subscriber:
     """One websocket client: a bounded queue of (seq or None, frame text) the hub fills."""
 
-    def __init__(self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str, queue_size: int) -> None:
+    def __init__(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str, token_hash: str, queue_size: int
+    ) -> None:
         self.session_id = session_id
         self.user_id = user_id
         self.display_name = display_name
+        self.token_hash = token_hash
         self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
         self.dropped = asyncio.Event()
+        self.close_code = 1000
+        self.close_reason = ""
 
     def push(self, seq: int | None, frame: str) -> None:
         """Queue a frame without ever waiting; a full queue marks the client to be dropped."""
@@ -46,6 +56,12 @@ class Subscriber:
         try:
             self.queue.put_nowait((seq, frame))
         except asyncio.QueueFull:
+            self.drop(CLOSE_SLOW, SLOW_CONSUMER)
+
+    def drop(self, code: int, reason: str) -> None:
+        """Ask the connection's handler to close with this code (the first reason given wins)."""
+        if not self.dropped.is_set():
+            self.close_code, self.close_reason = code, reason
             self.dropped.set()
 
 
@@ -82,7 +98,16 @@ class SessionChannel:
                 for subscriber in list(self.subscribers):
                     subscriber.push(row.seq, frame)
                 self.fetched = row.seq
+                if row.type == "member.removed":
+                    self._drop_removed_member(row.data)
             self.hub.metrics.events_delivered.inc(len(rows) * len(self.subscribers))
+
+    def _drop_removed_member(self, data: str) -> None:
+        """A removed member's streams end right after they receive their own removal (admins stay)."""
+        removed = uuid.UUID(msgspec.json.decode(data)["user"]["id"])
+        for subscriber in self.subscribers:
+            if subscriber.user_id == removed:
+                subscriber.drop(CLOSE_FORBIDDEN, "you are no longer a member of this session")
 
     def close(self) -> None:
         if self._pump is not None:
@@ -131,18 +156,21 @@ class Presence:
         return payload.decode()
 
     def on_remote(self, payload: str) -> uuid.UUID | None:
-        """Take another instance's list; return the session whose view may have changed."""
+        """Take another instance's list; return its session if that changed who is online there, else None."""
         message = msgspec.json.decode(payload)
         if message["i"] == self.instance_id:
             return None
         session_id = uuid.UUID(message["s"])
         users = {uuid.UUID(user_id): name for user_id, name in message["u"]}
         instances = self.remote.setdefault(session_id, {})
+        _, before = instances.get(message["i"], (0.0, {}))
         if users:
-            instances[message["i"]] = (time.monotonic(), users)
+            instances[message["i"]] = (time.monotonic(), users)  # a refresh: seen again, maybe unchanged
         else:
             instances.pop(message["i"], None)
-        return session_id
+            if not instances:
+                del self.remote[session_id]
+        return session_id if users != before else None
 
     def expire(self) -> set[uuid.UUID]:
         """Forget lists not refreshed for three periods; return the sessions that changed."""
@@ -152,6 +180,7 @@ class Presence:
             for instance_id in [i for i, (seen, _) in instances.items() if seen < deadline]:
                 del instances[instance_id]
                 changed.add(session_id)
+        self.remote = {session_id: instances for session_id, instances in self.remote.items() if instances}
         return changed
 
     def frame(self, session_id: uuid.UUID) -> str:
@@ -172,12 +201,14 @@ class Hub:
         queue_size: int,
         poll_interval: float,
         presence_refresh: float,
+        revalidate_interval: float,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.transport = transport
         self.metrics = metrics
         self.queue_size = queue_size
         self.poll_interval = poll_interval
+        self.revalidate_interval = revalidate_interval
         self.instance_id = uuid.uuid4().hex
         self.channels: dict[uuid.UUID, SessionChannel] = {}
         self.connections: Counter[uuid.UUID] = Counter()  # open streams per user on this instance
@@ -198,6 +229,7 @@ class Hub:
             asyncio.create_task(self.transport.run(self._on_message, self._on_connected)),
             asyncio.create_task(self._every(self.poll_interval, self._catch_up)),
             asyncio.create_task(self._every(self.presence.refresh, self._refresh_presence)),
+            asyncio.create_task(self._every(self.revalidate_interval, self._revalidate)),
         ]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected_once.wait(), wait)
@@ -212,7 +244,7 @@ class Hub:
         for channel in self.channels.values():
             channel.close()
             for subscriber in channel.subscribers:
-                subscriber.dropped.set()
+                subscriber.drop(CLOSE_RESTART, "the server is restarting: reconnect with ?after=<last seq received>")
 
     # Writers: called by the after-commit hook with {session_id: seq} of one transaction.
     def announce(self, wakeups: dict[uuid.UUID, int]) -> None:
@@ -279,6 +311,21 @@ class Hub:
         for session_id, seq in seqs.items():
             self.wake(session_id, seq)
 
+    async def _revalidate(self) -> None:
+        """Close streams whose token was revoked or expired, or whose user left the session, since they opened."""
+        subscribers = [s for channel in self.channels.values() for s in channel.subscribers]
+        if not subscribers:
+            return
+        async with self.sessionmaker() as db:
+            live, allowed = await still_allowed(
+                db, {s.token_hash for s in subscribers}, {(s.session_id, s.user_id) for s in subscribers}
+            )
+        for subscriber in subscribers:
+            if subscriber.token_hash not in live:
+                subscriber.drop(CLOSE_UNAUTHENTICATED, "the access token was revoked or has expired")
+            elif (subscriber.session_id, subscriber.user_id) not in allowed:
+                subscriber.drop(CLOSE_FORBIDDEN, "you are no longer a member of this session")
+
     async def _refresh_presence(self) -> None:
         for session_id in self.presence.expire():
             self._broadcast_presence(session_id)
@@ -299,16 +346,18 @@ class Hub:
         task.add_done_callback(self._background.discard)
 
     # Subscriptions.
-    async def subscribe(self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str) -> Subscriber:
+    async def subscribe(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str, token_hash: str
+    ) -> Subscriber:
         """Register a client before it replays, so nothing committed from now on can pass it by."""
+        self.connections[user_id] += 1  # before any await: the caller checked the per-user limit just now
         channel = self.channels.get(session_id)
         if channel is None:
             async with self.sessionmaker() as db:
                 last_seq = (await last_seqs(db, [session_id])).get(session_id, 0)
             channel = self.channels.setdefault(session_id, SessionChannel(self, session_id, last_seq))
-        subscriber = Subscriber(session_id, user_id, display_name, self.queue_size)
+        subscriber = Subscriber(session_id, user_id, display_name, token_hash, self.queue_size)
         channel.subscribers.add(subscriber)
-        self.connections[user_id] += 1
         self.metrics.ws_clients.inc()
         if self.presence.join(session_id, user_id, display_name):
             self._presence_changed(session_id)

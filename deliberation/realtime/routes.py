@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath
 
-from deliberation.accounts.auth import CurrentUser, bearer_token
+from deliberation.accounts.auth import CurrentUser, bearer_token, hash_token
 from deliberation.deps import DB
 from deliberation.errors import DomainError
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit, Seq, decode_cursor
 from deliberation.realtime import service
 from deliberation.realtime.events import (
     EventPage,
@@ -26,15 +26,29 @@ from deliberation.realtime.events import (
     event_frame,
     read_events,
 )
-from deliberation.realtime.hub import FETCH_PAGE, SLOW_CONSUMER, Hub, Subscriber
+from deliberation.realtime.hub import (
+    CLOSE_FORBIDDEN,
+    CLOSE_RESTART,
+    CLOSE_SLOW,
+    CLOSE_UNAUTHENTICATED,
+    FETCH_PAGE,
+    Hub,
+    Subscriber,
+)
 from deliberation.settings import Settings
 
 # Close codes: 4xxx mirror HTTP statuses; 4008 means "too slow, reconnect with after=".
 CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404}
-CLOSE_SLOW = 4008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_ELSEWHERE = 1013
 CLOSE_TOO_MANY = 4429
+AFTER_PATTERN = re.compile(r"[0-9]{1,18}")  # ASCII digits only (str.isdigit admits other scripts)
+DROP_REASONS = {
+    CLOSE_SLOW: "slow",
+    CLOSE_UNAUTHENTICATED: "revoked",
+    CLOSE_FORBIDDEN: "removed",
+    CLOSE_RESTART: "restart",
+}
 PONG = encode_frame(PongFrame())
 CLOSE_TIMEOUT = 2.0
 
@@ -49,14 +63,13 @@ class EventsController(Controller):
         db: DB,
         user: CurrentUser,
         session_id: FromPath[uuid.UUID],
-        after: Annotated[int, Parameter(ge=0, description="Only events with a greater seq.")] = 0,
+        after: After = 0,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> EventPage:
         if cursor is not None:
-            (after,) = decode_cursor(cursor, tuple[int])
-        items, more = await service.list_events(db, session_id, user, after=after, limit=limit)
-        return EventPage(items=items, next_cursor=encode_cursor(items[-1].seq) if more else None)
+            (after,) = decode_cursor(cursor, tuple[Seq])
+        return await service.list_events(db, session_id, user, after=after, limit=limit)
 
 
 async def _close(socket: WebSocket, code: int, reason: str) -> None:
@@ -81,16 +94,21 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         return
     try:
         async with socket.app.state.sessionmaker() as db:
-            user, last_seq = await service.admit_to_stream(db, session_id, bearer_token(socket))
+            user, last_seq = await service.admit_to_stream(
+                db, session_id, bearer_token(socket), now=socket.app.state.clock()
+            )
     except DomainError as exc:
         metrics.ws_disconnects.labels("refused").inc()
         await _close(socket, CLOSE_CODES.get(exc.status_code, 4400), exc.detail)
         return
     raw_after = socket.query_params.get("after")
-    if raw_after is not None and not (raw_after.isdigit() and len(raw_after) < 19):
+    if raw_after is not None and not AFTER_PATTERN.fullmatch(raw_after):
         await _close(socket, 4400, "after must be a non-negative integer")
         return
     after = int(raw_after) if raw_after is not None else last_seq
+    if after > last_seq:  # a seq this session never had (a restored database?): the client's state is not ours
+        await _close(socket, 4400, f"after is beyond the session's last seq ({last_seq}): reload, then reconnect")
+        return
     if hub.connections[user.id] >= settings.ws_max_connections_per_user:
         metrics.ws_disconnects.labels("refused").inc()
         await _close(
@@ -98,7 +116,8 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         )
         return
 
-    subscriber = await hub.subscribe(session_id, user.id, user.display_name)
+    token_hash = hash_token(bearer_token(socket) or "")  # admitted above, so the token is there
+    subscriber = await hub.subscribe(session_id, user.id, user.display_name, token_hash)
     reason = "closed"
     try:
         await socket.send_text(encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq)))
@@ -112,9 +131,9 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         outcomes = [task.result() if task.exception() is None else "disconnected" for task in done]
-        if True in outcomes:  # the drop event fired: the client did not keep up
-            reason = "slow"
-            await _close(socket, CLOSE_SLOW, SLOW_CONSUMER)
+        if True in outcomes:  # the hub dropped the client: too slow, no longer allowed, or shutting down
+            reason = DROP_REASONS.get(subscriber.close_code, "dropped")
+            await _close(socket, subscriber.close_code, subscriber.close_reason)
         elif "too big" in outcomes:
             reason = "too big"
             await _close(socket, CLOSE_TOO_BIG, f"messages are limited to {settings.ws_max_message_bytes} bytes")

@@ -23,6 +23,7 @@ PRESENCE_CHANNEL = "deliberation_presence"
 CHANNELS = (EVENTS_CHANNEL, PRESENCE_CHANNEL)
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 MAX_PAYLOAD = 7900
+PUBLISH_TIMEOUT = 5.0  # a hung connection must not stall the instance's wake-ups
 
 LISTENER_APPLICATION_NAME = "deliberation-listen"  # so operators (and tests) can find the LISTEN connections
 
@@ -57,10 +58,10 @@ class PostgresTransport:
     async def publish(self, channel: str, payload: str) -> None:
         async with self._publish_lock:
             if self._publisher is None or self._publisher.is_closed():
-                self._publisher = await asyncpg.connect(self.dsn)
+                self._publisher = await asyncpg.connect(self.dsn, timeout=PUBLISH_TIMEOUT)
             try:
-                await self._publisher.execute("SELECT pg_notify($1, $2)", channel, payload)
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+                await self._publisher.execute("SELECT pg_notify($1, $2)", channel, payload, timeout=PUBLISH_TIMEOUT)
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError):
                 await self._publisher.close(timeout=1)
                 self._publisher = None
                 raise
@@ -74,6 +75,8 @@ class PostgresTransport:
                     backoff = 0.2
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                     log.warning("event listener connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                except Exception:  # whatever it was, the listener must come back
+                    log.exception("event listener failed; reconnecting in %.1fs", backoff)
                 self.connected = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
@@ -110,7 +113,8 @@ class RedisTransport:
     def __init__(self, redis_url: str, *, max_backoff: float = 5.0) -> None:
         import redis.asyncio as redis
 
-        self._client = redis.from_url(redis_url)
+        # Health checks notice a half-open connection instead of waiting on it forever.
+        self._client = redis.from_url(redis_url, health_check_interval=10, socket_connect_timeout=PUBLISH_TIMEOUT)
         self.max_backoff = max_backoff
         self.connected = False
 
@@ -134,6 +138,8 @@ class RedisTransport:
                             on_message(message["channel"].decode(), message["data"].decode())
                 except (RedisError, OSError) as exc:
                     log.warning("redis listener lost (%s); reconnecting in %.1fs", exc, backoff)
+                except Exception:  # whatever it was, the listener must come back
+                    log.exception("redis listener failed; reconnecting in %.1fs", backoff)
                 finally:
                     self.connected = False
                     await pubsub.aclose()
