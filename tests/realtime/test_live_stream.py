@@ -212,7 +212,7 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(da
                 break
             await asyncio.sleep(0.1)
         assert len(channel.subscribers) == 1  # the stuck one is gone; its queue went with it
-        with pytest.raises(websockets.ConnectionClosed) as closed:
+        with pytest.raises(websockets.ConnectionClosed):
             while True:
                 await asyncio.wait_for(stuck.recv(), 10)
         # It cannot read the close frame (it reads nothing); the server says why it let it go.
