@@ -47,10 +47,11 @@ class Post(UUIDPrimaryKey, CreatedAt, Base):
         CheckConstraint("(parent_id IS NULL) = (depth = 0)", name="parent_depth"),
         # Top-level posts of a thread, for the oldest / newest pages and the top page.
         Index("ix_posts_thread_roots", "thread_id", "seq", postgresql_where=text("parent_id IS NULL")),
+        # Ascending on the negated score, so the "top" keyset `(-score, seq) > (...)` is one index range.
         Index(
             "ix_posts_thread_top",
             "thread_id",
-            text("(agree_count + insightful_count) DESC"),
+            text("(-(agree_count + insightful_count))"),
             "seq",
             postgresql_where=text("parent_id IS NULL"),
         ),
@@ -78,7 +79,11 @@ class Post(UUIDPrimaryKey, CreatedAt, Base):
 
 
 class PostRevision(Base):
-    """An earlier text of a post: what it said from `written_at` until `replaced_at`."""
+    """An earlier text of a post: what it said from `written_at` until `replaced_at`.
+
+    `hidden`: the text was replaced while the post was hidden, so only its author and moderators ever read it,
+    whether or not the post is unhidden later.
+    """
 
     __tablename__ = "post_revisions"
 
@@ -87,6 +92,7 @@ class PostRevision(Base):
     body: Mapped[str] = mapped_column(Text)
     written_at: Mapped[datetime]
     replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    hidden: Mapped[bool] = mapped_column(default=False, server_default="false")
 
 
 class Reaction(Base):

@@ -114,7 +114,11 @@ async def edit_post(
         if body != post.body:
             db.add(
                 PostRevision(
-                    post_id=post.id, body=post.body, written_at=post.edited_at or post.created_at, replaced_at=now
+                    post_id=post.id,
+                    body=post.body,
+                    written_at=post.edited_at or post.created_at,
+                    replaced_at=now,
+                    hidden=post.hidden_reason is not None,
                 )
             )
             post.body, post.edited_at = body, now
@@ -124,18 +128,24 @@ async def edit_post(
 
 
 async def list_revisions(db: AsyncSession, post_id: uuid.UUID, user: User) -> RevisionList:
-    """Every earlier text of a post, oldest first (bodies of a hidden post only for its author and moderators)."""
+    """Every earlier text of a post, oldest first.
+
+    Bodies of a hidden post, and texts replaced while it was hidden (even once unhidden), are for its author
+    and moderators only; everyone else gets "".
+    """
     async with db.begin():
         post = await get_post_or_404(db, post_id)
-        reveal = (
-            post.hidden_reason is None or post.author_id == user.id or await is_moderator(db, post.session_id, user)
-        )
+        privileged = post.author_id == user.id or await is_moderator(db, post.session_id, user)
         revisions = (
             await db.scalars(select(PostRevision).where(PostRevision.post_id == post_id).order_by(PostRevision.id))
         ).all()
     return RevisionList(
         items=[
-            RevisionOut(body=rev.body if reveal else "", written_at=rev.written_at, replaced_at=rev.replaced_at)
+            RevisionOut(
+                body=rev.body if privileged or not (rev.hidden or post.hidden_reason is not None) else "",
+                written_at=rev.written_at,
+                replaced_at=rev.replaced_at,
+            )
             for rev in revisions
         ]
     )

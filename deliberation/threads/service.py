@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, func, or_, select, tuple_
+from sqlalchemy import Select, case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -135,9 +135,10 @@ def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) 
         if after is not None:
             query = query.where(Post.seq < after[2])
     else:
-        query = query.order_by(score.desc(), Post.seq)
+        # Row-value keyset on (-score, seq): one range of ix_posts_thread_top, however deep the page.
+        query = query.order_by(-score, Post.seq)
         if after is not None:
-            query = query.where(or_(score < after[1], and_(score == after[1], Post.seq > after[2])))
+            query = query.where(tuple_(-score, Post.seq) > tuple_(-after[1], after[2]))
     return query
 
 

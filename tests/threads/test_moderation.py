@@ -80,6 +80,27 @@ async def test_hiding_keeps_the_place_and_shows_the_body_to_the_author_and_moder
     assert await audit_actions(client, forum) == [("post.hidden", "Off topic"), ("post.unhidden", "Edited")]
 
 
+async def test_text_replaced_while_hidden_stays_private_after_unhiding(client, forum):
+    post = await write(client, forum, "ana", "First thoughts")
+    url, revisions = f"/api/posts/{post['id']}", f"/api/posts/{post['id']}/revisions"
+    await client.patch(url, json={"body": "Offensive text"}, headers=forum.as_("ana"))
+    hide = {"action": "hide", "reason": "Offensive"}
+    assert (await client.post(f"{url}/moderation", json=hide, headers=forum.as_("moderator"))).status_code == 200
+    await client.patch(url, json={"body": "Calm text"}, headers=forum.as_("ana"))
+    unhide = {"action": "unhide"}
+    assert (await client.post(f"{url}/moderation", json=unhide, headers=forum.as_("moderator"))).status_code == 200
+
+    for who, bodies in [
+        ("ben", ["First thoughts", ""]),
+        ("outsider", ["First thoughts", ""]),
+        ("ana", ["First thoughts", "Offensive text"]),
+        ("moderator", ["First thoughts", "Offensive text"]),
+    ]:
+        items = (await client.get(revisions, headers=forum.as_(who))).json()["items"]
+        assert [r["body"] for r in items] == bodies, who
+    assert (await client.get(url, headers=forum.as_("ben"))).json()["body"] == "Calm text"
+
+
 async def test_flags_queue_oldest_first_and_resolution_is_recorded(client, forum):
     first = await write(client, forum, "ana", "buy cheap watches")
     second = await write(client, forum, "ana", "you are all idiots")
