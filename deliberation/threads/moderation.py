@@ -94,8 +94,7 @@ async def moderate_post(
     """Hide (reason required) or unhide a post (moderators); 409 when it is so already or deleted."""
     reason = check_reason(data.reason, required=data.action == "hide")
     async with db.begin():
-        post, _, session = await lock_post(db, post_id)
-        await require_moderator(db, session.id, user)
+        post, _, session = await lock_post(db, post_id, lambda post: require_moderator(db, post.session_id, user))
         if data.action == "hide":
             assert reason is not None
             await _hide(db, post, user, reason, now=now, data={})
@@ -123,8 +122,7 @@ async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: Flag
     note = check_text("note", data.note) if data.note is not None else None
     try:
         async with db.begin():
-            post, _, session = await lock_post(db, post_id)
-            await require_member(db, session.id, user)
+            post, _, session = await lock_post(db, post_id, lambda post: require_member(db, post.session_id, user))
             ensure_not_deleted(post)
             if post.hidden_reason is not None:
                 raise Conflict("This post is already hidden by a moderator.")
@@ -173,13 +171,17 @@ async def resolve_flag(
         session_id = await db.scalar(select(Flag.session_id).where(Flag.id == flag_id))
         if session_id is None:
             raise NotFound("No such flag.")
-        await lock_session(db, session_id)
-        await require_moderator(db, session_id, user)
-        flag = await db.scalar(select(Flag).where(Flag.id == flag_id).execution_options(populate_existing=True))
-        assert flag is not None
+        await lock_session(db, session_id, lambda session_id: require_moderator(db, session_id, user))
+        flag, post = (
+            await db.execute(
+                select(Flag, Post)
+                .join(Post, Post.id == Flag.post_id)
+                .where(Flag.id == flag_id)
+                .execution_options(populate_existing=True)
+            )
+        ).one()  # flags and posts go only with their session, whose row this transaction holds
         if flag.status != FlagStatus.open:
             raise Conflict("This flag has been resolved already.")
-        post, _, _ = await lock_post(db, flag.post_id)
         if data.action == "hide_post":
             assert reason is not None
             await _hide(db, post, user, reason, now=now, data={"flag_id": flag.id, "flag_reason": flag.reason})

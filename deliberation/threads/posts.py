@@ -45,10 +45,10 @@ async def create_post(
     """A post, or a reply to `parent_id` (members; 409 locked or closed; 404 parent not in this thread; 429 rate)."""
     body = check_body(data.body, settings)
     async with db.begin():
-        thread, session = await lock_thread(db, thread_id)
-        await require_member(db, session.id, user)
-        ensure_discussion_open(session, thread)
+        # Counted before the session row is taken: a refused or failed post rolls the count back with it.
         await _count_post(db, user, settings, now)
+        thread, session = await lock_thread(db, thread_id, lambda session_id: require_member(db, session_id, user))
+        ensure_discussion_open(session, thread)
         post = Post(
             id=uuid.uuid4(),
             thread_id=thread.id,
@@ -104,11 +104,14 @@ async def edit_post(
 ) -> PostOut:
     """Replace a post's text (its author, still a member); the earlier text is kept as a revision."""
     body = check_body(body, settings)
-    async with db.begin():
-        post, thread, session = await lock_post(db, post_id)
+
+    async def author_and_member(post: Post) -> None:
         if post.author_id != user.id:
             raise Forbidden("Only the author may edit a post.")
-        await require_member(db, session.id, user)
+        await require_member(db, post.session_id, user)
+
+    async with db.begin():
+        post, thread, session = await lock_post(db, post_id, author_and_member)
         ensure_not_deleted(post)
         ensure_discussion_open(session, thread)
         if body != post.body:
@@ -157,11 +160,14 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
     Replies stay in place; open flags on it are closed as `post_deleted`. Deleting a tombstone is a no-op.
     """
     reason = check_reason(reason, required=False)
-    async with db.begin():
-        post, thread, session = await lock_post(db, post_id)
-        by_author = post.author_id == user.id
-        if not by_author and not await is_moderator(db, session.id, user):
+
+    async def author_or_moderator(post: Post) -> None:
+        if post.author_id != user.id and not await is_moderator(db, post.session_id, user):
             raise Forbidden("Only the author or a moderator may delete a post.")
+
+    async with db.begin():
+        post, thread, session = await lock_post(db, post_id, author_or_moderator)
+        by_author = post.author_id == user.id
         if post.deleted_at is not None:
             return
         post.deleted_at, post.deleted_by, post.body = now, user.id, ""
@@ -190,8 +196,7 @@ async def set_reaction(db: AsyncSession, post_id: uuid.UUID, user: User, kind: R
     when a row really came or went, in the same transaction, so counts equal the rows.
     """
     async with db.begin():
-        post, thread, session = await lock_post(db, post_id)
-        await require_member(db, session.id, user)
+        post, thread, session = await lock_post(db, post_id, lambda post: require_member(db, post.session_id, user))
         ensure_not_deleted(post)
         if post.hidden_reason is not None:
             raise Conflict("This post is hidden by a moderator.")

@@ -75,8 +75,7 @@ async def create_thread(db: AsyncSession, session_id: uuid.UUID, user: User, dat
     check_text("title", data.title)
     check_text("body", data.body)
     async with db.begin():
-        await lock_session(db, session_id)
-        await require_moderator(db, session_id, user)
+        await lock_session(db, session_id, lambda session_id: require_moderator(db, session_id, user))
         last = await db.scalar(select(func.max(Thread.position)).where(Thread.session_id == session_id))
         thread = Thread(
             session_id=session_id,
@@ -103,8 +102,7 @@ async def moderate_thread(db: AsyncSession, thread_id: uuid.UUID, user: User, da
     reason = check_reason(data.reason, required=False)
     field, value, action = _MODERATION[data.action]
     async with db.begin():
-        thread, session = await lock_thread(db, thread_id)
-        await require_moderator(db, session.id, user)
+        thread, session = await lock_thread(db, thread_id, lambda session_id: require_moderator(db, session_id, user))
         if getattr(thread, field) == value:
             raise Conflict(f"This thread is already {field if value else 'un' + field}.")
         setattr(thread, field, value)

@@ -3,13 +3,15 @@
 Lock order: every write in a session first takes the session row (`lock_session`), then reads what it
 changes. `emit` needs that row anyway, so this serializes nothing more; it gives one lock order (no
 deadlocks between, say, a reaction and a hide), makes each check-then-write atomic (a post cannot slip into
-a thread being locked), and makes `posts.seq` follow commit order within a session.
+a thread being locked), and makes `posts.seq` follow commit order within a session. Permissions are checked
+before taking the row (a refused caller never queues behind the session's writers) and again under it, where
+the answer counts.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,8 +103,20 @@ async def is_moderator(db: AsyncSession, session_id: uuid.UUID, user: User) -> b
     return user.is_admin or await membership_role(db, session_id, user) == Role.moderator
 
 
-async def lock_session(db: AsyncSession, session_id: uuid.UUID) -> Session:
-    """Take the session row (FOR NO KEY UPDATE, what `emit` takes too) and return it fresh."""
+# A permission check on a session (e.g. `require_member`), run before taking its row and again under it.
+SessionCheck = Callable[[uuid.UUID], Awaitable[object]]
+# The same for a post, given the post as read before the lock (author checks; its session is `post.session_id`).
+PostCheck = Callable[[Post], Awaitable[object]]
+
+
+async def lock_session(db: AsyncSession, session_id: uuid.UUID, check: SessionCheck | None = None) -> Session:
+    """Take the session row (FOR NO KEY UPDATE, what `emit` takes too) and return it fresh.
+
+    `check` runs first, so a refused caller never queues behind the session's writers, and again under the
+    lock, where it is authoritative (a membership may have ended while this request waited).
+    """
+    if check is not None:
+        await check(session_id)
     session = await db.scalar(
         select(Session)
         .where(Session.id == session_id)
@@ -111,6 +125,8 @@ async def lock_session(db: AsyncSession, session_id: uuid.UUID) -> Session:
     )
     if session is None:
         raise NotFound("No such session.")
+    if check is not None:
+        await check(session_id)
     return session
 
 
@@ -128,25 +144,35 @@ async def get_post_or_404(db: AsyncSession, post_id: uuid.UUID) -> Post:
     return post
 
 
-async def lock_thread(db: AsyncSession, thread_id: uuid.UUID) -> tuple[Thread, Session]:
-    """The thread, read again after taking its session's row."""
+async def lock_thread(db: AsyncSession, thread_id: uuid.UUID, check: SessionCheck) -> tuple[Thread, Session]:
+    """The thread, read after taking its session's row (`check`: see `lock_session`)."""
     session_id = await db.scalar(select(Thread.session_id).where(Thread.id == thread_id))
     if session_id is None:
         raise NotFound("No such thread.")
-    session = await lock_session(db, session_id)
+    session = await lock_session(db, session_id, check)
     thread = await db.scalar(select(Thread).where(Thread.id == thread_id).execution_options(populate_existing=True))
     assert thread is not None  # deleting a thread takes the session row too (cascade from the session)
     return thread, session
 
 
-async def lock_post(db: AsyncSession, post_id: uuid.UUID) -> tuple[Post, Thread, Session]:
-    """The post and its thread, read again after taking their session's row."""
-    row = (await db.execute(select(Post.thread_id).where(Post.id == post_id))).first()
-    if row is None:
-        raise NotFound("No such post.")
-    thread, session = await lock_thread(db, row.thread_id)
-    post = await db.scalar(select(Post).where(Post.id == post_id).execution_options(populate_existing=True))
-    assert post is not None
+async def lock_post(db: AsyncSession, post_id: uuid.UUID, check: PostCheck) -> tuple[Post, Thread, Session]:
+    """The post and its thread, read after taking their session's row; three statements.
+
+    `check` runs on the post as read before the lock (a refused caller never queues behind the session's
+    writers) and again on the post read under it.
+    """
+    post = await get_post_or_404(db, post_id)
+    await check(post)
+    session = await lock_session(db, post.session_id)
+    post, thread = (
+        await db.execute(
+            select(Post, Thread)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(Post.id == post_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()  # posts go only with their session (cascade), whose row this transaction holds
+    await check(post)
     return post, thread, session
 
 

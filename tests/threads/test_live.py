@@ -4,7 +4,7 @@ Reactions racing over real connections keep exact counts."""
 import asyncio
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from deliberation.threads.models import Post, Reaction
 from tests.factories import make_forum_session, make_thread, signed_in
@@ -151,3 +151,26 @@ async def test_racing_reactions_keep_exact_counts(live_client, committed):
     changes = [e["data"]["reactions"] for e in events if e["event"] == "reactions.updated"]
     assert len(changes) == 12 + seen["reactions"]["disagree"] + 2 * (6 - seen["reactions"]["disagree"])
     assert changes[-1] == seen["reactions"]
+
+
+async def test_refusals_do_not_wait_for_the_session_row(live_client, committed, engine):
+    """A non-member (or a member where moderators act) is refused without queueing behind the session's writers."""
+    forum = await make_forum(committed)
+    post = (
+        await live_client.post(f"/api/threads/{forum.thread.id}/posts", json={"body": "hi"}, headers=forum.as_("ana"))
+    ).json()
+    async with engine.connect() as writer:  # a writer of the session, holding its row
+        await writer.execute(text("SELECT 1 FROM sessions WHERE id = :id FOR NO KEY UPDATE"), {"id": forum.session.id})
+        outsider, ana = forum.as_("outsider"), forum.as_("ana")
+        for call in [
+            live_client.post(f"/api/threads/{forum.thread.id}/posts", json={"body": "x"}, headers=outsider),
+            live_client.put(f"/api/posts/{post['id']}/reactions/agree", headers=outsider),
+            live_client.post(f"/api/posts/{post['id']}/flags", json={"reason": "spam"}, headers=outsider),
+            live_client.patch(f"/api/posts/{post['id']}", json={"body": "y"}, headers=forum.as_("ben")),
+            live_client.delete(f"/api/posts/{post['id']}", headers=forum.as_("ben")),
+            live_client.post(f"/api/posts/{post['id']}/moderation", json={"action": "unhide"}, headers=ana),
+            live_client.post(f"/api/threads/{forum.thread.id}/moderation", json={"action": "lock"}, headers=ana),
+            live_client.post(f"/api/sessions/{forum.session.id}/threads", json={"title": "t"}, headers=ana),
+        ]:
+            assert (await asyncio.wait_for(call, timeout=10)).status_code == 403
+        await writer.rollback()
