@@ -91,7 +91,7 @@ async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: d
 async def moderate_post(
     db: AsyncSession, post_id: uuid.UUID, user: User, data: PostModerationIn, *, now: datetime
 ) -> PostOut:
-    """Hide (reason required) or unhide a post (moderators); 409 when it is so already or deleted."""
+    """Hide (reason required) or unhide (reason optional) a post (moderators); 409 when it is so already or deleted."""
     reason = check_reason(data.reason, required=data.action == "hide")
     async with db.begin():
         post, _, session = await lock_post(db, post_id, lambda post: require_moderator(db, post.session_id, user))
@@ -99,6 +99,7 @@ async def moderate_post(
             assert reason is not None
             await _hide(db, post, user, reason, now=now, data={})
         else:
+            ensure_not_deleted(post)
             if post.hidden_reason is None:
                 raise Conflict("This post is not hidden.")
             post.hidden_reason, post.hidden_at, post.hidden_by = None, None, None

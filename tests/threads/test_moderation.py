@@ -99,6 +99,20 @@ async def test_text_replaced_while_hidden_stays_private_after_unhiding(client, f
         items = (await client.get(revisions, headers=forum.as_(who))).json()["items"]
         assert [r["body"] for r in items] == bodies, who
     assert (await client.get(url, headers=forum.as_("ben"))).json()["body"] == "Calm text"
+    assert await audit_actions(client, forum) == [("post.hidden", "Offensive"), ("post.unhidden", None)]
+
+
+async def test_a_deleted_hidden_post_cannot_be_unhidden(client, forum):
+    post = await write(client, forum, "ana", "Rant")
+    url = f"/api/posts/{post['id']}/moderation"
+    hide = {"action": "hide", "reason": "Rant"}
+    assert (await client.post(url, json=hide, headers=forum.as_("moderator"))).status_code == 200
+    assert (await client.delete(f"/api/posts/{post['id']}", headers=forum.as_("ana"))).status_code == 204
+    unhide = {"action": "unhide", "reason": "Fine"}
+    assert (await client.post(url, json=unhide, headers=forum.as_("moderator"))).status_code == 409
+    assert await audit_actions(client, forum) == [("post.hidden", "Rant")]
+    events = (await client.get(f"/api/sessions/{forum.session.id}/events", headers=forum.as_("ana"))).json()["items"]
+    assert "post.unhidden" not in [event["event"] for event in events]
 
 
 async def test_flags_queue_oldest_first_and_resolution_is_recorded(client, forum):
