@@ -85,13 +85,16 @@ class ThreadController(Controller):
         self,
         db: DB,
         user: CurrentUser,
+        state: State,
         thread_id: FromPath[uuid.UUID],
         sort: Annotated[SortName, Parameter(description="oldest, newest or top (agree + insightful).")] = "oldest",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> PostPage:
         after = decode_cursor(cursor, PostAfter) if cursor is not None else None
-        return await service.list_posts(db, thread_id, user, sort=sort, after=after, limit=limit)
+        return await service.list_posts(
+            db, thread_id, user, sort=sort, after=after, limit=limit, max_posts=state.settings.max_posts_per_page
+        )
 
     @post("/posts", summary="Write a post or a reply (members)")
     async def create_post(

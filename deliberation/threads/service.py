@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
@@ -121,9 +122,12 @@ async def moderate_thread(db: AsyncSession, thread_id: uuid.UUID, user: User, da
     return out
 
 
-def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) -> Select[tuple[Post, User]]:
+def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) -> Select[tuple[Post, User, int]]:
+    """Top-level posts in `sort` order after the cursor, each with its author and the size of its tree."""
     score = Post.agree_count + Post.insightful_count
-    query = posts_with_authors().where(Post.thread_id == thread_id, Post.parent_id.is_(None))
+    in_tree = aliased(Post)
+    size = select(func.count()).select_from(in_tree).where(in_tree.root_id == Post.id).scalar_subquery()
+    query = posts_with_authors().add_columns(size).where(Post.thread_id == thread_id, Post.parent_id.is_(None))
     if sort == "oldest":
         query = query.order_by(Post.seq)
         if after is not None:
@@ -141,9 +145,19 @@ def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) 
 
 
 async def list_posts(
-    db: AsyncSession, thread_id: uuid.UUID, user: User, *, sort: SortName, after: PostAfter | None, limit: int
+    db: AsyncSession,
+    thread_id: uuid.UUID,
+    user: User,
+    *,
+    sort: SortName,
+    after: PostAfter | None,
+    limit: int,
+    max_posts: int,
 ) -> PostPage:
     """A page of top-level posts, each with its whole reply tree; five queries whatever the depth.
+
+    The page stops taking roots before its posts (replies included) would exceed `max_posts`, but it holds
+    at least one root; the cursor then continues after the last root returned.
 
     Roots are ordered by `sort`; replies under each post oldest first. Keyset cursors: posts arriving while a
     client pages never shift the pages (new roots sort after every cursor for oldest and top, before it for
@@ -155,8 +169,13 @@ async def list_posts(
         thread = await get_thread_or_404(db, thread_id)
         moderator = await is_moderator(db, thread.session_id, user)
         roots = (await db.execute(_roots_query(thread_id, sort, after).limit(limit + 1))).all()
-        page, next_cursor = paginate(roots, limit, lambda root: _post_cursor(sort, root[0]))
-        root_ids = [post.id for post, _ in page]
+        taken = total = 0
+        for *_, size in roots[:limit]:
+            if taken and total + size > max_posts:
+                break
+            taken, total = taken + 1, total + size
+        page, next_cursor = paginate(roots, taken, lambda root: _post_cursor(sort, root[0]))
+        root_ids = [post.id for post, _, _ in page]
         replies = (
             await db.execute(
                 posts_with_authors().where(Post.root_id.in_(root_ids), Post.parent_id.is_not(None)).order_by(Post.seq)
@@ -166,7 +185,7 @@ async def list_posts(
     nodes: dict[uuid.UUID, PostOut] = {}
     items = []
     # seq order puts every parent before its replies (seq follows commit order within a session).
-    for post, author in [*page, *replies]:
+    for post, author in [*((post, author) for post, author, _ in page), *replies]:
         out = post_out(post, author, reveal=moderator or post.author_id == user.id, mine=mine.get(post.id, ()))
         out.replies = []
         nodes[post.id] = out

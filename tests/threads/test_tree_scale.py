@@ -91,7 +91,8 @@ async def test_ten_thousand_posts_fifty_deep_first_page_in_constant_queries(clie
 
     page, deep_queries = await first_page(deep)
     assert (await client.get(f"/api/threads/{deep.id}", headers=forum.as_("ben"))).json()["post_count"] == 10_000
-    assert len(page["items"]) == 50 and page["next_cursor"] is not None
+    # 50 roots of 51 posts would be 2550 posts: the page stops at 39 roots (1989 posts), under the default cap.
+    assert len(page["items"]) == 39 and page["next_cursor"] is not None
     for number, root in enumerate(page["items"]):
         chain = chain_of(root)
         assert [post["depth"] for post in chain] == list(range(51))
@@ -99,7 +100,16 @@ async def test_ten_thousand_posts_fifty_deep_first_page_in_constant_queries(clie
         assert all(post["parent_id"] == parent["id"] for parent, post in itertools.pairwise(chain))
         assert [post["reply_count"] for post in chain] == [1] * 50 + [0]
 
+    following = await client.get(
+        f"/api/threads/{deep.id}/posts", params={"cursor": page["next_cursor"]}, headers=forum.as_("ben")
+    )
+    assert [post["body"] for post in chain_of(following.json()["items"][0])][:2] == [
+        "chain 39 depth 0",
+        "chain 39 depth 1",
+    ]
+
     shallow_page, shallow_queries = await first_page(shallow)
     assert [post["depth"] for post in chain_of(shallow_page["items"][0])] == list(range(6))
     assert deep_queries == shallow_queries
-    assert deep_queries == 6  # token, thread, viewer's role, roots, their replies, the viewer's reactions
+    # token, thread, viewer's role, roots (with their tree sizes), their replies, the viewer's reactions
+    assert deep_queries == 6
