@@ -178,13 +178,15 @@ async def list_posts(
         root_ids = [post.id for post, _, _ in page]
         replies = (
             await db.execute(
-                posts_with_authors().where(Post.root_id.in_(root_ids), Post.parent_id.is_not(None)).order_by(Post.seq)
+                posts_with_authors()
+                .where(Post.root_id.in_(root_ids), Post.parent_id.is_not(None))
+                .order_by(Post.depth, Post.seq)
             )
         ).all()
         mine = await my_reactions(db, user, Post.root_id.in_(root_ids))
     nodes: dict[uuid.UUID, PostOut] = {}
     items = []
-    # seq order puts every parent before its replies (seq follows commit order within a session).
+    # Depth order puts every parent before its replies whatever their seqs; seq orders siblings oldest first.
     for post, author in [*((post, author) for post, author, _ in page), *replies]:
         out = post_out(post, author, reveal=moderator or post.author_id == user.id, mine=mine.get(post.id, ()))
         out.replies = []

@@ -113,3 +113,27 @@ async def test_ten_thousand_posts_fifty_deep_first_page_in_constant_queries(clie
     assert deep_queries == shallow_queries
     # token, thread, viewer's role, roots (with their tree sizes), their replies, the viewer's reactions
     assert deep_queries == 6
+
+
+async def test_the_tree_does_not_depend_on_parents_having_lower_seqs(client, db, forum):
+    root_id, reply_id, nested_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    common = {
+        "thread_id": forum.thread.id,
+        "session_id": forum.session.id,
+        "root_id": root_id,
+        "author_id": forum.ana.id,
+    }
+    async with db.begin():
+        # One statement, the nested reply listed (so numbered) before its parent; foreign keys hold at its end.
+        await db.execute(
+            insert(Post).values(
+                [
+                    {**common, "id": root_id, "parent_id": None, "depth": 0, "body": "root", "reply_count": 1},
+                    {**common, "id": nested_id, "parent_id": reply_id, "depth": 2, "body": "nested"},
+                    {**common, "id": reply_id, "parent_id": root_id, "depth": 1, "body": "reply", "reply_count": 1},
+                ]
+            )
+        )
+    response = await client.get(f"/api/threads/{forum.thread.id}/posts", headers=forum.as_("ben"))
+    assert response.status_code == 200
+    assert [post["body"] for post in chain_of(response.json()["items"][0])] == ["root", "reply", "nested"]
