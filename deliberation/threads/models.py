@@ -1,9 +1,10 @@
 """Posts of a thread (a reply tree), their revisions, reactions and flags. The Thread itself is in forum.models.
 
 Tree storage: every post keeps `root_id` (its top-level ancestor; itself for a top-level post) and `depth`,
-so a page of top-level posts with all their replies is two queries whatever the depth: the page of roots,
-then every post whose `root_id` is on the page, ordered by `seq`. `seq` is taken under the session row lock
-(see threads.service), so within a session it follows commit order and a parent always precedes its replies.
+so a page of top-level posts with all their replies reads posts in two queries whatever the depth: the page
+of roots (with their tree sizes), then every reply whose `root_id` is on the page, ordered by `depth`, `seq`
+(see threads.service.list_posts; with the thread, the viewer's role and reactions, five statements).
+`seq` is taken under the session row lock (see threads.views), so within a session it follows commit order.
 """
 
 from __future__ import annotations
@@ -16,19 +17,12 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+from deliberation.threads.schemas import FLAG_REASONS, REACTION_KINDS
 
 
-class ReactionKind(enum.StrEnum):
-    agree = "agree"
-    disagree = "disagree"
-    insightful = "insightful"
-
-
-class FlagReason(enum.StrEnum):
-    spam = "spam"
-    offensive = "offensive"
-    off_topic = "off_topic"
-    other = "other"
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK expression: `column` holds one of `values` (the Literal types of threads.schemas)."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class FlagStatus(enum.StrEnum):
@@ -99,7 +93,7 @@ class Reaction(Base):
     """One reaction of a user to a post; the primary key allows one of each kind per user."""
 
     __tablename__ = "post_reactions"
-    __table_args__ = (CheckConstraint("kind IN ('agree', 'disagree', 'insightful')", name="kind"),)
+    __table_args__ = (CheckConstraint(_one_of("kind", REACTION_KINDS), name="kind"),)
 
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -112,7 +106,7 @@ class Flag(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "post_flags"
     __table_args__ = (
-        CheckConstraint("reason IN ('spam', 'offensive', 'off_topic', 'other')", name="reason"),
+        CheckConstraint(_one_of("reason", FLAG_REASONS), name="reason"),
         CheckConstraint("status IN ('open', 'dismissed', 'post_hidden', 'post_deleted')", name="status"),
         # One open flag per user per post (a second one is 409); resolved flags do not count.
         Index(

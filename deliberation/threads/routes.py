@@ -13,6 +13,7 @@ from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor,
 from deliberation.threads import moderation, posts, service
 from deliberation.threads.moderation import FlagAfter
 from deliberation.threads.schemas import (
+    REASON_MAX_LENGTH,
     FlagIn,
     FlagOut,
     FlagPage,
@@ -32,7 +33,10 @@ from deliberation.threads.schemas import (
 )
 from deliberation.threads.service import PostAfter, ThreadAfter
 
-Reason = Annotated[str | None, Parameter(max_length=2000, description="Public reason (moderators; audited).")]
+# The query-string twin of schemas.Reason (Litestar checks query parameters through `Parameter`).
+ReasonParam = Annotated[
+    str | None, Parameter(max_length=REASON_MAX_LENGTH, description="Public reason (moderators; audited).")
+]
 
 
 class SessionThreadsController(Controller):
@@ -125,7 +129,7 @@ class PostController(Controller):
 
     @delete("/", summary="Delete a post, leaving a tombstone (author or moderator)")
     async def delete_post(
-        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], reason: Reason = None
+        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], reason: ReasonParam = None
     ) -> None:
         await posts.delete_post(db, post_id, user, reason=reason, now=now)
 

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
+from deliberation.forum.schemas import Title
 
-Title = Annotated[str, Meta(min_length=1, max_length=300)]
 ThreadBody = Annotated[str, Meta(max_length=20_000)]
 # A post body's length limit is a setting (DELIBERATION_MAX_POST_LENGTH), checked by the service (422).
 Body = str
-Reason = Annotated[str, Meta(max_length=2000)]
+REASON_MAX_LENGTH = 2000
+Reason = Annotated[str, Meta(max_length=REASON_MAX_LENGTH)]
+# The one list of reaction kinds and flag reasons: the tables' CHECK constraints are built from these.
 ReactionName = Literal["agree", "disagree", "insightful"]
+REACTION_KINDS: tuple[str, ...] = get_args(ReactionName)
 FlagReasonName = Literal["spam", "offensive", "off_topic", "other"]
+FLAG_REASONS: tuple[str, ...] = get_args(FlagReasonName)
 FlagStatusName = Literal["open", "dismissed", "post_hidden", "post_deleted"]
 SortName = Literal["oldest", "newest", "top"]
 

@@ -23,9 +23,7 @@ from deliberation.forum.access import membership_role
 from deliberation.forum.models import Role, Session, Thread
 from deliberation.settings import Settings
 from deliberation.threads.models import Post, Reaction
-from deliberation.threads.schemas import Hidden, PostOut, Reactions, ThreadOut
-
-REACTION_KINDS = ("agree", "disagree", "insightful")
+from deliberation.threads.schemas import REACTION_KINDS, Hidden, PostOut, Reactions, ThreadOut
 
 
 def thread_out(thread: Thread) -> ThreadOut:
