@@ -22,7 +22,7 @@ from deliberation.conclusions.schemas import (
     VotingIn,
 )
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 from deliberation.preconditions import IfMatch, expected_version
 
 
@@ -40,11 +40,9 @@ class SessionConclusionsController(Controller):
         cursor: Cursor = None,
     ) -> ConclusionPage:
         after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
-        items = await service.list_conclusions(db, session_id, user, after=after, limit=limit)
-        last = items[limit - 1] if len(items) > limit else None
-        return ConclusionPage(
-            items=items[:limit], next_cursor=encode_cursor(last.created_at, last.id) if last else None
-        )
+        rows = await service.list_conclusions(db, session_id, user, after=after, limit=limit)
+        items, next_cursor = paginate(rows, limit, lambda conclusion: (conclusion.created_at, conclusion.id))
+        return ConclusionPage(items=items, next_cursor=next_cursor)
 
     @post("/", summary="Draft a conclusion from posts of the session (moderators)")
     async def create_conclusion(
@@ -84,9 +82,9 @@ class ConclusionController(Controller):
         cursor: Cursor = None,
     ) -> VersionPage:
         after = decode_cursor(cursor, tuple[int])[0] if cursor is not None else 0
-        items = await service.list_versions(db, conclusion_id, after=after, limit=limit)
-        last = items[limit - 1] if len(items) > limit else None
-        return VersionPage(items=items[:limit], next_cursor=encode_cursor(last.version) if last else None)
+        rows = await service.list_versions(db, conclusion_id, after=after, limit=limit)
+        items, next_cursor = paginate(rows, limit, lambda version: (version.version,))
+        return VersionPage(items=items, next_cursor=next_cursor)
 
     @post("/voting", status_code=200, summary="Open the vote with its rule set, or close it (moderators)")
     async def change_voting(

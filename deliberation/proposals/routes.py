@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts.auth import CurrentUser, Viewer
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 from deliberation.preconditions import IfMatch, expected_version
 from deliberation.proposals import endorsements, markdown, service
 from deliberation.proposals.export import export_proposal
@@ -121,10 +121,9 @@ class ProposalController(Controller):
         cursor: Cursor = None,
     ) -> EndorsementPage:
         after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
-        items = await endorsements.list_endorsements(db, proposal_id, viewer, after=after, limit=limit, now=now)
-        last = items[limit - 1] if len(items) > limit else None
-        next_cursor = encode_cursor(last.created_at, last.id) if last else None
-        return EndorsementPage(items=items[:limit], next_cursor=next_cursor)
+        rows = await endorsements.list_endorsements(db, proposal_id, viewer, after=after, limit=limit, now=now)
+        items, next_cursor = paginate(rows, limit, lambda endorsement: (endorsement.created_at, endorsement.id))
+        return EndorsementPage(items=items, next_cursor=next_cursor)
 
     @post("/endorsements", summary="Endorse a published proposal (verified elected representatives)")
     async def endorse(

@@ -20,7 +20,7 @@ from deliberation.accounts.service import author_ref
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict
 from deliberation.forum.access import get_session_or_404, require_moderator
-from deliberation.pagination import encode_cursor
+from deliberation.pagination import paginate
 from deliberation.preconditions import check_version
 from deliberation.proposals.canonical import content_sha256
 from deliberation.proposals.models import Proposal, ProposalConclusion, ProposalStatus, ProposalVersion
@@ -65,10 +65,11 @@ async def list_proposals(
         query = query.where(tuple_(Proposal.created_at, Proposal.id) > after)
     async with db.begin():
         await get_session_or_404(db, session_id)
-        proposals = (await db.scalars(query)).all()
-        items = await proposals_out(db, proposals[:limit])
-    last = proposals[limit - 1] if len(proposals) > limit else None
-    return ProposalPage(items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None)
+        page, next_cursor = paginate(
+            (await db.scalars(query)).all(), limit, lambda proposal: (proposal.created_at, proposal.id)
+        )
+        items = await proposals_out(db, page)
+    return ProposalPage(items=items, next_cursor=next_cursor)
 
 
 async def _add_version(
@@ -181,7 +182,8 @@ async def list_versions(
                 .limit(limit + 1)
             )
         ).all()
-        conclusions = await included_conclusions(db, [(proposal.id, text.version) for text, _ in rows[:limit]])
+        page, next_cursor = paginate(rows, limit, lambda row: (row[0].version,))
+        conclusions = await included_conclusions(db, [(proposal.id, text.version) for text, _ in page])
     items = [
         ProposalVersionOut(
             version=text.version,
@@ -192,9 +194,8 @@ async def list_versions(
             created_at=text.created_at,
             author=author_ref(author) if author is not None else None,
         )
-        for text, author in rows[:limit]
+        for text, author in page
     ]
-    next_cursor = encode_cursor(items[-1].version) if len(rows) > limit else None
     return ProposalVersionPage(items=items, next_cursor=next_cursor)
 
 
