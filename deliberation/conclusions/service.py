@@ -39,18 +39,29 @@ from deliberation.forum.models import Thread
 from deliberation.preconditions import check_version
 from deliberation.realtime.events import emit
 from deliberation.threads.models import Post
+from deliberation.threads.views import SessionCheck
 
 CLOSED = (ConclusionStatus.adopted, ConclusionStatus.rejected)
 
 
-async def get_conclusion_or_404(db: AsyncSession, conclusion_id: uuid.UUID, *, lock: str | None = None) -> Conclusion:
-    """The conclusion, read afresh; `lock` "update" or "share" locks its row until the transaction ends."""
+async def get_conclusion_or_404(
+    db: AsyncSession, conclusion_id: uuid.UUID, *, lock: str | None = None, check: SessionCheck | None = None
+) -> Conclusion:
+    """The conclusion, read afresh; `lock` "update" or "share" locks its row until the transaction ends.
+
+    `check` (a permission in its session) runs on a plain read first, so a refused caller never queues behind
+    the row's holders nor holds it, and again under the lock, where it is authoritative.
+    """
+    if check is not None:
+        await check((await get_conclusion_or_404(db, conclusion_id)).session_id)
     query = select(Conclusion).where(Conclusion.id == conclusion_id).execution_options(populate_existing=True)
     if lock is not None:
         query = query.with_for_update(read=lock == "share")
     conclusion = await db.scalar(query)
     if conclusion is None:
         raise NotFound("No such conclusion.")
+    if check is not None:
+        await check(conclusion.session_id)
     return conclusion
 
 
@@ -179,7 +190,7 @@ async def create_conclusion(
             target_id=conclusion.id,
             actor_id=user.id,
             session_id=session_id,
-            data={"version": 1, "title": data.title, "source_post_ids": source_ids, "thread_id": data.thread_id},
+            data={"version": 1, "source_post_ids": source_ids, "thread_id": data.thread_id},
         )
         out = await conclusion_out(db, conclusion, None)
         await emit(db, session_id, "conclusion.created", out)
@@ -195,8 +206,9 @@ async def update_conclusion(
     makes no version.
     """
     async with db.begin():
-        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="update")
-        await require_moderator(db, conclusion.session_id, user)
+        conclusion = await get_conclusion_or_404(
+            db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)
+        )
         if conclusion.status in CLOSED:
             raise Conflict("The vote on this conclusion has closed; it can no longer change.")
         check_version(conclusion.version, expected)
@@ -227,7 +239,7 @@ async def update_conclusion(
                 target_id=conclusion.id,
                 actor_id=user.id,
                 session_id=conclusion.session_id,
-                data={"version": conclusion.version, "title": title, "during_vote": conclusion.opened_at is not None},
+                data={"version": conclusion.version, "during_vote": conclusion.opened_at is not None},
             )
             await emit(db, conclusion.session_id, "conclusion.updated", await conclusion_out(db, conclusion, None))
         return await conclusion_out(db, conclusion, user)

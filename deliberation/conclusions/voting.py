@@ -47,8 +47,9 @@ async def open_voting(
 ) -> ConclusionOut:
     """Open the vote with its rule set (moderators); 409 unless the conclusion is a draft."""
     async with db.begin():
-        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="update")
-        await require_moderator(db, conclusion.session_id, user)
+        conclusion = await get_conclusion_or_404(
+            db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)
+        )
         if conclusion.status != ConclusionStatus.draft:
             raise Conflict("Voting on this conclusion is already open or has closed; a conclusion is voted once.")
         if data.closes_at is not None and data.closes_at <= now:
@@ -118,8 +119,9 @@ async def finish_vote(db: AsyncSession, conclusion: Conclusion, *, actor: User |
 async def close_voting(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *, now: datetime) -> ConclusionOut:
     """Close the vote now (moderators); 409 unless it is open."""
     async with db.begin():
-        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="update")
-        await require_moderator(db, conclusion.session_id, user)
+        conclusion = await get_conclusion_or_404(
+            db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)
+        )
         if conclusion.status != ConclusionStatus.voting:
             raise Conflict("Voting on this conclusion is not open.")
         await finish_vote(db, conclusion, actor=user, now=now)
@@ -150,8 +152,9 @@ async def close_due_vote(db: AsyncSession, *, now: datetime) -> bool:
 async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data: VoteIn, *, now: datetime) -> VoteOut:
     """Cast or change the member's vote on the current version; 409 when voting is not open."""
     async with db.begin():
-        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="share")
-        await require_member(db, conclusion.session_id, user)
+        conclusion = await get_conclusion_or_404(
+            db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)
+        )
         _require_open(conclusion, now)
         values = {
             "choice": data.choice,
@@ -175,8 +178,9 @@ async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data
 async def retract_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *, now: datetime) -> None:
     """Withdraw the member's vote (nothing to withdraw is fine); 409 when voting is not open."""
     async with db.begin():
-        conclusion = await get_conclusion_or_404(db, conclusion_id, lock="share")
-        await require_member(db, conclusion.session_id, user)
+        conclusion = await get_conclusion_or_404(
+            db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)
+        )
         _require_open(conclusion, now)
         deleted = await db.scalar(
             delete(Vote).where(Vote.conclusion_id == conclusion.id, Vote.user_id == user.id).returning(Vote.id)

@@ -24,7 +24,7 @@ from deliberation.accounts.representatives import verified_claim
 from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Forbidden, NotFound
-from deliberation.proposals.models import Endorsement, Proposal, ProposalStatus
+from deliberation.proposals.models import Endorsement, ProposalStatus
 from deliberation.proposals.schemas import EndorsementIn, EndorsementOut, RepresentativeRef
 from deliberation.proposals.views import check_texts, lock_proposal, visible_proposal
 from deliberation.realtime.events import emit
@@ -94,10 +94,10 @@ async def list_endorsements(
         return await endorsements_out(db, rows, now=now)
 
 
-async def _active_endorsement(db: AsyncSession, proposal: Proposal, user: User) -> Endorsement | None:
+async def _active_endorsement(db: AsyncSession, proposal_id: uuid.UUID, user: User) -> Endorsement | None:
     return await db.scalar(
         select(Endorsement).where(
-            Endorsement.proposal_id == proposal.id,
+            Endorsement.proposal_id == proposal_id,
             Endorsement.representative_id == user.id,
             Endorsement.withdrawn_at.is_(None),
         )
@@ -112,13 +112,15 @@ async def endorse(
     check_texts(statement=statement)
     try:
         async with db.begin():
-            proposal, session = await lock_proposal(db, proposal_id)
+            # Checked before the session row (a refused caller never queues behind its writers); claims are not
+            # guarded by that row, so checking again under it would decide nothing more.
             claim = await verified_claim(db, user.id, now.date())
             if claim is None:
                 raise Forbidden("Only verified elected representatives may endorse a proposal.")
+            proposal, session = await lock_proposal(db, proposal_id)
             if proposal.status != ProposalStatus.published:
                 raise Conflict("Only a published proposal can be endorsed.")
-            if await _active_endorsement(db, proposal, user) is not None:
+            if await _active_endorsement(db, proposal.id, user) is not None:
                 raise Conflict("You have already endorsed this proposal; withdraw it first to change it.")
             endorsement = Endorsement(
                 proposal_id=proposal.id,
@@ -157,11 +159,15 @@ async def endorse(
 
 async def withdraw(db: AsyncSession, proposal_id: uuid.UUID, user: User, *, now: datetime) -> None:
     """Withdraw the user's active endorsement (kept, with `withdrawn_at`); 404 when they have none."""
-    async with db.begin():
-        proposal, session = await lock_proposal(db, proposal_id)
-        endorsement = await _active_endorsement(db, proposal, user)
-        if endorsement is None:
+
+    async def has_endorsement(_: uuid.UUID) -> None:
+        if await _active_endorsement(db, proposal_id, user) is None:
             raise NotFound("You have no active endorsement of this proposal.")
+
+    async with db.begin():
+        proposal, session = await lock_proposal(db, proposal_id, has_endorsement)
+        endorsement = await _active_endorsement(db, proposal.id, user)
+        assert endorsement is not None  # withdrawing takes the session row too, and `has_endorsement` ran under it
         endorsement.withdrawn_at = now
         proposal.endorsement_count -= 1
         await db.flush()

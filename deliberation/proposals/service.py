@@ -100,8 +100,7 @@ async def create_proposal(
     """A draft proposal at version 1 (moderators); 422 unless every conclusion is an adopted one of the session."""
     check_texts(title=data.title, summary=data.summary, body=data.body)
     async with db.begin():
-        await lock_session(db, session_id)
-        await require_moderator(db, session_id, user)
+        await lock_session(db, session_id, lambda session_id: require_moderator(db, session_id, user))
         ids = await check_conclusions(db, session_id, data.conclusion_ids)
         proposal = Proposal(session_id=session_id, version=1, created_by=user.id, created_at=now, updated_at=now)
         db.add(proposal)
@@ -115,7 +114,7 @@ async def create_proposal(
             target_id=proposal.id,
             actor_id=user.id,
             session_id=session_id,
-            data={"version": 1, "title": data.title, "conclusion_ids": ids},
+            data={"version": 1, "conclusion_ids": ids},
         )
         await emit(db, session_id, "proposal.created", out)
     return out
@@ -136,8 +135,9 @@ async def update_proposal(
     """
     check_texts(title=data.title, summary=data.summary, body=data.body)
     async with db.begin():
-        proposal, session = await lock_proposal(db, proposal_id)
-        await require_moderator(db, session.id, user)
+        proposal, session = await lock_proposal(
+            db, proposal_id, lambda session_id: require_moderator(db, session_id, user)
+        )
         if proposal.status == ProposalStatus.published:
             raise Conflict("This proposal is published and can no longer change.")
         check_version(proposal.version, expected)
@@ -161,7 +161,7 @@ async def update_proposal(
             target_id=proposal.id,
             actor_id=user.id,
             session_id=session.id,
-            data={"version": proposal.version, "title": title, "conclusion_ids": ids},
+            data={"version": proposal.version, "conclusion_ids": ids},
         )
         await emit(db, session.id, "proposal.updated", out)
     return out
@@ -204,8 +204,9 @@ async def publish_proposal(
 ) -> ProposalOut:
     """Freeze the current version (moderators): `published_at` and `content_sha256` are set once; 409 when published."""
     async with db.begin():
-        proposal, session = await lock_proposal(db, proposal_id)
-        await require_moderator(db, session.id, user)
+        proposal, session = await lock_proposal(
+            db, proposal_id, lambda session_id: require_moderator(db, session_id, user)
+        )
         if proposal.status == ProposalStatus.published:
             raise Conflict("This proposal is already published.")
         if expected is not None:

@@ -24,7 +24,7 @@ from deliberation.forum.models import Session
 from deliberation.proposals.canonical import canonical_conclusion, canonical_content
 from deliberation.proposals.models import Proposal, ProposalConclusion, ProposalStatus, ProposalVersion
 from deliberation.proposals.schemas import ProposalOut
-from deliberation.threads.views import check_text, lock_session
+from deliberation.threads.views import SessionCheck, check_text, lock_session
 
 
 def proposal_out(proposal: Proposal, text: ProposalVersion, conclusion_ids: list[uuid.UUID]) -> ProposalOut:
@@ -90,12 +90,14 @@ async def visible_proposal(db: AsyncSession, proposal_id: uuid.UUID, viewer: Use
     return proposal
 
 
-async def lock_proposal(db: AsyncSession, proposal_id: uuid.UUID) -> tuple[Proposal, Session]:
-    """The proposal, read again after taking its session's row."""
+async def lock_proposal(
+    db: AsyncSession, proposal_id: uuid.UUID, check: SessionCheck | None = None
+) -> tuple[Proposal, Session]:
+    """The proposal, read again after taking its session's row (`check`: see `lock_session`)."""
     session_id = await db.scalar(select(Proposal.session_id).where(Proposal.id == proposal_id))
     if session_id is None:
         raise NotFound("No such proposal.")
-    session = await lock_session(db, session_id)
+    session = await lock_session(db, session_id, check)
     proposal = await db.scalar(
         select(Proposal).where(Proposal.id == proposal_id).with_for_update().execution_options(populate_existing=True)
     )

@@ -24,6 +24,11 @@ MEMBERS = {"moderator": "moderator", "ana": "participant", "ben": "participant",
 @pytest.fixture
 async def forum(db) -> Forum:
     """Members, an outsider, an admin, two verified representatives (not members) and one unverified claimant."""
+    return await make_forum(db)
+
+
+async def make_forum(db) -> Forum:
+    """The `forum` fixture's people and session, written through `db` (e.g. one that commits)."""
     people = {name: await signed_in(db, **fields) for name, fields in PEOPLE.items()}
     session = await make_forum_session(db, members={people[name][0]: role for name, role in MEMBERS.items()})
     await make_representative(db, people["mayor"][0], office="Mayor", territory="Valle Norte")

@@ -133,3 +133,27 @@ async def test_steps_are_audited_and_announced(client, forum):
     mine = [(e["event"], e["data"]["version"]) for e in events if e["event"].startswith("proposal.")]
     assert mine == [("proposal.created", 1), ("proposal.updated", 2), ("proposal.published", 2)]
     assert events[-1]["data"] == published
+
+
+async def test_the_public_audit_log_does_not_disclose_drafts(client, forum):
+    """Anonymous readers get 404 for drafts; the public log names them by id and version only."""
+    adopted = await decided(client, forum, "Buy local")
+    conclusion = await draft(client, forum, title="Secret conclusion draft")
+    edited = await client.patch(
+        f"/api/conclusions/{conclusion['id']}",
+        json={"title": "Secret conclusion edit"},
+        headers={**forum.as_("moderator"), "If-Match": "1"},
+    )
+    assert edited.status_code == 200
+    proposal = await propose(client, forum, [adopted["id"]], title="Secret proposal draft")
+    edited = await client.patch(
+        f"/api/proposals/{proposal['id']}",
+        json={"title": "Secret proposal edit"},
+        headers={**forum.as_("moderator"), "If-Match": "1"},
+    )
+    assert edited.status_code == 200
+    assert (await client.get(f"/api/proposals/{proposal['id']}")).status_code == 404
+    log = await client.get(f"/api/audit?session={forum.session.id}&limit=100")
+    actions = {entry["action"] for entry in log.json()["items"]}
+    assert {"conclusion.created", "conclusion.edited", "proposal.created", "proposal.edited"} <= actions
+    assert "Secret" not in log.text
