@@ -32,6 +32,7 @@ from deliberation.conclusions.tally import (
 from deliberation.errors import Conflict, Invalid, Unauthorized
 from deliberation.forum.access import require_member, require_moderator
 from deliberation.realtime.events import emit
+from deliberation.threads.views import check_text
 
 
 def _require_open(conclusion: Conclusion, now: datetime) -> None:
@@ -151,6 +152,8 @@ async def close_due_vote(db: AsyncSession, *, now: datetime) -> bool:
 
 async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data: VoteIn, *, now: datetime) -> VoteOut:
     """Cast or change the member's vote on the current version; 409 when voting is not open."""
+    if data.comment is not None:
+        check_text("comment", data.comment)
     async with db.begin():
         conclusion = await get_conclusion_or_404(
             db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)
@@ -189,12 +192,34 @@ async def retract_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *
             await mark_tally_changed(db, conclusion.id)
 
 
+async def drop_votes_of_removed_member(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Delete a leaving member's votes on the session's open votes and mark those tallies changed.
+
+    Call it first in the removal's transaction: it takes every open conclusion row of the session (in id order)
+    before the session row, the lock order of every vote, so a vote in flight either lands first and is
+    deleted here or waits and then finds its voter no longer a member.
+    """
+    open_ids = (
+        await db.scalars(
+            select(Conclusion.id)
+            .where(Conclusion.session_id == session_id, Conclusion.status == ConclusionStatus.voting)
+            .order_by(Conclusion.id)
+            .with_for_update()
+        )
+    ).all()
+    if not open_ids:
+        return
+    dropped = await db.scalars(
+        delete(Vote).where(Vote.conclusion_id.in_(open_ids), Vote.user_id == user_id).returning(Vote.conclusion_id)
+    )
+    for conclusion_id in sorted(set(dropped)):
+        await mark_tally_changed(db, conclusion_id)
+
+
 async def get_tally(db: AsyncSession, conclusion_id: uuid.UUID, viewer: User | None) -> TallyOut:
-    """The tally: public once the vote closed, for members (and admins) before; counts hidden per visibility."""
+    """The tally: public once the vote closed, for signed-in users before; counts hidden per visibility."""
     async with db.begin():
         conclusion = await get_conclusion_or_404(db, conclusion_id)
-        if conclusion.status not in CLOSED:
-            if viewer is None:
-                raise Unauthorized("Sign in as a member of the session to see the tally before the vote closes.")
-            await require_member(db, conclusion.session_id, viewer)
+        if conclusion.status not in CLOSED and viewer is None:
+            raise Unauthorized("Sign in to see the tally before the vote closes.")
         return await read_tally(db, conclusion)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.accounts.service import users_out
 from deliberation.audit import service as audit
+from deliberation.conclusions.voting import drop_votes_of_removed_member
 from deliberation.errors import Conflict, Invalid, NotFound
 from deliberation.forum.access import (
     add_member,
@@ -364,6 +365,7 @@ async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, us
     """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
     async with db.begin():
         await require_moderator(db, session_id, actor)
+        await drop_votes_of_removed_member(db, session_id, user_id)
         member = await db.scalar(
             delete(SessionMember)
             .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)

@@ -24,7 +24,7 @@ from deliberation.accounts.representatives import verified_claim
 from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Forbidden, NotFound
-from deliberation.proposals.models import Endorsement, ProposalStatus
+from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, ProposalStatus
 from deliberation.proposals.schemas import EndorsementIn, EndorsementOut, RepresentativeRef
 from deliberation.proposals.views import check_texts, lock_proposal, visible_proposal
 from deliberation.realtime.events import emit
@@ -152,8 +152,11 @@ async def endorse(
             )
             await emit(db, session.id, "endorsement.created", out)
             return out
-    except IntegrityError:
-        # The partial unique index decides if two requests of one representative ever race past the check.
+    except IntegrityError as error:
+        # The session row serializes endorsements of a proposal, so the check above decides; the partial unique
+        # index is the backstop. Only its violation means "already endorsed": any other error is a bug, not a 409.
+        if getattr(error.orig.__cause__, "constraint_name", None) != ACTIVE_ENDORSEMENT_INDEX:
+            raise
         raise Conflict("You have already endorsed this proposal; withdraw it first to change it.") from None
 
 

@@ -92,6 +92,9 @@ class ProposalConclusion(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+ACTIVE_ENDORSEMENT_INDEX = "uq_endorsements_active_proposal_id_representative_id"
+
+
 class Endorsement(UUIDPrimaryKey, CreatedAt, Base):
     """A verified representative's endorsement of a published proposal; withdrawn ones stay, with `withdrawn_at`."""
 
@@ -100,7 +103,7 @@ class Endorsement(UUIDPrimaryKey, CreatedAt, Base):
         CheckConstraint("stance IN ('endorse', 'endorse_with_reservations')", name="stance"),
         # One active endorsement per representative per proposal: the database says so.
         Index(
-            "uq_endorsements_active_proposal_id_representative_id",
+            ACTIVE_ENDORSEMENT_INDEX,
             "proposal_id",
             "representative_id",
             unique=True,

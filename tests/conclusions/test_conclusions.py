@@ -135,7 +135,7 @@ async def test_tally_by_actor_type_and_cross_actor_consensus(client, forum):
         "local_government": {"support": 0, "oppose": 1, "abstain": 0},
     }
     assert tally["cross_actor_consensus"] is False
-    assert (await client.get(url, headers=forum.as_("outsider"))).status_code == 403
+    assert (await client.get(url, headers=forum.as_("outsider"))).json() == tally  # any signed-in user
     assert (await client.get(url)).status_code == 401
 
     await vote(client, forum, "ben", cid, "support")
@@ -231,3 +231,41 @@ async def test_unknown_conclusions_are_404(client, forum):
     assert (await vote(client, forum, "ana", str(missing), "support")).status_code == 404
     response = await client.get(f"/api/sessions/{uuid.uuid4()}/conclusions", headers=forum.as_("ana"))
     assert response.status_code == 404
+
+
+async def test_a_removed_members_votes_no_longer_count(client, forum):
+    """Her votes on open votes go with her membership; her vote on a closed one stays in its final tally."""
+    closed, open_ = (await draft(client, forum))["id"], (await draft(client, forum, title="Open"))["id"]
+    for cid in (closed, open_):
+        await open_vote(client, forum, cid)
+        await vote(client, forum, "ana", cid, "support")
+        await vote(client, forum, "ben", cid, "oppose")
+    await close_vote(client, forum, closed)
+    removed = await client.delete(
+        f"/api/sessions/{forum.session.id}/members/{forum.users['ana'].id}", headers=forum.as_("moderator")
+    )
+    assert removed.status_code == 204
+    tally = (await client.get(f"/api/conclusions/{open_}/tally", headers=forum.as_("ben"))).json()
+    assert (tally["voters"], tally["support"], tally["oppose"]) == (1, 0, 1)
+    assert (await client.get(f"/api/conclusions/{closed}/tally")).json()["support"] == 1
+    assert (await vote(client, forum, "ana", open_, "support")).status_code == 403
+
+
+def fields(response) -> list[str]:
+    assert response.status_code == 422, response.text
+    return [error["field"] for error in response.json()["errors"]]
+
+
+async def test_nul_characters_are_refused_naming_the_field(client, forum):
+    url = f"/api/sessions/{forum.session.id}/conclusions"
+    for body, field in [({"title": "a\u0000b", "body": "x"}, "title"), ({"title": "t", "body": "a\u0000"}, "body")]:
+        response = await client.post(url, json=body, headers=forum.as_("moderator"))
+        assert fields(response) == [field]
+    cid = (await draft(client, forum))["id"]
+    edited = await client.patch(
+        f"/api/conclusions/{cid}", json={"body": "\u0000"}, headers={**forum.as_("moderator"), "If-Match": "1"}
+    )
+    assert fields(edited) == ["body"]
+    await open_vote(client, forum, cid)
+    cast = await vote(client, forum, "ana", cid, "support", comment="no\u0000")
+    assert fields(cast) == ["comment"]

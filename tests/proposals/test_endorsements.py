@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from deliberation.db.base import utcnow
+from deliberation.proposals import endorsements
 from deliberation.proposals.models import Endorsement
+from deliberation.proposals.schemas import EndorsementIn
 from tests.proposals.conftest import decided, endorse, propose, publish
 
 
@@ -132,3 +136,18 @@ async def test_the_database_allows_one_active_endorsement_per_representative(db,
     with pytest.raises(IntegrityError):
         async with db.begin():
             db.add(row())
+
+
+async def test_only_the_active_endorsement_index_means_already_endorsed(db, client, forum, published, monkeypatch):
+    """Past the check (as two racing requests would be), the unique index answers 409; other errors are not 409."""
+
+    async def none(*_):
+        return None
+
+    assert (await endorse(client, forum, "mayor", published["id"])).status_code == 201
+    monkeypatch.setattr(endorsements, "_active_endorsement", none)
+    assert (await endorse(client, forum, "mayor", published["id"])).status_code == 409
+    monkeypatch.setattr(endorsements, "ACTIVE_ENDORSEMENT_INDEX", "another_constraint")
+    with pytest.raises(IntegrityError):
+        data = EndorsementIn(stance="endorse")
+        await endorsements.endorse(db, uuid.UUID(published["id"]), forum.users["mayor"], data, now=utcnow())
