@@ -8,6 +8,7 @@ after it, and a vote names the version that is current when it commits. A vote p
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
@@ -33,6 +34,8 @@ from deliberation.errors import Conflict, Invalid, Unauthorized
 from deliberation.forum.access import require_member, require_moderator
 from deliberation.realtime.events import emit
 from deliberation.threads.views import check_text
+
+log = logging.getLogger("deliberation.conclusions")
 
 
 def _require_open(conclusion: Conclusion, now: datetime) -> None:
@@ -129,16 +132,18 @@ async def close_voting(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *
         return await conclusion_out(db, conclusion, user)
 
 
-async def close_due_vote(db: AsyncSession, *, now: datetime) -> bool:
-    """Claim one open vote whose close time has passed and close it; False when none is due.
+async def close_due_vote(db: AsyncSession, *, now: datetime, skip: set[uuid.UUID]) -> bool:
+    """Claim one open vote whose close time has passed, not in `skip`, and close it; False when none is due.
 
     `SKIP LOCKED`: instances running this at once each take a different vote, and one a moderator is closing
-    right now is left to them.
+    right now is left to them. A vote whose closing fails is logged and added to `skip` (its savepoint rolled
+    back), so it cannot keep the votes due after it from closing.
     """
     async with db.begin():
         conclusion = await db.scalar(
             select(Conclusion)
             .where(Conclusion.status == ConclusionStatus.voting, Conclusion.closes_at <= now)
+            .where(Conclusion.id.not_in(skip))
             .order_by(Conclusion.closes_at)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -146,7 +151,12 @@ async def close_due_vote(db: AsyncSession, *, now: datetime) -> bool:
         )
         if conclusion is None:
             return False
-        await finish_vote(db, conclusion, actor=None, now=now)
+        try:
+            async with db.begin_nested():
+                await finish_vote(db, conclusion, actor=None, now=now)
+        except Exception:
+            log.exception("closing the due vote on conclusion %s failed; skipped this round", conclusion.id)
+            skip.add(conclusion.id)
         return True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
@@ -53,8 +54,13 @@ async def conclusion_workers(app: Litestar) -> AsyncIterator[None]:
     sessionmaker = app.state.sessionmaker
     interval = settings.tally_event_interval_seconds
 
+    failed: set[uuid.UUID] = set()
+
     async def close_step(db: AsyncSession) -> bool:
-        return await close_due_vote(db, now=app.state.clock())
+        if await close_due_vote(db, now=app.state.clock(), skip=failed):
+            return True
+        failed.clear()  # the next round tries them again
+        return False
 
     async def tally_step(db: AsyncSession) -> bool:
         return await publish_due_tally(db, now=app.state.clock(), interval=interval)

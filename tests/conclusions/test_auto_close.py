@@ -9,9 +9,11 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from deliberation.app import create_app
+from deliberation.conclusions import voting
 from deliberation.db.base import utcnow
 from deliberation.db.engine import create_sessionmaker
 from deliberation.settings import Settings
+from tests.conclusions.conftest import draft, open_vote
 from tests.conftest import serve_in_process
 from tests.factories import make_forum_session, signed_in
 
@@ -89,3 +91,25 @@ async def test_votes_close_at_their_close_time_once_with_two_instances_running(d
         assert (tally["status"], tally["support"], tally["hidden"]) == ("adopted", 1, False)
         conclusion = (await second.get(f"/api/conclusions/{ids[0]}", headers=ana_headers)).json()
         assert conclusion["voting"]["closed_at"] == conclusion["voting"]["closes_at"]
+
+
+async def test_a_vote_that_fails_to_close_does_not_block_the_others(client, db, forum, monkeypatch):
+    """The closer logs and skips a failing vote this round and closes the ones due after it."""
+    closes_at = (utcnow() + timedelta(minutes=5)).isoformat()
+    ids = [(await draft(client, forum, title=f"T{n}"))["id"] for n in range(2)]
+    for cid in ids:
+        await open_vote(client, forum, cid, closes_at=closes_at)
+    real_finish = voting.finish_vote
+
+    async def finish(db, conclusion, **kwargs):
+        if str(conclusion.id) == ids[0]:
+            raise RuntimeError("this one cannot close")
+        await real_finish(db, conclusion, **kwargs)
+
+    monkeypatch.setattr(voting, "finish_vote", finish)
+    later, skip = utcnow() + timedelta(minutes=10), set()
+    handled = 0
+    while await voting.close_due_vote(db, now=later, skip=skip):
+        handled += 1
+    assert handled == 2 and {str(cid) for cid in skip} == {ids[0]}
+    assert await statuses(db, ids) == {ids[0]: "voting", ids[1]: "rejected"}
