@@ -82,7 +82,7 @@ async def fuzz_target(create_database):
 
 @schema.parametrize()
 @schema.given(data=st.data())
-@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=MAX_EXAMPLES)
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=MAX_EXAMPLES, derandomize=True)
 def test_every_operation_answers_as_documented(case, data, fuzz_target):
     service, world = fuzz_target
     if not deliberately_invalid(case, ParameterLocation.PATH):
