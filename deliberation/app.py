@@ -30,6 +30,7 @@ from deliberation.deps import provide_db, provide_now
 from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
+from deliberation.membership.routes import MembershipController
 from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
 from deliberation.openapi import document_problems, document_request_rules, document_security
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
@@ -54,6 +55,7 @@ ROUTE_HANDLERS = [
     live,
     LineController,
     SessionController,
+    MembershipController,
     SessionThreadsController,
     ThreadController,
     PostController,

@@ -58,6 +58,8 @@ class Visibility(enum.StrEnum):
     after_close = "after_close"
 
 
+CLOSED = (ConclusionStatus.adopted, ConclusionStatus.rejected)  # the statuses a closed vote leaves
+
 # The decision rule, named so a stored vote says which rule decided it.
 RULE_SUPPORT_OVER_OPPOSE = "support_over_oppose"
 

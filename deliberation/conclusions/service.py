@@ -16,121 +16,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.accounts.service import author_ref
 from deliberation.audit import service as audit
+from deliberation.conclusions.access import get_conclusion_or_404
 from deliberation.conclusions.models import (
+    CLOSED,
     Conclusion,
     ConclusionSource,
     ConclusionStatus,
     ConclusionVersion,
     TallyMark,
-    Vote,
 )
+from deliberation.conclusions.presenters import conclusion_out, conclusions_out
 from deliberation.conclusions.schemas import (
     ConclusionIn,
     ConclusionOut,
     ConclusionPatch,
-    MyVote,
     VersionOut,
-    VotingOut,
 )
 from deliberation.conclusions.tally import mark_tally_changed
-from deliberation.errors import Conflict, Invalid, NotFound
+from deliberation.errors import Conflict, Invalid
 from deliberation.forum.access import get_session_or_404, require_moderator
 from deliberation.forum.models import Thread
 from deliberation.preconditions import check_version
 from deliberation.realtime.events import emit
+from deliberation.text import check_text
 from deliberation.threads.models import Post
-from deliberation.threads.views import SessionCheck, check_text
-
-CLOSED = (ConclusionStatus.adopted, ConclusionStatus.rejected)
-
-
-async def get_conclusion_or_404(
-    db: AsyncSession, conclusion_id: uuid.UUID, *, lock: str | None = None, check: SessionCheck | None = None
-) -> Conclusion:
-    """The conclusion, read afresh; `lock` "update" or "share" locks its row until the transaction ends.
-
-    `check` (a permission in its session) runs on a plain read first, so a refused caller never queues behind
-    the row's holders nor holds it, and again under the lock, where it is authoritative.
-    """
-    if check is not None:
-        await check((await get_conclusion_or_404(db, conclusion_id)).session_id)
-    query = select(Conclusion).where(Conclusion.id == conclusion_id).execution_options(populate_existing=True)
-    if lock is not None:
-        query = query.with_for_update(read=lock == "share")
-    conclusion = await db.scalar(query)
-    if conclusion is None:
-        raise NotFound("No such conclusion.")
-    if check is not None:
-        await check(conclusion.session_id)
-    return conclusion
-
-
-def voting_out(conclusion: Conclusion) -> VotingOut | None:
-    if conclusion.opened_at is None:
-        return None
-    return VotingOut(
-        opened_at=conclusion.opened_at,
-        closes_at=conclusion.closes_at,
-        results_visibility=conclusion.results_visibility,  # type: ignore[arg-type]
-        quorum=conclusion.quorum,
-        rule=conclusion.rule or "",
-        closed_at=conclusion.closed_at,
-    )
-
-
-async def conclusions_out(
-    db: AsyncSession, rows: list[tuple[Conclusion, ConclusionVersion]], viewer: User | None
-) -> list[ConclusionOut]:
-    """Conclusions with their current text, sources and the viewer's vote (none for events), in 2-3 queries."""
-    ids = [conclusion.id for conclusion, _ in rows]
-    sources: dict[uuid.UUID, list[uuid.UUID]] = {id_: [] for id_ in ids}
-    if ids:
-        for source in await db.scalars(
-            select(ConclusionSource).where(ConclusionSource.conclusion_id.in_(ids)).order_by(ConclusionSource.position)
-        ):
-            sources[source.conclusion_id].append(source.post_id)
-    votes: dict[uuid.UUID, Vote] = {}
-    if viewer is not None and ids:
-        votes = {
-            vote.conclusion_id: vote
-            for vote in await db.scalars(select(Vote).where(Vote.conclusion_id.in_(ids), Vote.user_id == viewer.id))
-        }
-    out = []
-    for conclusion, text in rows:
-        vote = votes.get(conclusion.id)
-        my_vote = None
-        if vote is not None:
-            my_vote = MyVote(
-                choice=vote.choice,  # type: ignore[arg-type]
-                version=vote.version,
-                stale=vote.version != conclusion.version,
-                comment=vote.comment,
-            )
-        out.append(
-            ConclusionOut(
-                id=conclusion.id,
-                session_id=conclusion.session_id,
-                thread_id=conclusion.thread_id,
-                title=text.title,
-                body=text.body,
-                version=conclusion.version,
-                status=conclusion.status,  # type: ignore[arg-type]
-                source_post_ids=sources[conclusion.id],
-                voting=voting_out(conclusion),
-                my_vote=my_vote,
-                created_at=conclusion.created_at,
-                updated_at=conclusion.updated_at,
-            )
-        )
-    return out
-
-
-async def conclusion_out(db: AsyncSession, conclusion: Conclusion, viewer: User | None) -> ConclusionOut:
-    """One conclusion as `viewer` sees it (None: the shared view events carry)."""
-    text = await db.get(ConclusionVersion, (conclusion.id, conclusion.version))
-    assert text is not None  # every version a conclusion names is written with it
-    (out,) = await conclusions_out(db, [(conclusion, text)], viewer)
-    return out
 
 
 async def _check_placement(db: AsyncSession, session_id: uuid.UUID, data: ConclusionIn) -> list[uuid.UUID]:

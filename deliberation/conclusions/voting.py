@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
-from deliberation.conclusions.models import RULE_SUPPORT_OVER_OPPOSE, Conclusion, ConclusionStatus, Vote
+from deliberation.conclusions.access import get_conclusion_or_404
+from deliberation.conclusions.models import CLOSED, RULE_SUPPORT_OVER_OPPOSE, Conclusion, ConclusionStatus, Vote
+from deliberation.conclusions.presenters import conclusion_out
 from deliberation.conclusions.schemas import ConclusionOut, TallyOut, VoteIn, VoteOut, VotingIn
-from deliberation.conclusions.service import CLOSED, conclusion_out, get_conclusion_or_404
 from deliberation.conclusions.tally import (
     clear_tally_mark,
     count_tally,
@@ -33,7 +34,7 @@ from deliberation.conclusions.tally import (
 from deliberation.errors import Conflict, Invalid, Unauthorized
 from deliberation.forum.access import require_member, require_moderator
 from deliberation.realtime.events import emit
-from deliberation.threads.views import check_text
+from deliberation.text import check_text
 
 log = logging.getLogger("deliberation.conclusions")
 

@@ -1,4 +1,4 @@
-"""Who may do what in a session: the membership checks every session-scoped action reuses.
+"""Who may do what in a session, and taking its row: the checks and the lock every session-scoped action reuses.
 
 Each helper runs inside the caller's transaction (it takes the `AsyncSession`, never begins one), so a
 service function can check and act atomically:
@@ -8,14 +8,21 @@ service function can check and act atomically:
         ...
 
 Admins (organizers) pass every check: they count as moderators of every session.
+
+Lock order: every write in a session first takes the session row (`lock_session`), then reads what it
+changes. `emit` needs that row anyway, so this serializes nothing more; it gives one lock order (no
+deadlocks between, say, a reaction and a hide), makes each check-then-write atomic (a post cannot slip into
+a thread being locked), and makes `posts.seq` follow commit order within a session. Permissions are checked
+before taking the row (a refused caller never queues behind the session's writers) and again under it, where
+the answer counts.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -59,16 +66,36 @@ async def require_moderator(db: AsyncSession, session_id: uuid.UUID, user: User)
     return session
 
 
+async def is_moderator(db: AsyncSession, session_id: uuid.UUID, user: User) -> bool:
+    """Admins moderate every session; others when their role in it says so."""
+    return user.is_admin or await membership_role(db, session_id, user) == Role.moderator
+
+
+# A permission check on a session (e.g. `require_member`), run before taking its row and again under it.
+SessionCheck = Callable[[uuid.UUID], Awaitable[object]]
+
+
+async def lock_session(db: AsyncSession, session_id: uuid.UUID, check: SessionCheck | None = None) -> Session:
+    """Take the session row (FOR NO KEY UPDATE, what `emit` takes too) and return it fresh.
+
+    `check` runs first, so a refused caller never queues behind the session's writers, and again under the
+    lock, where it is authoritative (a membership may have ended while this request waited).
+    """
+    if check is not None:
+        await check(session_id)
+    session = await db.scalar(
+        select(Session)
+        .where(Session.id == session_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if session is None:
+        raise NotFound("No such session.")
+    if check is not None:
+        await check(session_id)
+    return session
+
+
 def sees_meeting_url(viewer: User | None, role: str | None) -> bool:
     """Whether `viewer`, with this role in a session (None: not a member), may see its meeting URL."""
     return viewer is not None and (viewer.is_admin or role is not None)
-
-
-async def add_member(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> SessionMember | None:
-    """Insert a membership row with `role`; None when the user is already a member (their role is kept)."""
-    return await db.scalar(
-        insert(SessionMember)
-        .values(session_id=session_id, user_id=user_id, role=role.value)
-        .on_conflict_do_nothing()
-        .returning(SessionMember)
-    )

@@ -24,10 +24,9 @@ from deliberation.accounts.schemas import VerifyIn
 from deliberation.db import locks
 from deliberation.db.base import utcnow
 from deliberation.errors import Conflict
-from deliberation.forum.access import add_member
 from deliberation.forum.models import Role, Session, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
-from deliberation.forum.service import add_session
+from deliberation.forum.service import add_member, add_session
 
 # Serializes concurrent demo loads so two runs at once still leave one copy.
 DEMO_PASSWORD = "forum-demo-password"  # noqa: S105 (printed by the command; demo data only)

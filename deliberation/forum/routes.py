@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts.auth import Admin, CurrentUser, Viewer
@@ -15,10 +15,7 @@ from deliberation.forum.schemas import (
     LineIn,
     LineList,
     LineOut,
-    MemberOut,
-    MemberPage,
     NumberedRef,
-    RoleIn,
     SessionIn,
     SessionOut,
     SessionPage,
@@ -95,38 +92,3 @@ class SessionController(Controller):
         self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID], data: JSONBody[SessionPatch]
     ) -> SessionOut:
         return await service.update_session(db, session_id, user, data, now=now)
-
-    @post("/{session_id:uuid}/join", status_code=204, summary="Join a session as a participant")
-    async def join_session(self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID]) -> None:
-        await service.join_session(db, session_id, user)
-
-    @get("/{session_id:uuid}/members", summary="Members of a session, in the order they joined (members only)")
-    async def list_members(
-        self,
-        db: DB,
-        user: CurrentUser,
-        session_id: FromPath[uuid.UUID],
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> MemberPage:
-        after = decode_cursor(cursor, AFTER) if cursor is not None else None
-        rows = await service.list_members(db, session_id, user, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda member: (member.joined_at, member.user.id))
-        return MemberPage(items=items, next_cursor=next_cursor)
-
-    @put("/{session_id:uuid}/members/{user_id:uuid}", summary="Set a member's role (admins and moderators)")
-    async def set_member_role(
-        self,
-        db: DB,
-        user: CurrentUser,
-        session_id: FromPath[uuid.UUID],
-        user_id: FromPath[uuid.UUID],
-        data: JSONBody[RoleIn],
-    ) -> MemberOut:
-        return await service.set_member_role(db, session_id, user, user_id, data.role)
-
-    @delete("/{session_id:uuid}/members/{user_id:uuid}", summary="Remove a member (admins and moderators)")
-    async def remove_member(
-        self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID]
-    ) -> None:
-        await service.remove_member(db, session_id, user, user_id)

@@ -9,8 +9,6 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from deliberation.accounts.schemas import UserOut
-
 Number = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
 Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
 Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
@@ -120,18 +118,3 @@ class SessionOut(msgspec.Struct):
 class SessionPage(msgspec.Struct):
     items: list[SessionOut]
     next_cursor: str | None
-
-
-class MemberOut(msgspec.Struct):
-    user: UserOut
-    role: RoleName
-    joined_at: datetime
-
-
-class MemberPage(msgspec.Struct):
-    items: list[MemberOut]
-    next_cursor: str | None
-
-
-class RoleIn(msgspec.Struct, forbid_unknown_fields=True):
-    role: RoleName

@@ -1,7 +1,7 @@
-"""Forum actions: build lines, sublines and sessions; browse them; join and manage members.
+"""Forum actions: build lines, sublines and sessions; browse them. Membership actions are in `membership`.
 
-Each public function runs one transaction. Those that change a session are where its live events go
-(`member.joined`, `member.updated`, `session.updated`): they build the output object inside the transaction.
+Each public function runs one transaction. Changing a session emits `session.updated`, built inside the
+transaction.
 """
 
 from __future__ import annotations
@@ -10,20 +10,17 @@ import uuid
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import Select, delete, func, null, select, tuple_
+from sqlalchemy import Select, func, null, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
-from deliberation.accounts.service import users_out
 from deliberation.audit import service as audit
-from deliberation.conclusions.voting import drop_votes_of_removed_member
 from deliberation.errors import Conflict, Invalid, NotFound
 from deliberation.forum.access import (
-    add_member,
     get_session_or_404,
     membership_role,
-    require_member,
     require_moderator,
     sees_meeting_url,
 )
@@ -32,14 +29,13 @@ from deliberation.forum.schemas import (
     LineIn,
     LineList,
     LineOut,
-    MemberOut,
     NumberedRef,
     SessionIn,
     SessionOut,
     SessionPatch,
     SublineIn,
 )
-from deliberation.realtime.events import append_event, emit, reserve_seq
+from deliberation.realtime.events import append_event, reserve_seq
 
 
 def number_order(number: str) -> tuple[tuple[int, int, str], ...]:
@@ -261,128 +257,11 @@ async def update_session(
         return out
 
 
-async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> None:
-    """Make the user a participant; joining again keeps the role they have (and announces nothing)."""
-    async with db.begin():
-        await get_session_or_404(db, session_id)
-        member = await add_member(db, session_id, user.id, Role.participant)
-        if member is not None:
-            await emit(db, session_id, "member.joined", await _member_event(db, member, user))
-
-
-async def _member_event(db: AsyncSession, member: SessionMember, user: User) -> MemberOut:
-    """A member as everyone in the session may see them (no email), for live events."""
-    (out,) = await _members_out(db, [member], [user], None)
-    return out
-
-
-async def _members_out(
-    db: AsyncSession, members: list[SessionMember], users: list[User], viewer: User | None
-) -> list[MemberOut]:
-    """Members with their users as `viewer` may see them (emails for admins and the user only; none for None)."""
-    shown = await users_out(db, users, viewer)
-    return [
-        MemberOut(user=user, role=member.role, joined_at=member.joined_at)
-        for member, user in zip(members, shown, strict=True)
-    ]
-
-
-async def list_members(
-    db: AsyncSession,
-    session_id: uuid.UUID,
-    user: User,
-    *,
-    after: tuple[datetime, uuid.UUID] | None = None,
-    limit: int,
-) -> list[MemberOut]:
-    """Members in the order they joined (members and admins only); `limit + 1` rows tell more follow."""
-    query = (
-        select(SessionMember, User)
-        .join(User, User.id == SessionMember.user_id)
-        .where(SessionMember.session_id == session_id)
-        .order_by(SessionMember.joined_at, SessionMember.user_id)
-        .limit(limit + 1)
+async def add_member(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> SessionMember | None:
+    """Insert a membership row with `role`; None when the user is already a member (their role is kept)."""
+    return await db.scalar(
+        insert(SessionMember)
+        .values(session_id=session_id, user_id=user_id, role=role.value)
+        .on_conflict_do_nothing()
+        .returning(SessionMember)
     )
-    if after is not None:
-        query = query.where(tuple_(SessionMember.joined_at, SessionMember.user_id) > tuple_(*after))
-    async with db.begin():
-        await require_member(db, session_id, user)
-        rows = (await db.execute(query)).all()
-        return await _members_out(db, [row[0] for row in rows], [row[1] for row in rows], user)
-
-
-async def set_member_role(
-    db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID, role: str
-) -> MemberOut:
-    """Give a user a role in the session, adding them if needed (admins and moderators); changes are audited."""
-    async with db.begin():
-        await require_moderator(db, session_id, actor)
-        target = await db.get(User, user_id)
-        if target is None:
-            raise NotFound("No such user.")
-        member, previous = await _lock_or_add_member(db, session_id, user_id, role)
-        if previous != role:
-            member.role = role
-            await audit.record(
-                db,
-                action="member.role_changed",
-                target_type="user",
-                target_id=user_id,
-                actor_id=actor.id,
-                session_id=session_id,
-                data={"user_id": user_id, "from": previous, "to": role},
-            )
-            await db.flush()
-            event = "member.joined" if previous is None else "member.updated"
-            await emit(db, session_id, event, await _member_event(db, member, target))
-        (out,) = await _members_out(db, [member], [target], actor)
-        return out
-
-
-async def _lock_or_add_member(
-    db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, role: str
-) -> tuple[SessionMember, str | None]:
-    """The membership row locked, with its role before (None when it is added now with `role`).
-
-    A concurrent join or removal can slip between reading and inserting (the row appears, or goes away after
-    a conflict): each round sees the other's commit, so try again until one of the two finds the row.
-    """
-    while True:
-        member = await db.scalar(
-            select(SessionMember)
-            .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if member is not None:
-            return member, member.role
-        member = await add_member(db, session_id, user_id, Role(role))
-        if member is not None:
-            return member, None
-
-
-async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID) -> None:
-    """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
-    async with db.begin():
-        await require_moderator(db, session_id, actor)
-        await drop_votes_of_removed_member(db, session_id, user_id)
-        member = await db.scalar(
-            delete(SessionMember)
-            .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
-            .returning(SessionMember)
-        )
-        if member is None:
-            raise NotFound("That user is not a member of this session.")
-        role = member.role
-        target = await db.get(User, user_id)
-        assert target is not None  # the membership row references the user
-        await emit(db, session_id, "member.removed", await _member_event(db, member, target))
-        await audit.record(
-            db,
-            action="member.removed",
-            target_type="user",
-            target_id=user_id,
-            actor_id=actor.id,
-            session_id=session_id,
-            data={"user_id": user_id, "role": role},
-        )

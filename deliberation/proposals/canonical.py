@@ -1,4 +1,4 @@
-"""The canonical form of a published proposal's content, and its SHA-256 (`content_sha256`).
+"""The canonical form of a published proposal's content, what goes in it, and its SHA-256 (`content_sha256`).
 
 The content is one JSON object (docs/api.md, "The canonical form", says the same for readers):
 
@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from deliberation.conclusions.models import Conclusion, ConclusionVersion
 from deliberation.conclusions.schemas import TallyOut
+from deliberation.conclusions.tally import read_tally
+from deliberation.proposals.models import Proposal, ProposalVersion
 
 CANONICAL_FORMAT = "deliberation.proposal.v1"
 
@@ -83,3 +89,41 @@ def canonical_bytes(content: dict[str, Any]) -> bytes:
 
 def content_sha256(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(content)).hexdigest()
+
+
+@dataclass(frozen=True)
+class FinalConclusion:
+    """An included conclusion as decided: the row, the version voted on, the final tally."""
+
+    conclusion: Conclusion
+    text: ConclusionVersion
+    tally: TallyOut
+
+
+async def final_conclusions(db: AsyncSession, ids: list[uuid.UUID]) -> list[FinalConclusion]:
+    """The included conclusions in the proposal's order, each with its voted version and final tally."""
+    conclusions = {c.id: c for c in await db.scalars(select(Conclusion).where(Conclusion.id.in_(ids)))}
+    finals = []
+    for conclusion_id in ids:
+        conclusion = conclusions[conclusion_id]
+        tally = await read_tally(db, conclusion)  # the snapshot stored at close (counted only if it is missing)
+        text = await db.get(ConclusionVersion, (conclusion_id, tally.version))
+        assert text is not None  # a tally names a version of its conclusion
+        finals.append(FinalConclusion(conclusion=conclusion, text=text, tally=tally))
+    return finals
+
+
+def content_of(proposal: Proposal, text: ProposalVersion, finals: list[FinalConclusion]) -> dict[str, Any]:
+    """The canonical content of this proposal version with these conclusions."""
+    return canonical_content(
+        proposal_id=proposal.id,
+        session_id=proposal.session_id,
+        version=proposal.version,
+        title=text.title,
+        summary=text.summary,
+        body=text.body,
+        conclusions=[
+            canonical_conclusion(final.conclusion.id, final.text.title, final.text.body, final.tally)
+            for final in finals
+        ],
+    )

@@ -24,10 +24,11 @@ from deliberation.accounts.representatives import verified_claim
 from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Forbidden, NotFound
+from deliberation.proposals.access import lock_proposal, visible_proposal
 from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, ProposalStatus
 from deliberation.proposals.schemas import EndorsementIn, EndorsementOut, RepresentativeRef
-from deliberation.proposals.views import check_texts, lock_proposal, visible_proposal
 from deliberation.realtime.events import emit
+from deliberation.text import check_texts
 
 EndorsementAfter = tuple[datetime, uuid.UUID]
 

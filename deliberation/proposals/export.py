@@ -19,10 +19,12 @@ from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.audit.service import GENESIS_HASH
 from deliberation.conclusions.models import ConclusionSource, ConclusionVersion
-from deliberation.conclusions.service import voting_out
+from deliberation.conclusions.presenters import voting_out
 from deliberation.forum.models import Session, Thread
-from deliberation.proposals.canonical import CANONICAL_FORMAT
+from deliberation.proposals.access import visible_proposal
+from deliberation.proposals.canonical import CANONICAL_FORMAT, final_conclusions
 from deliberation.proposals.endorsements import endorsements_out, proposal_endorsements
+from deliberation.proposals.presenters import one_proposal_out
 from deliberation.proposals.schemas import (
     ExportAudit,
     ExportConclusion,
@@ -31,10 +33,9 @@ from deliberation.proposals.schemas import (
     ExportVersion,
     ProposalExport,
 )
-from deliberation.proposals.views import final_conclusions, one_proposal_out, visible_proposal
 from deliberation.threads.models import Post
+from deliberation.threads.presenters import post_out, posts_with_authors
 from deliberation.threads.schemas import PostOut
-from deliberation.threads.views import post_out, posts_with_authors
 
 EXPORT_FORMAT = "deliberation.export.v1"
 

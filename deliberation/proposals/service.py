@@ -1,6 +1,6 @@
 """Proposal actions: list, create, read, edit (a new version, `If-Match`), list versions, publish.
 
-Reading follows `views.visible_proposal` (drafts for signed-in users, published ones for anyone); writing is for
+Reading follows `access.visible_proposal` (drafts for signed-in users, published ones for anyone); writing is for
 the session's moderators and admins. Each public function runs one transaction. Creating, editing and
 publishing are audited (`proposal.created`, `proposal.edited`, `proposal.published`) and announced
 (`proposal.created`, `proposal.updated`, `proposal.published`).
@@ -19,11 +19,14 @@ from deliberation.accounts.models import User
 from deliberation.accounts.service import author_ref
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict
-from deliberation.forum.access import get_session_or_404, require_moderator
+from deliberation.forum.access import get_session_or_404, lock_session, require_moderator
 from deliberation.pagination import paginate
 from deliberation.preconditions import check_version
-from deliberation.proposals.canonical import content_sha256
+from deliberation.proposals.access import lock_proposal, visible_proposal
+from deliberation.proposals.canonical import content_of, content_sha256, final_conclusions
 from deliberation.proposals.models import Proposal, ProposalConclusion, ProposalStatus, ProposalVersion
+from deliberation.proposals.presenters import included_conclusions, one_proposal_out, proposals_out
+from deliberation.proposals.rules import check_conclusions
 from deliberation.proposals.schemas import (
     ProposalIn,
     ProposalOut,
@@ -32,19 +35,8 @@ from deliberation.proposals.schemas import (
     ProposalVersionOut,
     ProposalVersionPage,
 )
-from deliberation.proposals.views import (
-    check_conclusions,
-    check_texts,
-    content_of,
-    final_conclusions,
-    included_conclusions,
-    lock_proposal,
-    one_proposal_out,
-    proposals_out,
-    visible_proposal,
-)
 from deliberation.realtime.events import emit
-from deliberation.threads.views import lock_session
+from deliberation.text import check_texts
 
 ProposalAfter = tuple[datetime, uuid.UUID]
 

@@ -20,8 +20,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deliberation.observability import Metrics
-from deliberation.realtime.access import still_allowed
 from deliberation.realtime.events import PresenceFrame, PresenceUser, encode_frame, event_frame, last_seqs, read_events
+from deliberation.realtime.revalidation import still_allowed
 from deliberation.realtime.transport import EVENTS_CHANNEL, MAX_PAYLOAD, PRESENCE_CHANNEL, Transport
 
 log = logging.getLogger("deliberation.realtime")

@@ -4,7 +4,7 @@ Tree storage: every post keeps `root_id` (its top-level ancestor; itself for a t
 so a page of top-level posts with all their replies reads posts in two queries whatever the depth: the page
 of roots (with their tree sizes), then every reply whose `root_id` is on the page, ordered by `depth`, `seq`
 (see threads.service.list_posts; with the thread, the viewer's role and reactions, five statements).
-`seq` is taken under the session row lock (see threads.views), so within a session it follows commit order.
+`seq` is taken under the session row lock (`forum.access.lock_session`), so within a session it follows commit order.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Flags and moderation: members flag posts, moderators work the queue and hide / unhide posts.
+"""Moderation: moderators lock / pin threads and hide / unhide posts; members flag posts, moderators work the queue.
 
 Hiding keeps the post in its place with a public reason; its body is shown to its author and moderators
 only. Every moderator action is written to the audit log in its transaction.
@@ -18,24 +18,62 @@ from deliberation.accounts.models import User
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, NotFound
-from deliberation.forum.access import require_member, require_moderator
+from deliberation.forum.access import lock_session, require_member, require_moderator
 from deliberation.realtime.events import emit
+from deliberation.text import check_text
+from deliberation.threads.access import lock_post, lock_thread
 from deliberation.threads.models import Flag, FlagStatus, Post
-from deliberation.threads.schemas import FlagIn, FlagOut, FlagResolutionIn, PostModerationIn, PostOut
-from deliberation.threads.views import (
-    check_reason,
-    check_text,
-    ensure_not_deleted,
-    lock_post,
-    lock_session,
+from deliberation.threads.presenters import (
     my_reactions,
     post_out,
     posts_with_authors,
     public_post_out,
+    thread_out,
     viewer_post_out,
+)
+from deliberation.threads.rules import check_reason, ensure_not_deleted
+from deliberation.threads.schemas import (
+    FlagIn,
+    FlagOut,
+    FlagResolutionIn,
+    PostModerationIn,
+    PostOut,
+    ThreadModerationIn,
+    ThreadOut,
 )
 
 FlagAfter = tuple[datetime, uuid.UUID]
+
+_MODERATION = {
+    "lock": ("locked", True, "thread.locked"),
+    "unlock": ("locked", False, "thread.unlocked"),
+    "pin": ("pinned", True, "thread.pinned"),
+    "unpin": ("pinned", False, "thread.unpinned"),
+}
+
+
+async def moderate_thread(db: AsyncSession, thread_id: uuid.UUID, user: User, data: ThreadModerationIn) -> ThreadOut:
+    """Lock, unlock, pin or unpin (moderators); audited, emits thread.updated; 409 when it is so already."""
+    reason = check_reason(data.reason, required=False)
+    field, value, action = _MODERATION[data.action]
+    async with db.begin():
+        thread, session = await lock_thread(db, thread_id, lambda session_id: require_moderator(db, session_id, user))
+        if getattr(thread, field) == value:
+            raise Conflict(f"This thread is already {field if value else 'un' + field}.")
+        setattr(thread, field, value)
+        await audit.record(
+            db,
+            action=action,
+            target_type="thread",
+            target_id=thread.id,
+            actor_id=user.id,
+            session_id=session.id,
+            reason=reason,
+        )
+        await db.flush()
+        out = thread_out(thread)
+        await emit(db, session.id, "thread.updated", out)
+    return out
 
 
 def _flag_out(flag: Flag, flagger: User, post: PostOut) -> FlagOut:

@@ -1,4 +1,4 @@
-"""Post actions: write, read, edit (keeping revisions), delete (leaving a tombstone), react.
+"""Post actions: list a thread's reply trees, write, read, edit (keeping revisions), delete (a tombstone), react.
 
 Each public function runs one transaction; every change emits its event with the post's public view.
 """
@@ -8,35 +8,38 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from deliberation.accounts import throttle
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
-from deliberation.errors import Conflict, Forbidden, Invalid, NotFound
-from deliberation.forum.access import require_member
+from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from deliberation.forum.access import is_moderator, require_member
+from deliberation.pagination import Int32, Seq, paginate
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
+from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread
 from deliberation.threads.models import FlagStatus, Post, PostRevision, Reaction
 from deliberation.threads.moderation import resolve_open_flags
-from deliberation.threads.schemas import PostIn, PostOut, ReactionName, RevisionList, RevisionOut
-from deliberation.threads.views import (
-    check_body,
-    check_reason,
-    ensure_discussion_open,
-    ensure_not_deleted,
-    get_post_or_404,
-    is_moderator,
-    lock_post,
-    lock_thread,
-    post_out,
-    public_post_out,
-    viewer_post_out,
+from deliberation.threads.presenters import my_reactions, post_out, posts_with_authors, public_post_out, viewer_post_out
+from deliberation.threads.rules import check_body, check_reason, ensure_discussion_open, ensure_not_deleted
+from deliberation.threads.schemas import (
+    PostIn,
+    PostOut,
+    PostPage,
+    ReactionName,
+    RevisionList,
+    RevisionOut,
+    SortName,
 )
 
 POST_RATE_SCOPE = "post"
+
+# Cursor of a posts page: (sort, score, seq) of its last top-level post; score is 0 unless sort is "top".
+PostAfter = tuple[str, Int32, Seq]
 
 
 async def create_post(
@@ -220,3 +223,84 @@ async def set_reaction(db: AsyncSession, post_id: uuid.UUID, user: User, kind: R
         setattr(post, counter, getattr(post, counter) + (1 if present else -1))
         await db.flush()
         await emit(db, session.id, "reactions.updated", await public_post_out(db, post))
+
+
+def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) -> Select[tuple[Post, User, int]]:
+    """Top-level posts in `sort` order after the cursor, each with its author and the size of its tree."""
+    score = Post.agree_count + Post.insightful_count
+    in_tree = aliased(Post)
+    size = select(func.count()).select_from(in_tree).where(in_tree.root_id == Post.id).scalar_subquery()
+    query = posts_with_authors().add_columns(size).where(Post.thread_id == thread_id, Post.parent_id.is_(None))
+    if sort == "oldest":
+        query = query.order_by(Post.seq)
+        if after is not None:
+            query = query.where(Post.seq > after[2])
+    elif sort == "newest":
+        query = query.order_by(Post.seq.desc())
+        if after is not None:
+            query = query.where(Post.seq < after[2])
+    else:
+        # Row-value keyset on (-score, seq): one range of ix_posts_thread_top, however deep the page.
+        query = query.order_by(-score, Post.seq)
+        if after is not None:
+            query = query.where(tuple_(-score, Post.seq) > tuple_(-after[1], after[2]))
+    return query
+
+
+async def list_posts(
+    db: AsyncSession,
+    thread_id: uuid.UUID,
+    user: User,
+    *,
+    sort: SortName,
+    after: PostAfter | None,
+    limit: int,
+    max_posts: int,
+) -> PostPage:
+    """A page of top-level posts, each with its whole reply tree; five queries whatever the depth.
+
+    The page stops taking roots before its posts (replies included) would exceed `max_posts`, but it holds
+    at least one root; the cursor then continues after the last root returned.
+
+    Roots are ordered by `sort`; replies under each post oldest first. Keyset cursors: posts arriving while a
+    client pages never shift the pages (new roots sort after every cursor for oldest and top, before it for
+    newest). "top" is agree + insightful reactions, most first, ties oldest first.
+    """
+    if after is not None and after[0] != sort:
+        raise BadRequest("This cursor belongs to another sort order; start again without it.")
+    async with db.begin():
+        thread = await get_thread_or_404(db, thread_id)
+        moderator = await is_moderator(db, thread.session_id, user)
+        roots = (await db.execute(_roots_query(thread_id, sort, after).limit(limit + 1))).all()
+        taken = total = 0
+        for *_, size in roots[:limit]:
+            if taken and total + size > max_posts:
+                break
+            taken, total = taken + 1, total + size
+        page, next_cursor = paginate(roots, taken, lambda root: _post_cursor(sort, root[0]))
+        root_ids = [post.id for post, _, _ in page]
+        replies = (
+            await db.execute(
+                posts_with_authors()
+                .where(Post.root_id.in_(root_ids), Post.parent_id.is_not(None))
+                .order_by(Post.depth, Post.seq)
+            )
+        ).all()
+        mine = await my_reactions(db, user, Post.root_id.in_(root_ids))
+    nodes: dict[uuid.UUID, PostOut] = {}
+    items = []
+    # Depth order puts every parent before its replies whatever their seqs; seq orders siblings oldest first.
+    for post, author in [*((post, author) for post, author, _ in page), *replies]:
+        out = post_out(post, author, reveal=moderator or post.author_id == user.id, mine=mine.get(post.id, ()))
+        out.replies = []
+        nodes[post.id] = out
+        if post.parent_id is None:
+            items.append(out)
+        else:
+            nodes[post.parent_id].replies.append(out)  # type: ignore[union-attr]
+    return PostPage(items=items, next_cursor=next_cursor)
+
+
+def _post_cursor(sort: str, last: Post) -> tuple[str, int, int]:
+    """The keyset of a root post in `sort` order: (sort, score, seq); "top" scores agree + insightful."""
+    return sort, last.agree_count + last.insightful_count if sort == "top" else 0, last.seq

@@ -12,6 +12,7 @@ from deliberation.deps import DB, Now
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 from deliberation.threads import moderation, posts, service
 from deliberation.threads.moderation import FlagAfter
+from deliberation.threads.posts import PostAfter
 from deliberation.threads.schemas import (
     REASON_MAX_LENGTH,
     FlagIn,
@@ -31,7 +32,7 @@ from deliberation.threads.schemas import (
     ThreadOut,
     ThreadPage,
 )
-from deliberation.threads.service import PostAfter, ThreadAfter
+from deliberation.threads.service import ThreadAfter
 
 # The query-string twin of schemas.Reason (Litestar checks query parameters through `Parameter`).
 ReasonParam = Annotated[
@@ -96,7 +97,7 @@ class ThreadController(Controller):
         cursor: Cursor = None,
     ) -> PostPage:
         after = decode_cursor(cursor, PostAfter) if cursor is not None else None
-        return await service.list_posts(
+        return await posts.list_posts(
             db, thread_id, user, sort=sort, after=after, limit=limit, max_posts=state.settings.max_posts_per_page
         )
 
@@ -110,7 +111,7 @@ class ThreadController(Controller):
     async def moderate_thread(
         self, db: DB, user: CurrentUser, thread_id: FromPath[uuid.UUID], data: JSONBody[ThreadModerationIn]
     ) -> ThreadOut:
-        return await service.moderate_thread(db, thread_id, user, data)
+        return await moderation.moderate_thread(db, thread_id, user, data)
 
 
 class PostController(Controller):

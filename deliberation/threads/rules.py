@@ -1,0 +1,40 @@
+"""What thread actions check about their input and about the state they act on (422 / 409)."""
+
+from __future__ import annotations
+
+from deliberation.errors import Conflict, Invalid
+from deliberation.forum.models import Session, Thread
+from deliberation.settings import Settings
+from deliberation.text import check_text
+from deliberation.threads.models import Post
+
+
+def ensure_discussion_open(session: Session, thread: Thread) -> None:
+    """409 unless members may write in the thread now."""
+    if not session.discussion_open:
+        raise Conflict("The discussion of this session is closed.")
+    if thread.locked:
+        raise Conflict("This thread is locked.")
+
+
+def ensure_not_deleted(post: Post) -> None:
+    if post.deleted_at is not None:
+        raise Conflict("This post has been deleted.")
+
+
+def check_body(body: str, settings: Settings) -> str:
+    """A post body as written: not blank, no NUL, at most `max_post_length` characters (422 otherwise)."""
+    check_text("body", body)
+    if not body.strip():
+        raise Invalid.field("body", "must not be empty")
+    if len(body) > settings.max_post_length:
+        raise Invalid.field("body", f"must be at most {settings.max_post_length} characters")
+    return body
+
+
+def check_reason(reason: str | None, *, required: bool) -> str | None:
+    """A moderation reason (public): trimmed, None when blank; 422 when required and missing."""
+    reason = check_text("reason", reason).strip() if reason is not None else ""
+    if required and not reason:
+        raise Invalid.field("reason", "a public reason is required")
+    return reason or None
