@@ -31,11 +31,19 @@ from deliberation.errors import EXCEPTION_HANDLERS
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.membership.routes import MembershipController
-from deliberation.observability import Metrics, database_check, health, metrics, metrics_middleware, ready
+from deliberation.observability import (
+    Metrics,
+    database_check,
+    health,
+    metrics,
+    metrics_middleware,
+    ready,
+    redact_live_queries,
+)
 from deliberation.openapi import document_problems, document_request_rules, document_security
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
 from deliberation.realtime.hub import Hub, hub_check
-from deliberation.realtime.routes import EventsController, live
+from deliberation.realtime.routes import EventsController, LiveTicketController, live
 from deliberation.realtime.transport import PostgresTransport, RedisTransport
 from deliberation.security import add_security_headers
 from deliberation.settings import Settings, load_settings
@@ -52,6 +60,7 @@ ROUTE_HANDLERS = [
     AdminAccountsController,
     AuditController,
     EventsController,
+    LiveTicketController,
     live,
     LineController,
     SessionController,
@@ -134,7 +143,7 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[document_problems, document_request_rules, document_security, warm_up],
+        on_startup=[document_problems, document_request_rules, document_security, redact_live_queries, warm_up],
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],

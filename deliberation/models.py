@@ -7,7 +7,7 @@ from deliberation.db.base import Base
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.mail.models import OutboxMail
 from deliberation.proposals.models import Endorsement, Proposal, ProposalConclusion, ProposalVersion
-from deliberation.realtime.models import SessionEvent
+from deliberation.realtime.models import LiveTicket, SessionEvent
 from deliberation.threads.models import Flag, Post, PostRevision, Reaction
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ConclusionVersion",
     "Endorsement",
     "Flag",
+    "LiveTicket",
     "OutboxMail",
     "PasswordReset",
     "Post",

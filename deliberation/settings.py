@@ -63,6 +63,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
     presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     live_revalidate_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # re-check tokens and membership
+    live_ticket_seconds: Annotated[int, msgspec.Meta(gt=0, le=3600)] = 60  # a `?ticket=` is valid this long
 
     # Threads
     max_post_length: PositiveInt = 10_000  # characters of a post body; longer is 422

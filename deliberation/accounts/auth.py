@@ -2,6 +2,9 @@
 
 A handler asks for `user: User` (401 without a valid token), `viewer: User | None` (public routes that
 show more to members) or `admin: User` (403 for non-admins). Permissions are checked here, server-side.
+
+An access token travels in `Authorization: Bearer ...`, or (web pages) in the `SESSION_COOKIE` cookie, whose
+value is a token of the same table, looked up the same way. It never travels in a URL.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
@@ -19,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import AccessToken, User
 from deliberation.deps import DB, Now
 from deliberation.errors import Forbidden, Unauthorized
+from deliberation.settings import Settings
 
 TOKEN_BYTES = 32
+SESSION_COOKIE = "deliberation_session"  # the web client's sign-in cookie: an access token (HttpOnly)
 TOKEN_KEEP = timedelta(days=1)  # expired or revoked tokens are deleted (when their user next signs in) after this
 
 Viewer = NamedDependency[User | None]
@@ -66,27 +72,40 @@ async def user_for_token(db: AsyncSession, raw: str | None, *, now: datetime) ->
     if not raw:
         return None
     async with db.begin():
-        return await db.scalar(
-            select(User)
-            .join(AccessToken, AccessToken.user_id == User.id)
-            .where(
-                AccessToken.token_hash == hash_token(raw),
-                AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at > now,
-            )
-        )
+        return await user_for_token_hash(db, hash_token(raw), now=now)
+
+
+async def user_for_token_hash(db: AsyncSession, token_hash: str, *, now: datetime) -> User | None:
+    """The user of the token with this hash if it is live at `now`, inside the caller's transaction."""
+    return await db.scalar(
+        select(User)
+        .join(AccessToken, AccessToken.user_id == User.id)
+        .where(AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
+    )
 
 
 def bearer_token(connection: ASGIConnection) -> str | None:
-    """The token from `Authorization: Bearer ...`; on a websocket also `?access_token=` (browsers cannot set
-    headers there). Plain HTTP ignores the query parameter: URLs end up in logs and Referer headers."""
+    """The token from `Authorization: Bearer ...`. No query parameter is read: URLs end up in logs."""
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if connection.scope["type"] == "websocket":
-        return connection.query_params.get("access_token") or None
     return None
+
+
+def origin_of(url: str) -> str:
+    """The origin (`scheme://host[:port]`, lower case) of a URL, as browsers send it in `Origin`."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def origin_allowed(origin: str | None, settings: Settings) -> bool:
+    """Whether a request's `Origin` is the service's own (`DELIBERATION_PUBLIC_URL`) or one of
+    `DELIBERATION_ALLOWED_ORIGINS`. The session cookie is accepted from these origins only."""
+    if not origin:
+        return False
+    allowed = {origin_of(settings.public_url), *(origin_of(item) for item in settings.allowed_origins)}
+    return origin_of(origin) in allowed
 
 
 async def provide_viewer(request: ASGIConnection, db: DB, now: Now) -> User | None:

@@ -21,3 +21,19 @@ class SessionEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveTicket(Base):
+    """A single-use credential for `?ticket=` on one session's live stream; only its SHA-256 is stored.
+
+    It names the access token it was issued under (`token_hash`): the stream it opens lives as long as that token.
+    Redeeming deletes the row, so a ticket works once.
+    """
+
+    __tablename__ = "live_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(ForeignKey("access_tokens.token_hash", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]

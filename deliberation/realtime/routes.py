@@ -6,16 +6,19 @@ import asyncio
 import contextlib
 import re
 import uuid
+from datetime import timedelta
 
 import msgspec
-from litestar import Controller, WebSocket, get, websocket
+from litestar import Controller, Request, WebSocket, get, post, websocket
+from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from deliberation.accounts.auth import CurrentUser, bearer_token, hash_token
-from deliberation.deps import DB
+from deliberation.accounts.auth import CurrentUser, bearer_token, origin_allowed
+from deliberation.deps import DB, Now
 from deliberation.errors import DomainError
 from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit, Seq, decode_cursor
+from deliberation.realtime import admission as live_admission
 from deliberation.realtime import service
 from deliberation.realtime.events import (
     EventPage,
@@ -35,6 +38,7 @@ from deliberation.realtime.hub import (
     Hub,
     Subscriber,
 )
+from deliberation.realtime.schemas import LiveTicketOut
 from deliberation.settings import Settings
 
 # Close codes: 4xxx mirror HTTP statuses; 4008 means "too slow, reconnect with after=".
@@ -72,6 +76,20 @@ class EventsController(Controller):
         return await service.list_events(db, session_id, user, after=after, limit=limit)
 
 
+class LiveTicketController(Controller):
+    path = "/api/sessions/{session_id:uuid}/live-ticket"
+    tags = ["live stream"]
+
+    @post("/", summary="A single-use ticket (60 s) for `?ticket=` on the live stream (members)")
+    async def issue_live_ticket(
+        self, db: DB, user: CurrentUser, now: Now, state: State, request: Request, session_id: FromPath[uuid.UUID]
+    ) -> LiveTicketOut:
+        ttl = timedelta(seconds=state.settings.live_ticket_seconds)
+        return await live_admission.issue_live_ticket(
+            db, session_id, user, bearer_token(request) or "", ttl=ttl, now=now
+        )
+
+
 async def _close(socket: WebSocket, code: int, reason: str) -> None:
     """Close with a code and reason; a client that stopped reading cannot make this wait long."""
     with contextlib.suppress(Exception):
@@ -89,14 +107,13 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         await _close(socket, CLOSE_TRY_ELSEWHERE, "this instance serves no live stream (DELIBERATION_LIVE_FANOUT=0)")
         return
     origin = socket.headers.get("origin")
-    if settings.allowed_origins and origin is not None and origin not in settings.allowed_origins:
-        await _close(socket, 4403, "origin not allowed")
+    if settings.allowed_origins and origin is not None and not origin_allowed(origin, settings):
+        await _close(socket, CLOSE_FORBIDDEN, "origin not allowed")
         return
     try:
+        credential = live_admission.live_credential(socket, settings)
         async with socket.app.state.sessionmaker() as db:
-            user, last_seq = await service.admit_to_stream(
-                db, session_id, bearer_token(socket), now=socket.app.state.clock()
-            )
+            admission = await live_admission.admit_to_stream(db, session_id, credential, now=socket.app.state.clock())
     except DomainError as exc:
         metrics.ws_disconnects.labels("refused").inc()
         await _close(socket, CLOSE_CODES.get(exc.status_code, 4400), exc.detail)
@@ -105,6 +122,7 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
     if raw_after is not None and not AFTER_PATTERN.fullmatch(raw_after):
         await _close(socket, 4400, "after must be a non-negative integer")
         return
+    user, last_seq = admission.user, admission.last_seq
     after = int(raw_after) if raw_after is not None else last_seq
     if after > last_seq:  # a seq this session never had (a restored database?): the client's state is not ours
         await _close(socket, 4400, f"after is beyond the session's last seq ({last_seq}): reload, then reconnect")
@@ -116,8 +134,7 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         )
         return
 
-    token_hash = hash_token(bearer_token(socket) or "")  # admitted above, so the token is there
-    subscriber = await hub.subscribe(session_id, user.id, user.display_name, token_hash)
+    subscriber = await hub.subscribe(session_id, user.id, user.display_name, admission.token_hash)
     reason = "closed"
     try:
         await socket.send_text(encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq)))

@@ -28,12 +28,12 @@ class LiveServer:
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}"
 
-    def live_url(self, session_id, after: int | None = None, token: str | None = None) -> str:
+    def live_url(self, session_id, after: int | None = None, ticket: str | None = None) -> str:
         query = []
         if after is not None:
             query.append(f"after={after}")
-        if token is not None:
-            query.append(f"access_token={token}")
+        if ticket is not None:
+            query.append(f"ticket={ticket}")
         return f"{self.ws}/api/sessions/{session_id}/live" + ("?" + "&".join(query) if query else "")
 
     async def write_events(self, session_id, count: int, event: str = "session.updated", **extra) -> list[int]:
@@ -46,11 +46,10 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+async def live_server(settings: Settings, log_level: str = "warning") -> AsyncIterator[LiveServer]:
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", **uvicorn_options(settings)
-    )
+    options = uvicorn_options(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level=log_level, **options)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # leave pytest's signal handling alone
     task = asyncio.create_task(server.serve())

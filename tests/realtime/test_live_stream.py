@@ -34,16 +34,16 @@ async def test_connections_without_auth_or_membership_are_refused_with_close_cod
     session, token = await member_session(committed)
     outsider = await make_token(committed, await make_user(committed))
     cases = [
-        (server.live_url(session.id), 4401),
-        (server.live_url(session.id, token="not-a-token"), 4401),
-        (server.live_url(session.id, token=outsider), 4403),
-        (server.live_url("00000000-0000-0000-0000-000000000000", token=token), 4404),
-        (server.live_url(session.id, token=token) + "&after=-1", 4400),
-        (server.live_url(session.id, token=token) + "&after=%C2%B2", 4400),  # "²" is a digit to str.isdigit
-        (server.live_url(session.id, after=99, token=token), 4400),  # beyond the session's last seq
+        (server.live_url(session.id), None, 4401),
+        (server.live_url(session.id), "not-a-token", 4401),
+        (server.live_url(session.id), outsider, 4403),
+        (server.live_url("00000000-0000-0000-0000-000000000000"), token, 4404),
+        (server.live_url(session.id) + "?after=-1", token, 4400),
+        (server.live_url(session.id) + "?after=%C2%B2", token, 4400),  # "²" is a digit to str.isdigit
+        (server.live_url(session.id, after=99), token, 4400),  # beyond the session's last seq
     ]
-    for url, code in cases:
-        async with websockets.connect(url) as socket:
+    for url, auth, code in cases:
+        async with websockets.connect(url, additional_headers=bearer(auth) if auth else {}) as socket:
             assert await close_code(socket) == code, url
 
 
@@ -256,7 +256,7 @@ async def test_an_instance_with_fanout_off_logs_events_but_serves_no_websockets(
         async with httpx.AsyncClient(base_url=server.http) as client:
             assert (await client.get("/ready")).json() == {"database": "ok"}
         await server.write_events(session.id, 2)
-        async with websockets.connect(server.live_url(session.id, token=token)) as socket:
+        async with websockets.connect(server.live_url(session.id), additional_headers=bearer(token)) as socket:
             assert await close_code(socket) == 1013
         async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
             items = (await client.get(f"/api/sessions/{session.id}/events")).json()["items"]
@@ -269,7 +269,7 @@ async def test_live_connections_per_user_are_limited(database_url, committed):
     async with live_server(settings) as server:
         first, _ = await connect(server, session.id, token)
         second, _ = await connect(server, session.id, token)
-        async with websockets.connect(server.live_url(session.id, token=token)) as third:
+        async with websockets.connect(server.live_url(session.id), additional_headers=bearer(token)) as third:
             assert await close_code(third) == 4429
         await first.close()
         for _ in range(100):  # once the server has seen the close, a new connection fits again
@@ -281,9 +281,11 @@ async def test_live_connections_per_user_are_limited(database_url, committed):
         await second.close()
 
 
-async def test_the_query_token_is_for_websockets_and_tokens_expire_by_the_app_clock(server, committed):
+async def test_a_token_in_the_url_is_refused_and_tokens_expire_by_the_app_clock(server, committed):
     session, token = await member_session(committed)
-    async with websockets.connect(server.live_url(session.id, token=token)) as socket:
+    async with websockets.connect(server.live_url(session.id) + f"?access_token={token}") as socket:
+        assert await close_code(socket) == 4401
+    async with websockets.connect(server.live_url(session.id), additional_headers=bearer(token)) as socket:
         assert (await receive(socket))["type"] == "hello"
     async with httpx.AsyncClient(base_url=server.http) as client:
         for path in ("/api/me", f"/api/sessions/{session.id}/events"):
@@ -294,7 +296,7 @@ async def test_the_query_token_is_for_websockets_and_tokens_expire_by_the_app_cl
     short = await make_token(committed, await make_user(committed), expires_at=utcnow() + timedelta(hours=1))
     later = utcnow() + timedelta(hours=2)
     server.app.state.clock = lambda: later
-    async with websockets.connect(server.live_url(session.id, token=short)) as socket:
+    async with websockets.connect(server.live_url(session.id), additional_headers=bearer(short)) as socket:
         assert await close_code(socket) == 4401
 
 
