@@ -27,7 +27,7 @@ from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker
 from deliberation.deps import provide_db, provide_now
-from deliberation.errors import EXCEPTION_HANDLERS
+from deliberation.errors import EXCEPTION_HANDLERS, JSONRequest
 from deliberation.forum.routes import LineController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.membership.routes import MembershipController
@@ -143,6 +143,7 @@ def create_app(
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=JSONRequest,
         on_startup=[document_problems, document_request_rules, document_security, redact_live_queries, warm_up],
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],

@@ -88,12 +88,37 @@ class Invalid(DomainError):
         return cls(message, errors=[FieldError(field=field, message=message)])
 
 
-class TooManyRequests(DomainError):
-    status_code = 429
+class RetryLater(DomainError):
+    """Refused for now; `Retry-After` says when to try again."""
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.headers["Retry-After"] = str(max(1, retry_after))
+
+
+class TooManyRequests(RetryLater):
+    status_code = 429
+
+
+class Busy(RetryLater):
+    """The service cannot take this now (every password-hashing slot is taken)."""
+
+    status_code = 503
+
+
+class JSONRequest(Request):
+    """Every request; its `json()` decodes every JSON body the routes take (the one shared decoding step).
+
+    The decoder follows nesting with Python's recursion: a body nested deeper than that is the client's
+    error, answered 400 and logged in one line (no traceback: nothing is wrong with the service).
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError:
+            log.warning("refused a JSON body nested too deeply on %s %s", self.method, self.url.path)
+            raise BadRequest("The JSON body is nested too deeply.") from None
 
 
 def problem_response(

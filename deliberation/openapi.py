@@ -35,7 +35,7 @@ def _problem(description: str) -> OpenAPIResponse:
 
 
 def document_problems(app: Litestar) -> None:
-    """Replace the framework's error responses with ours: any 4XX, and 503 while the database is away."""
+    """Replace the framework's error responses with ours: any 4XX, and 503 while the database is away or busy."""
     schema = app.openapi_schema
     schema.components.schemas["Problem"] = PROBLEM_SCHEMA
     for path_item in (schema.paths or {}).values():
@@ -46,7 +46,9 @@ def document_problems(app: Litestar) -> None:
             for code in [code for code in responses if code.startswith("4")]:
                 del responses[code]
             responses["4XX"] = _problem("The request was refused; see `status` and `detail` (RFC 9457).")
-            responses["503"] = _problem("The database is unavailable; retry after `Retry-After` seconds.")
+            responses["503"] = _problem(
+                "Unavailable for now (the database is away, or too busy); retry after `Retry-After` seconds."
+            )
             operation.responses = responses
 
 

@@ -46,8 +46,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     # Accounts
     token_ttl_days: PositiveInt = 14
-    login_max_failures: PositiveInt = 5  # per account within the window; the next attempt gets 429
+    login_max_failures: PositiveInt = 5  # per account from one client network within the window; the next is 429
+    login_max_failures_per_account: PositiveInt = 100  # per account from all networks but those it signed in from
     login_max_failures_per_address: PositiveInt = 20  # per client address within the window
+    signup_max_per_address: PositiveInt = 20  # sign-ups per client address within an hour; the next is 429
+    password_hash_wait_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3.0  # wait for a hashing slot, then 503
     login_window_minutes: WindowMinutes = 15
     password_reset_max_per_email: PositiveInt = 3  # more requests within the window send no mail
     password_reset_max_per_address: PositiveInt = 10  # more requests within the window get 429

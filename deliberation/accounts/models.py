@@ -89,3 +89,14 @@ class ThrottleEvent(Base):
     scope: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class KnownNetwork(Base):
+    """A client network (`client_address`) an account signed in from: failures counted against the account as a
+    whole (strangers guessing from elsewhere) do not stop it signing in from here."""
+
+    __tablename__ = "known_networks"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signed_in_at: Mapped[datetime]

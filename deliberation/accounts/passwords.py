@@ -1,13 +1,32 @@
-"""Password hashing with argon2id (argon2-cffi defaults: RFC 9106 low-memory profile), and the password rules."""
+"""Password hashing with argon2id (argon2-cffi defaults: RFC 9106 low-memory profile), and the password rules.
+
+Each hash or check takes 64 MiB for its duration, so they run in worker threads, at most one per core at once
+in a process (`HASH_SLOTS`): waiting callers queue, and one that waits longer than
+`DELIBERATION_PASSWORD_HASH_WAIT_SECONDS` is answered 503 with `Retry-After`. Memory stays bounded by
+the cores, not by how many people sign in at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import os
+import weakref
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
+from typing import TypeVar
 
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from deliberation.errors import Busy
+
+T = TypeVar("T")
+HASH_SLOTS = os.cpu_count() or 1
+# One semaphore per event loop (a process serves from one loop; tests and the CLI may run several in turn).
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 @lru_cache(maxsize=1)
@@ -23,6 +42,24 @@ def _dummy_hash() -> str:
 async def warm_up() -> None:
     """App startup: compute the dummy hash now, so the first unknown-address login costs what later ones do."""
     await anyio.to_thread.run_sync(_dummy_hash)
+
+
+async def in_hash_slot(wait: float | None, function: Callable[..., T], *args: object) -> T:
+    """Run `function(*args)` (a hash or a check) in a worker thread once a slot is free; 503 past `wait` seconds
+    (None: wait as long as it takes, for the CLI)."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(HASH_SLOTS)
+    try:
+        async with asyncio.timeout(wait):  # cancels the acquire cleanly (never a slot taken and lost)
+            await slots.acquire()
+    except TimeoutError:
+        raise Busy("Too many sign-ins at once; try again in a moment.", retry_after=math.ceil(wait or 1)) from None
+    try:
+        return await anyio.to_thread.run_sync(function, *args)
+    finally:
+        slots.release()
 
 
 def hash_password(password: str) -> str:

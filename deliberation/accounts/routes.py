@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Request, get, patch, post
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts import representatives, service
@@ -46,15 +46,23 @@ def client_address(request: Request) -> str:
     return str(ip)
 
 
+NO_STORE = CacheControlHeader(no_store=True)  # answers that carry a token stay out of every cache
+
+
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["accounts"]
 
     @post("/signup", summary="Create an account")
-    async def sign_up(self, db: DB, data: JSONBody[SignupIn]) -> UserOut:
-        return await service.sign_up(db, data)
+    async def sign_up(self, db: DB, state: State, now: Now, request: Request, data: JSONBody[SignupIn]) -> UserOut:
+        return await service.sign_up(db, state.settings, data, address=client_address(request), now=now)
 
-    @post("/login", status_code=200, summary="Sign in: an access token (throttled after repeated failures)")
+    @post(
+        "/login",
+        status_code=200,
+        summary="Sign in: an access token (throttled after repeated failures)",
+        cache_control=NO_STORE,
+    )
     async def log_in(self, db: DB, state: State, now: Now, request: Request, data: JSONBody[LoginIn]) -> LoginOut:
         return await service.log_in(db, state.settings, data, address=client_address(request), now=now)
 
@@ -69,8 +77,10 @@ class AuthController(Controller):
         await service.request_password_reset(db, state.settings, data.email, address=client_address(request), now=now)
 
     @post("/password-reset/confirm", status_code=204, summary="Set a new password with a reset token")
-    async def confirm_password_reset(self, db: DB, now: Now, data: JSONBody[PasswordResetConfirmIn]) -> None:
-        await service.confirm_password_reset(db, data, now=now)
+    async def confirm_password_reset(
+        self, db: DB, state: State, now: Now, data: JSONBody[PasswordResetConfirmIn]
+    ) -> None:
+        await service.confirm_password_reset(db, state.settings, data, now=now)
 
 
 class MeController(Controller):

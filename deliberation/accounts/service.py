@@ -8,25 +8,25 @@ it must hold the token's row lock so the token is used once).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import re
 import secrets
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 
-import anyio
+from email_validator import EmailNotValidError, validate_email
 from msgspec import UNSET
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts import throttle
 from deliberation.accounts.auth import hash_token, issue_token, prune_user_tokens, revoke_user_tokens
-from deliberation.accounts.models import ClaimStatus, PasswordReset, RepresentativeClaim, User
-from deliberation.accounts.passwords import hash_password, password_problem, verify_password
+from deliberation.accounts.models import ClaimStatus, KnownNetwork, PasswordReset, RepresentativeClaim, User
+from deliberation.accounts.passwords import hash_password, in_hash_slot, password_problem, verify_password
 from deliberation.accounts.schemas import (
     DISPLAY_NAME_MAX,
     AuthorRef,
@@ -46,29 +46,46 @@ from deliberation.settings import Settings
 log = logging.getLogger("deliberation.accounts")
 
 RESET_TTL = timedelta(minutes=30)
-# One plain addr-spec: no display name, no list, no route, no quoting, no comments, no spaces.
-EMAIL_PATTERN = re.compile(r"^[^@\s<>,:;\"()\[\]\\]+@[^@\s<>,:;\"()\[\]\\]+\.[^@\s<>,:;\"()\[\]\\]+$")
+SIGNUP_WINDOW = timedelta(hours=1)
+KNOWN_KEEP = timedelta(days=90)  # a network the account has not signed in from for this long is a stranger's again
 BAD_LOGIN = "The email address or the password is not correct."
 TOO_MANY_LOGINS = "Too many failed sign-in attempts; try again later."
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The address as accounts are keyed (see `valid_email`); what is not an address is only trimmed and lowered
+    (sign-in and reset look it up and find nobody)."""
+    try:
+        return valid_email(email)
+    except Invalid:
+        return email.strip().lower()
 
 
 def valid_email(email: str) -> str:
     """The normalised address, or 422 unless it is exactly one plain address (`name@example.org`).
 
-    Mail goes to what is stored here, so anything a mail header could read differently (`x<victim@corp>`,
-    `a,b@evil.org`, `a:b@c.de`) is refused rather than cleaned up.
+    Normalised so that lookalikes are one account: Unicode compatibility forms folded (NFKC: a fullwidth
+    `\uff45xample.org` is `example.org`), lower case, the domain in IDNA's form (`email-validator`). Refused: invisible
+    and other unsafe characters, a part mixing scripts (a Cyrillic `\u0435` among Latin letters), and anything a mail
+    header could read differently (`x<victim@corp>`, `a,b@evil.org`, quoting, comments, IP literals).
     """
-    email = normalize_email(email)
+    folded = unicodedata.normalize("NFKC", email.strip()).lower()
     try:
-        if EMAIL_PATTERN.match(email) and Address(addr_spec=email).addr_spec == email:
-            return email
-    except (ValueError, HeaderParseError):
-        pass
-    raise Invalid.field("email", "This is not an email address.")
+        address = validate_email(folded, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise Invalid.field("email", f"This is not an email address: {exc}") from None
+    local, _, domain = address.rpartition("@")
+    if any(len(_lookalike_scripts(part)) > 1 for part in (local, *domain.split("."))):
+        raise Invalid.field("email", "This is not an email address: a part of it mixes Latin, Greek or Cyrillic.")
+    return address
+
+
+LOOKALIKE_SCRIPTS = {"LATIN", "GREEK", "CYRILLIC"}  # alphabets with many letters that look the same
+
+
+def _lookalike_scripts(text: str) -> set[str]:
+    """Which of Latin, Greek and Cyrillic the letters of `text` are written in (by their Unicode names)."""
+    return {script for char in text if (script := unicodedata.name(char, "?").split()[0]) in LOOKALIKE_SCRIPTS}
 
 
 def _optional_text(value: str | None) -> str | None:
@@ -132,13 +149,24 @@ async def users_out(db: AsyncSession, users: Iterable[User], viewer: User | None
     return [user_out(user, viewer, claims.get(user.id)) for user in users]
 
 
-async def sign_up(db: AsyncSession, data: SignupIn) -> UserOut:
-    """A new account; 422 for a weak password or a bad address, 409 when the address is taken."""
+async def sign_up(db: AsyncSession, settings: Settings, data: SignupIn, *, address: str, now: datetime) -> UserOut:
+    """A new account; 422 for a weak password or a bad address, 409 when the address is taken, 429 past
+    `signup_max_per_address` sign-ups from one client address within an hour."""
     email = valid_email(data.email)
     _check_password(data.password, email)
+    async with db.begin():  # counted before the hash is spent, so a flood of sign-ups costs no hashing
+        await throttle.admit(
+            db,
+            "signup.address",
+            address,
+            limit=settings.signup_max_per_address,
+            window=SIGNUP_WINDOW,
+            now=now,
+            refusal="Too many accounts created from your address; try again later.",
+        )
     user = User(
         email=email,
-        password_hash=await anyio.to_thread.run_sync(hash_password, data.password),
+        password_hash=await in_hash_slot(settings.password_hash_wait_seconds, hash_password, data.password),
         display_name=data.display_name.strip(),
         organization=_optional_text(data.organization),
         actor_type=data.actor_type,
@@ -154,29 +182,53 @@ async def sign_up(db: AsyncSession, data: SignupIn) -> UserOut:
     return user_out(user, user, None)
 
 
+def _account_network_key(email: str, address: str) -> str:
+    return hashlib.sha256(f"{email}\n{address}".encode()).hexdigest()
+
+
 async def log_in(db: AsyncSession, settings: Settings, data: LoginIn, *, address: str, now: datetime) -> LoginOut:
-    """A new access token; the same 401 for an unknown address and a wrong password; 429 when throttled."""
+    """A new access token; the same 401 for an unknown address and a wrong password; 429 when throttled.
+
+    Throttled as OWASP advises, slowing guesses without locking the owner out: per account from one client
+    network (`login_max_failures`), per client address (`login_max_failures_per_address`), and per account
+    from everywhere (`login_max_failures_per_account`, much higher) except from networks the account signed in
+    from before: strangers guessing elsewhere never stop the owner signing in from where they did before.
+    """
     email = normalize_email(data.email)
     window = timedelta(minutes=settings.login_window_minutes)
-    limits = (
-        ("login.account", email, settings.login_max_failures),
-        ("login.address", address, settings.login_max_failures_per_address),
-    )
     async with db.begin():
+        user = await db.scalar(select(User).where(User.email == email))
+        known = user is not None and await db.get(KnownNetwork, (user.id, address)) is not None
+        limits = [
+            ("login.address", address, settings.login_max_failures_per_address),
+            ("login.account_network", _account_network_key(email, address), settings.login_max_failures),
+        ]
+        if not known:
+            limits.append(("login.account", email, settings.login_max_failures_per_account))
         # Count the attempt as a failure before checking it, so concurrent guesses cannot slip past the limit.
-        # A 429 rolls back the whole transaction: an attempt refused for one key is not counted for the other.
+        # A 429 rolls back the whole transaction: an attempt refused for one key is not counted for the others.
         event_ids = [
             await throttle.admit(db, scope, key, limit=limit, window=window, now=now, refusal=TOO_MANY_LOGINS)
             for scope, key, limit in limits
         ]
-        user = await db.scalar(select(User).where(User.email == email))
     # Unknown addresses are checked against a dummy hash: both answers take the same time.
-    if not await anyio.to_thread.run_sync(verify_password, user.password_hash if user else None, data.password):
+    password_hash = user.password_hash if user else None
+    if not await in_hash_slot(settings.password_hash_wait_seconds, verify_password, password_hash, data.password):
         raise Unauthorized(BAD_LOGIN)
     assert user is not None
     async with db.begin():
-        await throttle.forget(db, "login.account", email)
-        await throttle.forget(db, "login.address", address, event_ids[1])
+        # A success forgets this network's failures and this attempt; strangers' failures elsewhere stay counted.
+        await throttle.forget(db, "login.account_network", _account_network_key(email, address))
+        for (scope, key, _), event_id in zip(limits, event_ids, strict=True):
+            await throttle.forget(db, scope, key, event_id)
+        await db.execute(
+            insert(KnownNetwork)
+            .values(user_id=user.id, network=address, signed_in_at=now)
+            .on_conflict_do_update(index_elements=["user_id", "network"], set_={"signed_in_at": now})
+        )
+        await db.execute(
+            delete(KnownNetwork).where(KnownNetwork.user_id == user.id, KnownNetwork.signed_in_at < now - KNOWN_KEEP)
+        )
         await prune_user_tokens(db, user.id, now)
         raw, token = await issue_token(db, user.id, timedelta(days=settings.token_ttl_days), now=now)
         claim = await db.get(RepresentativeClaim, user.id)
@@ -245,7 +297,9 @@ async def request_password_reset(
         )
 
 
-async def confirm_password_reset(db: AsyncSession, data: PasswordResetConfirmIn, *, now: datetime) -> None:
+async def confirm_password_reset(
+    db: AsyncSession, settings: Settings, data: PasswordResetConfirmIn, *, now: datetime
+) -> None:
     """Set a new password with a reset token: the token and every other of the user's is used up, every
     access token revoked. 400 for an unknown, used or expired token; 422 for a weak password (token kept)."""
     async with db.begin():
@@ -257,7 +311,7 @@ async def confirm_password_reset(db: AsyncSession, data: PasswordResetConfirmIn,
             raise BadRequest(message, errors=[FieldError(field="token", message=message)])
         user = await db.get_one(User, reset.user_id)
         _check_password(data.password, user.email)
-        user.password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+        user.password_hash = await in_hash_slot(settings.password_hash_wait_seconds, hash_password, data.password)
         await db.execute(
             update(PasswordReset)
             .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
@@ -297,7 +351,7 @@ async def set_admin_account(db: AsyncSession, email: str, display_name: str, pas
     display_name = display_name.strip()
     if not 1 <= len(display_name) <= DISPLAY_NAME_MAX or "\x00" in display_name:
         raise Invalid.field("display_name", f"The display name must be 1 to {DISPLAY_NAME_MAX} characters long.")
-    password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    password_hash = await in_hash_slot(None, hash_password, password)
     async with db.begin():
         user = await db.scalar(select(User).where(User.email == email).with_for_update())
         if user is None:

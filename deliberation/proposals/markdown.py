@@ -1,11 +1,14 @@
 """The exported record as a Markdown document for people (`GET /api/proposals/{id}/export?format=markdown`).
 
-Proposal and conclusion bodies are Markdown written by moderators and are included as they are; everything else
-users wrote in one line (names, titles, reasons) is escaped, and posts and statements are quoted line by line.
+Every piece of user text has its HTML made inert (`<`, `>`, `&` as entities, `escape_html`), so a renderer that
+allows HTML shows a participant's `<img onerror=...>` as text. Proposal and conclusion bodies are Markdown written
+by moderators and keep their Markdown; everything else users wrote in one line (names, titles, reasons) has
+Markdown's special characters escaped too, and posts and statements are quoted line by line.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 
@@ -15,20 +18,31 @@ from deliberation.conclusions.schemas import TallyOut
 from deliberation.proposals.schemas import EndorsementOut, ExportConclusion, ProposalExport
 from deliberation.threads.schemas import PostOut
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 STANCES = {"endorse": "Endorses", "endorse_with_reservations": "Endorses with reservations"}
 RULES = {"support_over_oppose": "more support than opposition"}
 # Tallies list actor types from the local level up, then the other actors.
 ACTOR_ORDER = {actor_type.value: n for n, actor_type in enumerate(ActorType)}
 
 
+def escape_html(text: str) -> str:
+    """User text with no HTML left in it: `<`, `>` and `&` become entities (rendered as the characters)."""
+    return html.escape(text, quote=False)
+
+
 def inline(text: str | None) -> str:
-    """One line of user text, with Markdown's special characters escaped."""
-    return _SPECIAL.sub(r"\\\1", " ".join((text or "").split()))
+    """One line of user text, with HTML and Markdown's special characters escaped."""
+    return _SPECIAL.sub(r"\\\1", escape_html(" ".join((text or "").split())))
+
+
+def block(text: str) -> str:
+    """A moderator's Markdown (a body, a summary): kept as Markdown, its HTML escaped."""
+    return escape_html(text.strip())
 
 
 def quote(text: str) -> str:
-    return "\n".join(f"> {line}".rstrip() for line in text.strip().splitlines()) or ">"
+    """User text quoted line by line, its HTML escaped."""
+    return "\n".join(f"> {line}".rstrip() for line in escape_html(text.strip()).splitlines()) or ">"
 
 
 def when(at: datetime | None) -> str:
@@ -86,7 +100,7 @@ def _conclusion(number: int, conclusion: ExportConclusion, threads: dict) -> lis
         if voting.results_visibility == "after_close":
             decided += ", results hidden until the close"
     decided += f". Voted on version {conclusion.version} of {len(conclusion.versions)}."
-    lines = [f"### {number}. {inline(conclusion.title)}", "", conclusion.body.strip(), "", decided, ""]
+    lines = [f"### {number}. {inline(conclusion.title)}", "", block(conclusion.body), "", decided, ""]
     lines += [*_tally(conclusion.final_tally), ""]
     earlier = [version for version in conclusion.versions if version.version != conclusion.version]
     if earlier:
@@ -153,7 +167,7 @@ def render(export: ProposalExport) -> str:
     ]
     if proposal.content_sha256:
         lines.append(f"Content SHA-256: `{proposal.content_sha256}`")
-    lines += ["", "## Summary", "", proposal.summary.strip(), "", "## Proposal", "", proposal.body.strip(), ""]
+    lines += ["", "## Summary", "", block(proposal.summary), "", "## Proposal", "", block(proposal.body), ""]
     lines += ["## Adopted conclusions", ""]
     for number, conclusion in enumerate(export.conclusions, 1):
         lines += _conclusion(number, conclusion, threads)

@@ -31,7 +31,7 @@ from deliberation.proposals.service import ProposalAfter
 ExportFormat = Annotated[
     Literal["markdown", "json"], Parameter(description="`json` (default) for programs, `markdown` for people.")
 ]
-MARKDOWN = "text/markdown; charset=utf-8"
+MARKDOWN = "text/markdown"  # Litestar adds the one `charset=utf-8` to text types
 
 
 class SessionProposalsController(Controller):

@@ -7,6 +7,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
+from deliberation.accounts import passwords
 from deliberation.accounts.models import AccessToken, ThrottleEvent, User
 from deliberation.accounts.service import user_out
 from deliberation.app import create_app
@@ -109,6 +110,23 @@ async def test_only_plain_addresses_are_accepted(client, email):
     assert response.json()["errors"][0]["field"] == "email"
 
 
+async def test_lookalike_addresses_are_the_same_account_or_refused(client, db):
+    local = f"alice-{secrets.token_hex(4)}"
+    assert (await sign_up(client, f"{local}@example.org")).status_code == 201
+    for lookalike in (f"{local}@\uff45xample.org", f"{local.upper()}@EXAMPLE.org", f"{local}@example.\uff4frg"):
+        response = await sign_up(client, lookalike)  # fullwidth letters, case: the same address
+        assert response.status_code == 409, (lookalike, response.text)
+    for lookalike in (f"{local}@example.org\u200b", f"{local}\u00ad@example.org", f"{local}@\u0435xample.org"):
+        response = await sign_up(client, lookalike)  # invisible characters; a Cyrillic e among Latin ones
+        assert response.status_code == 422, (lookalike, response.text)
+        assert response.json()["errors"][0]["field"] == "email"
+    assert await db.scalar(select(func.count()).select_from(User).where(User.email.like(f"{local}%"))) == 1
+    whole_script = await sign_up(client, f"{local}@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444")
+    assert whole_script.status_code == 201  # one alphabet per part is an address like any other
+    login = await log_in(client, f"{local}@\uff45xample.org")
+    assert login.status_code == 200 and login.json()["user"]["email"] == f"{local}@example.org"
+
+
 async def test_organization_and_territory_are_trimmed(client):
     created = await sign_up(client, new_email(), organization="  City of Rosario ", territory="   ")
     assert (created.json()["organization"], created.json()["territory"]) == ("City of Rosario", None)
@@ -201,6 +219,52 @@ async def test_failures_are_throttled_per_address(settings, sessionmaker):
         assert (await log_in(client, new_email(), "whatever it is")).status_code == 429
     async with serve_in_process(app, client_host="203.0.113.8") as other:
         assert (await log_in(other, new_email(), "whatever it is")).status_code == 401
+
+
+async def test_strangers_guessing_elsewhere_do_not_lock_the_owner_out(settings, sessionmaker, db):
+    user = await make_user(db)
+    app = create_app(
+        msgspec.structs.replace(settings, login_max_failures=3, login_max_failures_per_account=6),
+        sessionmaker=sessionmaker,
+    )
+    async with serve_in_process(app, client_host="198.51.100.10") as home:
+        assert (await log_in(home, user.email, PASSWORD)).status_code == 200  # the owner's earlier device
+    for stranger in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        async with serve_in_process(app, client_host=stranger) as client:
+            answers = [(await log_in(client, user.email, "a guess")).status_code for _ in range(3)]
+            assert answers == ([401, 401, 401] if stranger != "203.0.113.3" else [429, 429, 429])
+            # The right password from a stranger's network waits too: that network is throttled for the account.
+            assert (await log_in(client, user.email, PASSWORD)).status_code == 429
+    async with serve_in_process(app, client_host="192.0.2.50") as new_place:
+        assert (await log_in(new_place, user.email, PASSWORD)).status_code == 429  # the account-wide ceiling
+    async with serve_in_process(app, client_host="198.51.100.10") as home:
+        for _ in range(2):
+            assert (await log_in(home, user.email, "a typo")).status_code == 401
+        assert (await log_in(home, user.email, PASSWORD)).status_code == 200  # still signs in, from home
+
+
+async def test_sign_ups_are_limited_per_address(settings, sessionmaker):
+    app = create_app(msgspec.structs.replace(settings, signup_max_per_address=2), sessionmaker=sessionmaker)
+    async with serve_in_process(app, client_host="203.0.113.20") as client:
+        for _ in range(2):
+            assert (await sign_up(client, new_email())).status_code == 201
+        refused = await sign_up(client, new_email())
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 3600
+    async with serve_in_process(app, client_host="203.0.113.21") as other:
+        assert (await sign_up(other, new_email())).status_code == 201
+
+
+async def test_sign_ins_past_the_hashing_slots_wait_then_answer_503(settings, monkeypatch):
+    monkeypatch.setattr(passwords, "HASH_SLOTS", 1)
+    passwords._slots.clear()
+    app = create_app(msgspec.structs.replace(settings, password_hash_wait_seconds=0.05))  # its own pool: concurrent
+    async with serve_in_process(app, client_host="203.0.113.30") as client:
+        answers = await asyncio.gather(*(log_in(client, new_email(), "a guess") for _ in range(6)))
+    passwords._slots.clear()
+    statuses = [answer.status_code for answer in answers]
+    assert 401 in statuses and 503 in statuses and set(statuses) == {401, 503}, statuses
+    busy = next(answer for answer in answers if answer.status_code == 503)
+    assert busy.headers["retry-after"] == "1" and busy.headers["content-type"] == "application/problem+json"
 
 
 async def test_profile_edit(client, db):

@@ -1,3 +1,4 @@
+import logging
 import os
 import subprocess
 import sys
@@ -185,3 +186,32 @@ async def test_cors_follows_allowed_origins(settings, sessionmaker):
         assert allowed.headers["access-control-allow-origin"] == "https://forum.example.org"
         other = await client.get("/api/audit", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_the_email_migration_normalises_addresses_and_reports_collisions(create_database, caplog):
+    url = await create_database("deliberation_emails")
+    await anyio.to_thread.run_sync(migrate.upgrade, url, "0011_live_tickets")
+    addresses = ["alice@example.org", "alice@\uff45xample.org", "Bob@EXAMPLE.org", "carol@\u0435xample.org"]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for n, email in enumerate(addresses):
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, password_hash, display_name, actor_type, is_admin, created_at)"
+                        " VALUES (gen_random_uuid(), :email, 'x', :name, 'citizen', false,"
+                        " now() + make_interval(secs => :n))"
+                    ),
+                    {"email": email, "name": f"user {n}", "n": n},
+                )
+        caplog.set_level(logging.WARNING, logger="deliberation.migrations")
+        await anyio.to_thread.run_sync(migrate.upgrade, url)
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text("SELECT email FROM users ORDER BY created_at"))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert stored == ["alice@example.org", "alice@\uff45xample.org", "bob@example.org", "carol@\u0435xample.org"]
+    reports = [record.getMessage() for record in caplog.records if record.name == "deliberation.migrations"]
+    assert len(reports) == 2
+    assert "share the address 'alice@example.org'" in reports[1] and "alice@\uff45xample.org" in reports[1]
+    assert "carol@\u0435xample.org" in reports[0] and "not accepted" in reports[0]

@@ -74,3 +74,32 @@ async def test_a_draft_exports_for_signed_in_users_without_a_hash(client, forum)
     assert response.status_code == 200 and "**Draft**" in response.text
     assert "Content SHA-256" not in response.text
     assert (await client.get(f"/api/proposals/{proposal['id']}/export", params={"format": "pdf"})).status_code == 400
+
+
+async def test_the_markdown_export_escapes_html_in_every_user_text(client, forum):
+    attack = '<img src=x onerror="alert(1)">'
+    source = await write_post(client, forum, f"Look {attack} here.")
+    hidden = await write_post(client, forum, "Rude.")
+    moderated = await client.post(
+        f"/api/posts/{hidden}/moderation",
+        json={"action": "hide", "reason": f"Rude {attack}"},
+        headers=forum.as_("moderator"),
+    )
+    assert moderated.status_code == 200
+    conclusion = await draft(client, forum, title=f"Title {attack}", body=f"Body {attack}", source_post_ids=[source])
+    await open_vote(client, forum, conclusion["id"])
+    for who in ("ana", "ben"):
+        await vote(client, forum, who, conclusion["id"], "support")
+    await close_vote(client, forum, conclusion["id"])
+    proposal = await propose(client, forum, [conclusion["id"]], summary=f"Sum {attack}", body=f"Plan {attack}")
+    await publish(client, forum, proposal["id"])
+    await endorse(client, forum, "mayor", proposal["id"], statement=f"Yes {attack}\n<script>x()</script>")
+
+    response = await client.get(f"/api/proposals/{proposal['id']}/export", params={"format": "markdown"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    document = response.text
+    assert "<img" not in document and "<script" not in document
+    assert "&lt;img" in document  # shown as text, not dropped
+    for text in ("Look ", "Body ", "Sum ", "Plan ", "Yes ", "&lt;script&gt;x()&lt;/script&gt;"):
+        assert text in document
