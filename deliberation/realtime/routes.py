@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import uuid
+from collections import deque
 from datetime import timedelta
 
 import msgspec
@@ -43,6 +45,7 @@ from deliberation.settings import Settings
 
 # Close codes: 4xxx mirror HTTP statuses; 4008 means "too slow, reconnect with after=".
 CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404}
+CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_ELSEWHERE = 1013
 CLOSE_TOO_MANY = 4429
@@ -140,7 +143,9 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         await socket.send_text(encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq)))
         tasks = {
             asyncio.create_task(_write(socket, hub, subscriber, after, settings.ws_heartbeat_seconds)),
-            asyncio.create_task(_read(socket, subscriber, settings.ws_max_message_bytes)),
+            asyncio.create_task(
+                _read(socket, subscriber, settings.ws_max_message_bytes, settings.ws_max_pings_per_minute)
+            ),
             asyncio.create_task(subscriber.dropped.wait()),
         }
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -154,6 +159,9 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         elif "too big" in outcomes:
             reason = "too big"
             await _close(socket, CLOSE_TOO_BIG, f"messages are limited to {settings.ws_max_message_bytes} bytes")
+        elif "too many pings" in outcomes:
+            reason = "too many pings"
+            await _close(socket, CLOSE_POLICY, f"too many pings: at most {settings.ws_max_pings_per_minute} a minute")
         else:
             reason = outcomes[0]
     finally:
@@ -182,8 +190,13 @@ async def _replay(socket: WebSocket, hub: Hub, session_id: uuid.UUID, after: int
 async def _write(socket: WebSocket, hub: Hub, subscriber: Subscriber, after: int, heartbeat: float) -> str:
     last_sent = await _replay(socket, hub, subscriber.session_id, after)
     while True:
+        # Not `asyncio.wait_for(queue.get())`: on Python 3.11 it can swallow the handler's cancellation when the
+        # get completes at the same moment, leaving this task running (heartbeats, no events) and the socket
+        # never closed. `asyncio.timeout` keeps an outside cancellation apart from its own, and a cancelled
+        # `get` leaves its item in the queue.
         try:
-            seq, frame = await asyncio.wait_for(subscriber.queue.get(), heartbeat)
+            async with asyncio.timeout(heartbeat):
+                seq, frame = await subscriber.queue.get()
         except TimeoutError:
             await socket.send_text(encode_frame(HeartbeatFrame(last_seq=last_sent)))
             continue
@@ -197,7 +210,8 @@ async def _write(socket: WebSocket, hub: Hub, subscriber: Subscriber, after: int
             last_sent = seq
 
 
-async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int) -> str:
+async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int, max_pings_per_minute: int) -> str:
+    pings: deque[float] = deque(maxlen=max_pings_per_minute)  # when the latest pings arrived
     while True:
         try:
             message = await socket.receive_data(mode="text")
@@ -207,7 +221,11 @@ async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int) -> st
             return "too big"
         try:
             kind = msgspec.json.decode(message).get("type")
-        except (msgspec.DecodeError, AttributeError):
+        except (msgspec.DecodeError, AttributeError, RecursionError):
             continue
         if kind == "ping":
+            now = time.monotonic()
+            if len(pings) == pings.maxlen and now - pings[0] < 60:
+                return "too many pings"
+            pings.append(now)
             subscriber.push(None, PONG)

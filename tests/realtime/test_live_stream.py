@@ -1,7 +1,10 @@
 import asyncio
+import contextlib
+import json
 import os
 import random
 import socket
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -10,6 +13,8 @@ import websockets
 from sqlalchemy import text
 
 from deliberation.db.base import utcnow
+from deliberation.realtime.hub import Subscriber
+from deliberation.realtime.routes import _write
 from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
 from tests.realtime.conftest import connect, live_server, receive, receive_events
@@ -79,6 +84,67 @@ async def test_ping_pong_and_oversized_messages(server, committed):
             assert frame["type"] == "presence"
         await socket.send("x" * (server.app.state.settings.ws_max_message_bytes + 1))
         assert await close_code(socket) == 1009
+
+
+async def test_a_ping_flood_ends_the_stream_with_a_close_code_every_time(server, committed):
+    """1,500 pings sent as fast as possible once silenced a stream (open, no events, no close): never again."""
+    session, token = await member_session(committed)
+    for _ in range(10):
+        socket, _ = await connect(server, session.id, token)
+        async with socket:
+            with contextlib.suppress(websockets.ConnectionClosed):  # the server may close before the last one
+                for _ in range(1500):
+                    await socket.send('{"type": "ping"}')
+            await server.write_events(session.id, 1)
+            frames = []
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(10):
+                    while True:
+                        frames.append(json.loads(await socket.recv())["type"])
+        assert closed.value.rcvd.code == 1008, frames[-5:]
+        assert "too many pings" in closed.value.rcvd.reason
+        assert frames.count("pong") <= server.app.state.settings.ws_max_pings_per_minute
+
+
+class Recorder:
+    """A websocket that takes every frame at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+
+async def test_the_stream_writer_never_loses_a_cancellation(server, committed):
+    """A frame arriving just as the connection's handler cancels the writer (the stream closing) must not keep the
+    writer running: with `asyncio.wait_for(queue.get())` on Python 3.11 it did, and the socket was never closed."""
+    session, _ = await member_session(committed)
+    for _ in range(20):
+        subscriber = Subscriber(session.id, uuid.uuid4(), "A", "token hash", queue_size=10)
+        writer = asyncio.create_task(_write(Recorder(), server.app.state.hub, subscriber, 0, heartbeat=60))
+        async with asyncio.timeout(10):
+            while not subscriber.queue._getters:  # the writer waits for its next frame
+                await asyncio.sleep(0.001)
+        subscriber.push(None, '{"type": "pong"}')
+        await asyncio.sleep(0)  # the frame is taken off the queue...
+        writer.cancel()  # ...as the handler cancels the writer
+        done, _ = await asyncio.wait({writer}, timeout=5)
+        assert writer in done and writer.cancelled()
+
+
+async def test_pings_at_a_sane_rate_are_answered_and_events_keep_coming(server, committed):
+    session, token = await member_session(committed)
+    pings = server.app.state.settings.ws_max_pings_per_minute
+    socket, _ = await connect(server, session.id, token)
+    async with socket:
+        for _ in range(pings):
+            await socket.send('{"type": "ping"}')
+        seqs = await server.write_events(session.id, 3)
+        frames = []
+        while len([f for f in frames if f["type"] == "event"]) < 3 or frames.count({"type": "pong"}) < pings:
+            frames.append(await receive(socket))
+        assert [f["seq"] for f in frames if f["type"] == "event"] == seqs
 
 
 async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_order(server, committed):
