@@ -28,7 +28,7 @@ from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker
 from deliberation.deps import provide_db, provide_now
 from deliberation.errors import EXCEPTION_HANDLERS, JSONRequest
-from deliberation.forum.routes import LineController, SessionController
+from deliberation.forum.routes import LineController, MySessionsController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.membership.routes import MembershipController
 from deliberation.observability import (
@@ -43,7 +43,7 @@ from deliberation.observability import (
 from deliberation.openapi import document_problems, document_request_rules, document_security
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
 from deliberation.realtime.hub import Hub, hub_check
-from deliberation.realtime.routes import EventsController, LiveTicketController, live
+from deliberation.realtime.routes import EventsController, LiveTicketController, PresenceController, live
 from deliberation.realtime.transport import PostgresTransport, RedisTransport
 from deliberation.security import add_security_headers
 from deliberation.settings import Settings, load_settings
@@ -61,9 +61,11 @@ ROUTE_HANDLERS = [
     AuditController,
     EventsController,
     LiveTicketController,
+    PresenceController,
     live,
     LineController,
     SessionController,
+    MySessionsController,
     MembershipController,
     SessionThreadsController,
     ThreadController,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
@@ -65,6 +67,8 @@ class Session(UUIDPrimaryKey, CreatedAt, Base):
     meeting_url: Mapped[str | None] = mapped_column(String(2000))
     discussion_open: Mapped[bool] = mapped_column(default=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # [{position (1, 2, ...), question, thread_id}] in the organizer's order; set at creation, with the threads.
+    guiding_questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
 
     @property
     def ends_at(self) -> datetime:

@@ -11,6 +11,7 @@ from deliberation.accounts.auth import Admin, CurrentUser, Viewer
 from deliberation.deps import DB, Now
 from deliberation.forum import service
 from deliberation.forum.schemas import (
+    CODE_PATTERN,
     CategoryName,
     LineIn,
     LineList,
@@ -61,6 +62,12 @@ class SessionController(Controller):
         subline: Annotated[uuid.UUID | None, Parameter(description="Only sessions of this subline (id).")] = None,
         status: Annotated[StatusName | None, Parameter(description="upcoming, live or passed, now.")] = None,
         category: Annotated[CategoryName | None, Parameter(description="Only sessions of this category.")] = None,
+        code: Annotated[
+            str | None,
+            Parameter(
+                pattern=CODE_PATTERN, max_length=32, description="Only the session with this code, e.g. `1.1.1`."
+            ),
+        ] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> SessionPage:
@@ -73,6 +80,7 @@ class SessionController(Controller):
             subline_id=subline,
             status=status,
             category=category,
+            code=code,
             after=after,
             limit=limit,
         )
@@ -92,3 +100,17 @@ class SessionController(Controller):
         self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID], data: JSONBody[SessionPatch]
     ) -> SessionOut:
         return await service.update_session(db, session_id, user, data, now=now)
+
+
+class MySessionsController(Controller):
+    path = "/api/me/sessions"
+    tags = ["forum"]
+
+    @get("/", summary="The sessions I am a member of, by start time, with my role")
+    async def list_my_sessions(
+        self, db: DB, user: CurrentUser, now: Now, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> SessionPage:
+        after = decode_cursor(cursor, AFTER) if cursor is not None else None
+        rows = await service.list_sessions(db, user, now=now, members_only=True, after=after, limit=limit)
+        items, next_cursor = paginate(rows, limit, lambda session: (session.starts_at, session.id))
+        return SessionPage(items=items, next_cursor=next_cursor)

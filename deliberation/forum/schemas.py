@@ -10,7 +10,8 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 Number = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
-Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
+CODE_PATTERN = r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$"
+Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=CODE_PATTERN)]
 Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
 Text = Annotated[str, Meta(max_length=20_000)]
 CategoryName = Literal["round_table", "workshop", "plenary", "other"]
@@ -97,6 +98,14 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
         check_start(self.starts_at)
 
 
+class GuidingQuestion(msgspec.Struct):
+    """A guiding question of a session (`position` 1, 2, ... in the organizer's order) and the thread debating it."""
+
+    position: int
+    question: str
+    thread_id: uuid.UUID
+
+
 class SessionOut(msgspec.Struct):
     id: uuid.UUID
     code: str
@@ -113,6 +122,8 @@ class SessionOut(msgspec.Struct):
     status: StatusName
     discussion_open: bool
     last_seq: int
+    guiding_questions: list[GuidingQuestion] = []
+    my_role: RoleName | None = None  # the viewer's role here; null when anonymous or not a member (and in events)
 
 
 class SessionPage(msgspec.Struct):

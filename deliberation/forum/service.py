@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import msgspec
 from msgspec import UNSET
 from sqlalchemy import Select, func, null, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -26,6 +27,7 @@ from deliberation.forum.access import (
 )
 from deliberation.forum.models import Role, Session, SessionMember, Subline, ThematicLine, Thread
 from deliberation.forum.schemas import (
+    GuidingQuestion,
     LineIn,
     LineList,
     LineOut,
@@ -93,8 +95,16 @@ async def create_subline(db: AsyncSession, line_id: uuid.UUID, data: SublineIn) 
     return numbered_ref(subline)
 
 
-def session_out(session: Session, subline: Subline, line: ThematicLine, *, now: datetime, show_url: bool) -> SessionOut:
-    """The public shape of a session; the meeting URL only when `show_url` (members and admins)."""
+def session_out(
+    session: Session,
+    subline: Subline,
+    line: ThematicLine,
+    *,
+    now: datetime,
+    show_url: bool,
+    my_role: str | None = None,
+) -> SessionOut:
+    """The shape of a session: the meeting URL only when `show_url` (members and admins), the viewer's role."""
     return SessionOut(
         id=session.id,
         code=session.code,
@@ -111,7 +121,16 @@ def session_out(session: Session, subline: Subline, line: ThematicLine, *, now: 
         status=session.status_at(now),
         discussion_open=session.discussion_open,
         last_seq=session.last_seq,
+        guiding_questions=msgspec.convert(session.guiding_questions, list[GuidingQuestion]),
+        my_role=my_role,
     )
+
+
+def _viewer_session_out(
+    session: Session, subline: Subline, line: ThematicLine, viewer: User | None, role: str | None, *, now: datetime
+) -> SessionOut:
+    """A session as `viewer` sees it, with `role` their membership there (None: not a member)."""
+    return session_out(session, subline, line, now=now, show_url=sees_meeting_url(viewer, role), my_role=role)
 
 
 async def _placement(db: AsyncSession, subline_id: uuid.UUID) -> tuple[Subline, ThematicLine]:
@@ -126,6 +145,7 @@ async def _placement(db: AsyncSession, subline_id: uuid.UUID) -> tuple[Subline, 
 async def add_session(db: AsyncSession, data: SessionIn) -> Session:
     """Insert a session and one thread per guiding question, in order, inside the caller's transaction."""
     session = Session(
+        id=uuid.uuid4(),
         code=data.code,
         title=data.title,
         subline_id=data.subline_id,
@@ -138,12 +158,17 @@ async def add_session(db: AsyncSession, data: SessionIn) -> Session:
         discussion_open=data.discussion_open,
         last_seq=0,
     )
+    threads = [
+        Thread(id=uuid.uuid4(), session_id=session.id, title=question, body="", position=position)
+        for position, question in enumerate(data.guiding_questions)
+    ]
+    session.guiding_questions = [
+        {"position": position + 1, "question": thread.title, "thread_id": str(thread.id)}
+        for position, thread in enumerate(threads)
+    ]
     db.add(session)
     await db.flush()
-    db.add_all(
-        Thread(session_id=session.id, title=question, body="", position=position)
-        for position, question in enumerate(data.guiding_questions)
-    )
+    db.add_all(threads)
     await db.flush()
     return session
 
@@ -166,7 +191,7 @@ async def get_session(db: AsyncSession, session_id: uuid.UUID, viewer: User | No
         session = await get_session_or_404(db, session_id)
         subline, line = await _placement(db, session.subline_id)
         role = await membership_role(db, session_id, viewer)
-        return session_out(session, subline, line, now=now, show_url=sees_meeting_url(viewer, role))
+        return _viewer_session_out(session, subline, line, viewer, role, now=now)
 
 
 def _status_filter(query: Select, status: str, now: datetime) -> Select:
@@ -187,10 +212,15 @@ async def list_sessions(
     subline_id: uuid.UUID | None = None,
     status: str | None = None,
     category: str | None = None,
+    code: str | None = None,
+    members_only: bool = False,
     after: tuple[datetime, uuid.UUID] | None = None,
     limit: int,
 ) -> list[SessionOut]:
-    """Sessions by start time then id, after the `(starts_at, id)` of a previous page; `limit + 1` tell more follow."""
+    """Sessions by start time then id, after the `(starts_at, id)` of a previous page; `limit + 1` tell more follow.
+
+    `members_only`: only the sessions `viewer` is a member of (`GET /api/me/sessions`).
+    """
     query = (
         select(Session, Subline, ThematicLine, SessionMember.role if viewer is not None else null())
         .join(Subline, Subline.id == Session.subline_id)
@@ -199,9 +229,13 @@ async def list_sessions(
         .limit(limit + 1)
     )
     if viewer is not None:
-        query = query.outerjoin(
-            SessionMember, (SessionMember.session_id == Session.id) & (SessionMember.user_id == viewer.id)
+        query = query.join(
+            SessionMember,
+            (SessionMember.session_id == Session.id) & (SessionMember.user_id == viewer.id),
+            isouter=not members_only,
         )
+    if code is not None:
+        query = query.where(Session.code == code)
     if line_id is not None:
         query = query.where(Subline.line_id == line_id)
     if subline_id is not None:
@@ -215,8 +249,7 @@ async def list_sessions(
     async with db.begin():
         rows = (await db.execute(query)).all()
         return [
-            session_out(session, subline, line, now=now, show_url=sees_meeting_url(viewer, role))
-            for session, subline, line, role in rows
+            _viewer_session_out(session, subline, line, viewer, role, now=now) for session, subline, line, role in rows
         ]
 
 
@@ -235,9 +268,10 @@ async def update_session(
             for field in patch.__struct_fields__
             if (value := getattr(patch, field)) is not UNSET and value != getattr(session, field)
         }
+        role = await membership_role(db, session_id, user)
         if not changes:
             subline, line = await _placement(db, session.subline_id)
-            return session_out(session, subline, line, now=now, show_url=True)
+            return session_out(session, subline, line, now=now, show_url=True, my_role=role)
         for field, value in changes.items():
             setattr(session, field, value)
         if session.discussion_open != was_open:
@@ -254,7 +288,7 @@ async def update_session(
         out = session_out(session, subline, line, now=now, show_url=True)
         out.last_seq = seq  # the event names its own seq; only members (who see the URL) receive it
         await append_event(db, session.id, seq, "session.updated", out)
-        return out
+        return msgspec.structs.replace(out, my_role=role)
 
 
 async def add_member(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> SessionMember | None:

@@ -48,6 +48,10 @@ class MembershipController(Controller):
     ) -> MemberOut:
         return await service.set_member_role(db, session_id, user, user_id, data.role)
 
+    @delete("/members/me", summary="Leave the session; my votes on its open votes go with me")
+    async def leave_session(self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID]) -> None:
+        await service.leave_session(db, session_id, user)
+
     @delete("/members/{user_id:uuid}", summary="Remove a member (admins and moderators)")
     async def remove_member(
         self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID]

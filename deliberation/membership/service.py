@@ -1,4 +1,4 @@
-"""Membership actions: join a session, list its members, set a member's role, remove a member.
+"""Membership actions: join or leave a session, list its members, set a member's role, remove a member.
 
 Above conclusions in the import graph: removing a member also takes her votes on the session's open votes
 (`conclusions.voting.drop_votes_of_removed_member`), in the removal's transaction. The membership rows and
@@ -130,18 +130,7 @@ async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, us
     """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
     async with db.begin():
         await require_moderator(db, session_id, actor)
-        await drop_votes_of_removed_member(db, session_id, user_id)
-        member = await db.scalar(
-            delete(SessionMember)
-            .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
-            .returning(SessionMember)
-        )
-        if member is None:
-            raise NotFound("That user is not a member of this session.")
-        role = member.role
-        target = await db.get(User, user_id)
-        assert target is not None  # the membership row references the user
-        await emit(db, session_id, "member.removed", await _member_event(db, member, target))
+        role = await _end_membership(db, session_id, user_id, "That user is not a member of this session.")
         await audit.record(
             db,
             action="member.removed",
@@ -151,3 +140,26 @@ async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, us
             session_id=session_id,
             data={"user_id": user_id, "role": role},
         )
+
+
+async def leave_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> None:
+    """The user leaves the session (like joining, not audited); 404 unknown session or not a member."""
+    async with db.begin():
+        await get_session_or_404(db, session_id)
+        await _end_membership(db, session_id, user.id, "You are not a member of this session.")
+
+
+async def _end_membership(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, missing: str) -> str:
+    """Delete the membership with the user's votes on open votes, emit `member.removed`; return the role held."""
+    await drop_votes_of_removed_member(db, session_id, user_id)
+    member = await db.scalar(
+        delete(SessionMember)
+        .where(SessionMember.session_id == session_id, SessionMember.user_id == user_id)
+        .returning(SessionMember)
+    )
+    if member is None:
+        raise NotFound(missing)
+    target = await db.get(User, user_id)
+    assert target is not None  # the membership row references the user
+    await emit(db, session_id, "member.removed", await _member_event(db, member, target))
+    return member.role

@@ -47,6 +47,7 @@ EVENT_TYPES = frozenset(
         "proposal.published",
         "endorsement.created",
         "endorsement.withdrawn",
+        "flags.changed",
     }
 )
 

@@ -183,11 +183,15 @@ class Presence:
         self.remote = {session_id: instances for session_id, instances in self.remote.items() if instances}
         return changed
 
-    def frame(self, session_id: uuid.UUID) -> str:
+    def online(self, session_id: uuid.UUID) -> list[PresenceUser]:
+        """Who is online in the session on any instance, by user id."""
         users = {user_id: name for user_id, (name, _) in self.local.get(session_id, {}).items()}
         for _, remote_users in self.remote.get(session_id, {}).values():
             users.update(remote_users)
-        listed = [PresenceUser(id=user_id, display_name=name) for user_id, name in sorted(users.items())]
+        return [PresenceUser(id=user_id, display_name=name) for user_id, name in sorted(users.items())]
+
+    def frame(self, session_id: uuid.UUID) -> str:
+        listed = self.online(session_id)
         return encode_frame(PresenceFrame(online=len(listed), users=listed))
 
 

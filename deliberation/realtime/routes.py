@@ -40,7 +40,7 @@ from deliberation.realtime.hub import (
     Hub,
     Subscriber,
 )
-from deliberation.realtime.schemas import LiveTicketOut
+from deliberation.realtime.schemas import LiveTicketOut, PresenceOut
 from deliberation.settings import Settings
 
 # Close codes: 4xxx mirror HTTP statuses; 4008 means "too slow, reconnect with after=".
@@ -77,6 +77,17 @@ class EventsController(Controller):
         if cursor is not None:
             (after,) = decode_cursor(cursor, tuple[Seq])
         return await service.list_events(db, session_id, user, after=after, limit=limit)
+
+
+class PresenceController(Controller):
+    path = "/api/sessions/{session_id:uuid}/presence"
+    tags = ["live stream"]
+
+    @get("/", summary="Who is online in the session, across all instances (members)")
+    async def get_presence(
+        self, db: DB, user: CurrentUser, state: State, session_id: FromPath[uuid.UUID]
+    ) -> PresenceOut:
+        return await service.get_presence(db, session_id, user, state.hub)
 
 
 class LiveTicketController(Controller):

@@ -1,4 +1,4 @@
-"""A session's events over HTTP, for members."""
+"""A session's events and presence over HTTP, for members."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
+from deliberation.errors import Busy
 from deliberation.forum.access import require_member
 from deliberation.pagination import paginate
 from deliberation.realtime.events import EventOut, EventPage, read_events
+from deliberation.realtime.hub import Hub
+from deliberation.realtime.schemas import PresenceOut
 
 
 async def list_events(db: AsyncSession, session_id: uuid.UUID, user: User, *, after: int, limit: int) -> EventPage:
@@ -20,3 +23,16 @@ async def list_events(db: AsyncSession, session_id: uuid.UUID, user: User, *, af
     rows, next_cursor = paginate(await read_events(db, session_id, after, limit + 1), limit, lambda row: (row[0],))
     events = [EventOut(seq=seq, event=event, at=at, data=msgspec.json.decode(data)) for seq, event, at, data in rows]
     return EventPage(items=events, next_cursor=next_cursor)
+
+
+async def get_presence(db: AsyncSession, session_id: uuid.UUID, user: User, hub: Hub | None) -> PresenceOut:
+    """Who is online in the session (members and admins), as this instance's hub knows it from every instance.
+
+    503 on an instance without live fan-out (`DELIBERATION_LIVE_FANOUT=false`): it does not follow presence.
+    """
+    async with db.begin():
+        await require_member(db, session_id, user)
+    if hub is None:
+        raise Busy("This instance does not follow presence (live fan-out is off); try another.", retry_after=5)
+    users = hub.presence.online(session_id)
+    return PresenceOut(online=len(users), users=users)

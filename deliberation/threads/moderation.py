@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -35,7 +35,9 @@ from deliberation.threads.rules import check_reason, ensure_not_deleted
 from deliberation.threads.schemas import (
     FlagIn,
     FlagOut,
+    FlagQueueName,
     FlagResolutionIn,
+    FlagsChanged,
     PostModerationIn,
     PostOut,
     ThreadModerationIn,
@@ -97,12 +99,23 @@ async def resolve_open_flags(
     db: AsyncSession, post: Post, user: User, status: FlagStatus, *, reason: str | None, now: datetime
 ) -> None:
     """Close every open flag on the post (it was hidden or deleted), inside the caller's transaction."""
-    await db.execute(
+    closed = await db.execute(
         update(Flag)
         .where(Flag.post_id == post.id, Flag.status == FlagStatus.open.value)
         .values(status=status.value, resolved_at=now, resolved_by=user.id, resolution_note=reason)
         .execution_options(synchronize_session="fetch")
     )
+    if closed.rowcount:
+        await announce_open_flags(db, post.session_id)
+
+
+async def announce_open_flags(db: AsyncSession, session_id: uuid.UUID) -> None:
+    """Emit `flags.changed` with the session's open-flag count, after a flag was raised or resolved."""
+    await db.flush()
+    count = await db.scalar(
+        select(func.count()).where(Flag.session_id == session_id, Flag.status == FlagStatus.open.value)
+    )
+    await emit(db, session_id, "flags.changed", FlagsChanged(open_flags=count or 0))
 
 
 async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: datetime, data: dict) -> None:
@@ -170,22 +183,30 @@ async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: Flag
             )
             db.add(flag)
             await db.flush()
+            await announce_open_flags(db, session.id)
             return _flag_out(flag, user, await viewer_post_out(db, post, user, moderator=False))
     except IntegrityError:
         raise Conflict("You have already flagged this post; a moderator will look at it.") from None
 
 
 async def list_flags(
-    db: AsyncSession, session_id: uuid.UUID, user: User, *, after: FlagAfter | None, limit: int
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    user: User,
+    *,
+    status: FlagQueueName = "open",
+    after: FlagAfter | None,
+    limit: int,
 ) -> list[FlagOut]:
-    """Open flags of a session, oldest first (moderators); `limit + 1` rows tell more follow."""
+    """Open (or resolved) flags of a session, oldest first (moderators); `limit + 1` rows tell more follow."""
+    open_ = Flag.status == FlagStatus.open.value
     flagger = aliased(User)
     query = (
         posts_with_authors()
         .add_columns(Flag, flagger)
         .join(Flag, Flag.post_id == Post.id)
         .join(flagger, flagger.id == Flag.user_id)
-        .where(Flag.session_id == session_id, Flag.status == FlagStatus.open.value)
+        .where(Flag.session_id == session_id, open_ if status == "open" else ~open_)
         .order_by(Flag.created_at, Flag.id)
         .limit(limit + 1)
     )
@@ -241,6 +262,7 @@ async def resolve_flag(
                 reason=reason,
                 data={"flag_id": flag.id, "flag_reason": flag.reason},
             )
+            await announce_open_flags(db, session_id)
         await db.flush()
         await db.refresh(flag)
         flagger = await db.get(User, flag.user_id)

@@ -18,6 +18,7 @@ from deliberation.threads.schemas import (
     FlagIn,
     FlagOut,
     FlagPage,
+    FlagQueueName,
     FlagResolutionIn,
     PostIn,
     PostModerationIn,
@@ -62,17 +63,18 @@ class SessionThreadsController(Controller):
     ) -> ThreadOut:
         return await service.create_thread(db, session_id, user, data)
 
-    @get("/flags", summary="Open flags of a session, oldest first (moderators)")
+    @get("/flags", summary="Open (or resolved) flags of a session, oldest first (moderators)")
     async def list_flags(
         self,
         db: DB,
         user: CurrentUser,
         session_id: FromPath[uuid.UUID],
+        status: Annotated[FlagQueueName, Parameter(description="open (default) or resolved.")] = "open",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> FlagPage:
         after = decode_cursor(cursor, FlagAfter) if cursor is not None else None
-        rows = await moderation.list_flags(db, session_id, user, after=after, limit=limit)
+        rows = await moderation.list_flags(db, session_id, user, status=status, after=after, limit=limit)
         items, next_cursor = paginate(rows, limit, lambda flag: (flag.created_at, flag.id))
         return FlagPage(items=items, next_cursor=next_cursor)
 

@@ -137,6 +137,15 @@ class FlagPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class FlagsChanged(msgspec.Struct):
+    """`flags.changed`: how many flags of the session are open now (no reporter, no reason, no post)."""
+
+    open_flags: int
+
+
+FlagQueueName = Literal["open", "resolved"]
+
+
 class FlagResolutionIn(msgspec.Struct, forbid_unknown_fields=True):
     action: Literal["dismiss", "hide_post"]
     reason: Reason | None = None

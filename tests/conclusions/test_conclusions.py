@@ -251,6 +251,33 @@ async def test_a_removed_members_votes_no_longer_count(client, forum):
     assert (await vote(client, forum, "ana", open_, "support")).status_code == 403
 
 
+async def test_a_member_who_leaves_takes_her_open_votes_with_her(client, forum):
+    """`DELETE /api/sessions/{id}/members/me`: like a removal, but her own doing (not audited)."""
+    closed, open_ = (await draft(client, forum))["id"], (await draft(client, forum, title="Open"))["id"]
+    for cid in (closed, open_):
+        await open_vote(client, forum, cid)
+        await vote(client, forum, "ana", cid, "support")
+        await vote(client, forum, "ben", cid, "oppose")
+    await close_vote(client, forum, closed)
+    me = f"/api/sessions/{forum.session.id}/members/me"
+    assert (await client.delete(me, headers=forum.as_("ana"))).status_code == 204
+    tally = (await client.get(f"/api/conclusions/{open_}/tally", headers=forum.as_("ben"))).json()
+    assert (tally["voters"], tally["support"], tally["oppose"]) == (1, 0, 1)
+    assert (await client.get(f"/api/conclusions/{closed}/tally")).json()["support"] == 1
+    assert (await vote(client, forum, "ana", open_, "support")).status_code == 403
+    session = (await client.get(f"/api/sessions/{forum.session.id}", headers=forum.as_("ana"))).json()
+    assert session["my_role"] is None and session["meeting_url"] is None
+    events = (await client.get(f"/api/sessions/{forum.session.id}/events", headers=forum.as_("ben"))).json()
+    removal = [item for item in events["items"] if item["event"] == "member.removed"]
+    assert [item["data"]["user"]["id"] for item in removal] == [str(forum.users["ana"].id)]
+    audit = (await client.get("/api/audit", params={"session": str(forum.session.id)})).json()["items"]
+    assert "member.removed" not in {entry["action"] for entry in audit}
+    # Leaving twice, or a session one never joined: 404; without a token: 401.
+    assert (await client.delete(me, headers=forum.as_("ana"))).status_code == 404
+    assert (await client.delete(me, headers=forum.as_("outsider"))).status_code == 404
+    assert (await client.delete(me)).status_code == 401
+
+
 def fields(response) -> list[str]:
     assert response.status_code == 422, response.text
     return [error["field"] for error in response.json()["errors"]]

@@ -225,6 +225,16 @@ async def test_two_instances_share_events_and_survive_a_killed_listener(database
             assert [f["seq"] for f in await receive_events(socket, 2)] == [7, 8]
 
 
+async def presence_over_http(server, session_id, token: str, names: list[str]) -> dict:
+    """`GET /api/sessions/{id}/presence` once it names these users (it follows the frames, bounded wait)."""
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client, asyncio.timeout(10):
+        while True:
+            answer = (await client.get(f"/api/sessions/{session_id}/presence")).json()
+            if sorted(user["display_name"] for user in answer["users"]) == names:
+                return answer
+            await asyncio.sleep(0.05)
+
+
 async def test_presence_is_shared_across_instances(live_settings, committed):
     alice, bob = await make_user(committed, display_name="Alice"), await make_user(committed, display_name="Bob")
     session = await make_forum_session(committed, members={alice: "participant", bob: "moderator"})
@@ -242,8 +252,13 @@ async def test_presence_is_shared_across_instances(live_settings, committed):
         frame = await wait_for_presence(alice_socket, ["Alice", "Bob"])
         assert frame["online"] == 2
         await wait_for_presence(bob_socket, ["Alice", "Bob"])
+        # Over HTTP, on either instance, the same list as the frames.
+        for server in (a, b):
+            answer = await presence_over_http(server, session.id, alice_token, ["Alice", "Bob"])
+            assert answer == {"online": 2, "users": frame["users"]}
         await bob_socket.close()
         assert (await wait_for_presence(alice_socket, ["Alice"]))["online"] == 1
+        assert (await presence_over_http(a, session.id, bob_token, ["Alice"]))["online"] == 1
         await alice_socket.close()
 
 

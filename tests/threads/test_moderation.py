@@ -193,6 +193,34 @@ async def test_flags_queue_oldest_first_and_resolution_is_recorded(client, forum
     ).status_code == 404
 
 
+async def test_flags_changed_events_carry_the_open_count_and_the_resolved_queue_lists_the_rest(client, forum):
+    first = await write(client, forum, "ana", "buy cheap watches")
+    second = await write(client, forum, "ben", "off topic")
+    for post, who in ((first, "ben"), (second, "ana")):
+        flagged = await client.post(f"/api/posts/{post['id']}/flags", json={"reason": "spam"}, headers=forum.as_(who))
+        assert flagged.status_code == 201
+    queue_url = f"/api/sessions/{forum.session.id}/flags"
+    open_flags = (await client.get(queue_url, headers=forum.as_("moderator"))).json()["items"]
+    dismissed = await client.post(
+        f"/api/flags/{open_flags[0]['id']}/resolution", json={"action": "dismiss"}, headers=forum.as_("moderator")
+    )
+    assert dismissed.status_code == 200
+    assert (await client.delete(f"/api/posts/{second['id']}", headers=forum.as_("ben"))).status_code == 204
+
+    events = (await client.get(f"/api/sessions/{forum.session.id}/events", headers=forum.as_("ana"))).json()
+    changes = [item["data"] for item in events["items"] if item["event"] == "flags.changed"]
+    assert changes == [{"open_flags": 1}, {"open_flags": 2}, {"open_flags": 1}, {"open_flags": 0}]
+
+    assert (await client.get(queue_url, headers=forum.as_("moderator"))).json()["items"] == []
+    resolved = (await client.get(queue_url, params={"status": "resolved"}, headers=forum.as_("moderator"))).json()
+    assert [(flag["post_id"], flag["status"]) for flag in resolved["items"]] == [
+        (first["id"], "dismissed"),
+        (second["id"], "post_deleted"),
+    ]
+    bad = await client.get(queue_url, params={"status": "closed"}, headers=forum.as_("moderator"))
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "status"
+
+
 async def test_threads_are_created_locked_and_pinned_by_moderators_only(client, forum):
     url = f"/api/sessions/{forum.session.id}/threads"
     assert (await client.post(url, json={"title": "Mine"}, headers=forum.as_("ana"))).status_code == 403
