@@ -10,7 +10,7 @@ before commit: `emit` only notes the new seq on the SQLAlchemy session, and the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +135,28 @@ async def append_event(
     await db.flush()
     wakeups: dict[uuid.UUID, int] = db.info.setdefault(WAKEUPS_KEY, {})
     wakeups[session_id] = seq
+
+
+async def redact_events(
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    event_types: Collection[str],
+    subject_id: uuid.UUID,
+    data: msgspec.Struct,
+) -> None:
+    """Give every stored event of these types about `subject_id` (its `data.id`) this data instead, inside the
+    caller's transaction. As Matrix servers redact events, each keeps its seq, type and time: a replay from any
+    seq then tells no more than `data` (the subject's public view now) does."""
+    await db.execute(
+        update(SessionEvent)
+        .where(
+            SessionEvent.session_id == session_id,
+            SessionEvent.type.in_(event_types),
+            SessionEvent.data["id"].astext == str(subject_id),
+        )
+        .values(data=msgspec.to_builtins(data))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def read_events(

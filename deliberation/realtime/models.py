@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,8 @@ class SessionEvent(Base):
     """One change members of a session see live; `seq` is gap-free per session and in commit order."""
 
     __tablename__ = "session_events"
+    # `redact_events` finds a subject's events (`data.id`) within a session through this index.
+    __table_args__ = (Index("ix_session_events_subject", "session_id", text("(data->>'id')")),)
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

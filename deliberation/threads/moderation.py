@@ -24,6 +24,7 @@ from deliberation.text import check_text
 from deliberation.threads.access import lock_post, lock_thread
 from deliberation.threads.models import Flag, FlagStatus, Post
 from deliberation.threads.presenters import (
+    emit_erasure,
     my_reactions,
     post_out,
     posts_with_authors,
@@ -119,7 +120,8 @@ async def announce_open_flags(db: AsyncSession, session_id: uuid.UUID) -> None:
 
 
 async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: datetime, data: dict) -> None:
-    """Hide a post with a public reason: audited, its open flags closed, post.hidden emitted (no body)."""
+    """Hide a post with a public reason: audited, its open flags closed, post.hidden emitted (no body), and the
+    post's earlier events given its hidden view."""
     ensure_not_deleted(post)
     if post.hidden_reason is not None:
         raise Conflict("This post is already hidden.")
@@ -136,7 +138,7 @@ async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: d
         data={"thread_id": post.thread_id, "author_id": post.author_id, **data},
     )
     await db.flush()
-    await emit(db, post.session_id, "post.hidden", await public_post_out(db, post))
+    await emit_erasure(db, post, "post.hidden")
 
 
 async def moderate_post(

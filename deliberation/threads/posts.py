@@ -24,7 +24,14 @@ from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread
 from deliberation.threads.models import FlagStatus, Post, PostRevision, Reaction
 from deliberation.threads.moderation import resolve_open_flags
-from deliberation.threads.presenters import my_reactions, post_out, posts_with_authors, public_post_out, viewer_post_out
+from deliberation.threads.presenters import (
+    emit_erasure,
+    my_reactions,
+    post_out,
+    posts_with_authors,
+    public_post_out,
+    viewer_post_out,
+)
 from deliberation.threads.rules import check_body, check_reason, ensure_discussion_open, ensure_not_deleted
 from deliberation.threads.schemas import (
     PostIn,
@@ -158,7 +165,8 @@ async def list_revisions(db: AsyncSession, post_id: uuid.UUID, user: User) -> Re
 
 
 async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reason: str | None, now: datetime) -> None:
-    """Leave a tombstone (its author, or a moderator: then audited); its text and revisions are erased.
+    """Leave a tombstone (its author, or a moderator: then audited); its text and revisions are erased, from the
+    post's earlier events too.
 
     Replies stay in place; open flags on it are closed as `post_deleted`. Deleting a tombstone is a no-op.
     """
@@ -189,7 +197,7 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
                 data={"thread_id": thread.id, "author_id": post.author_id},
             )
         await db.flush()
-        await emit(db, session.id, "post.deleted", await public_post_out(db, post))
+        await emit_erasure(db, post, "post.deleted")
 
 
 async def set_reaction(db: AsyncSession, post_id: uuid.UUID, user: User, kind: ReactionName, *, present: bool) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.forum.models import Thread
+from deliberation.realtime.events import emit, redact_events
 from deliberation.threads.models import Post, Reaction
 from deliberation.threads.schemas import REACTION_KINDS, Hidden, PostOut, Reactions, ThreadOut
 
@@ -83,3 +84,15 @@ async def public_post_out(db: AsyncSession, post: Post) -> PostOut:
     author = await db.get(User, post.author_id)
     assert author is not None
     return post_out(post, author)
+
+
+# The events whose data is a post's public view.
+POST_EVENTS = ("post.created", "post.updated", "post.deleted", "post.hidden", "post.unhidden", "reactions.updated")
+
+
+async def emit_erasure(db: AsyncSession, post: Post, event: str) -> None:
+    """Emit `event` (a post deleted or hidden) with the post's public view, after giving that view to every earlier
+    event about the post: replaying the log (`after=0`, any member, later ones too) never shows the erased text."""
+    view = await public_post_out(db, post)
+    await redact_events(db, post.session_id, POST_EVENTS, post.id, view)
+    await emit(db, post.session_id, event, view)

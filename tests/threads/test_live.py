@@ -2,6 +2,7 @@
 Reactions racing over real connections keep exact counts."""
 
 import asyncio
+import json
 
 import httpx
 from sqlalchemy import func, select, text
@@ -17,10 +18,11 @@ def apply(state: dict, event: str, data: dict) -> None:
     threads, posts, order = state["threads"], state["posts"], state["order"]
     if event in ("thread.created", "thread.updated"):
         threads[data["id"]] = data
-    elif event == "post.created":
+    elif event == "post.created":  # replayed after a deletion, it carries the tombstone (the log is redacted)
         posts[data["id"]] = data
         order.append(data["id"])
-        threads[data["thread_id"]]["post_count"] += 1
+        if not data["deleted"]:
+            threads[data["thread_id"]]["post_count"] += 1
         if data["parent_id"] is not None:
             posts[data["parent_id"]]["reply_count"] += 1
     elif event == "post.deleted":
@@ -114,6 +116,57 @@ async def test_replaying_the_events_gives_what_the_api_returns(server, committed
         hidden = state["posts"][c["id"]]
         assert (hidden["body"], hidden["hidden"]) == ("", {"reason": "rude"})
         assert (await http.get(f"/api/posts/{c['id']}", headers=forum.as_("ana"))).json()["body"] == "C, still hidden"
+
+
+async def test_a_late_member_replaying_from_zero_never_sees_erased_text(server, committed):
+    """Done when 2 of issue 14: a deleted post and a post hidden after an edit leave no text in the event log."""
+    forum = await make_forum(committed)
+    _, late = await signed_in(committed, display_name="Late")
+    async with httpx.AsyncClient(base_url=server.http) as http:
+
+        async def call(method: str, url: str, who: str, expected: int, **kwargs) -> dict | None:
+            response = await http.request(method, url, headers=forum.as_(who), **kwargs)
+            assert response.status_code == expected, response.text
+            return response.json() if response.content else None
+
+        posts = f"/api/threads/{forum.thread.id}/posts"
+        kept = await call("POST", posts, "ben", 201, json={"body": "A kept post."})
+        deleted = await call("POST", posts, "ana", 201, json={"body": "ERASED-1 my phone number"})
+        await call("PUT", f"/api/posts/{deleted['id']}/reactions/agree", "ben", 204)
+        await call("PATCH", f"/api/posts/{deleted['id']}", "ana", 200, json={"body": "ERASED-2 still my number"})
+        await call("DELETE", f"/api/posts/{deleted['id']}", "ana", 204)
+        hidden = await call("POST", posts, "ben", 201, json={"body": "ERASED-3 an insult"})
+        await call("PATCH", f"/api/posts/{hidden['id']}", "ben", 200, json={"body": "ERASED-4 a worse insult"})
+        await call(
+            "POST", f"/api/posts/{hidden['id']}/moderation", "moderator", 200, json={"action": "hide", "reason": "x"}
+        )
+
+        session_url = f"/api/sessions/{forum.session.id}"
+        assert (await http.post(f"{session_url}/join", headers=late)).status_code == 204
+        last_seq = (await http.get(session_url, headers=late)).json()["last_seq"]
+        over_http, cursor = [], None
+        while True:
+            params = {"after": 0, "limit": 2} if cursor is None else {"cursor": cursor, "limit": 2}
+            page = (await http.get(f"{session_url}/events", params=params, headers=late)).json()
+            over_http += page["items"]
+            if (cursor := page["next_cursor"]) is None:
+                break
+        socket, _ = await connect(server, forum.session.id, late["Authorization"][7:], after=0)
+        async with socket:
+            over_websocket = await receive_events(socket, last_seq)
+
+    assert [e["seq"] for e in over_http] == [f["seq"] for f in over_websocket] == list(range(1, last_seq + 1))
+    about = {post["id"]: [] for post in (kept, deleted, hidden)}
+    for frame in over_websocket:
+        if frame["event"].startswith(("post.", "reactions.")):
+            about[frame["data"]["id"]].append(frame["event"])
+    # The events keep their seq and type; their data is each post's view as it is now.
+    assert about[deleted["id"]] == ["post.created", "reactions.updated", "post.updated", "post.deleted"]
+    assert about[hidden["id"]] == ["post.created", "post.updated", "post.hidden"]
+    assert "A kept post." in json.dumps(over_websocket)
+    for replay in (over_http, over_websocket):
+        assert "ERASED" not in json.dumps(replay)
+    assert [e["data"] for e in over_http] == [f["data"] for f in over_websocket]
 
 
 async def test_racing_reactions_keep_exact_counts(live_client, committed):
