@@ -11,6 +11,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from deliberation.text import field_message
+
 log = logging.getLogger("deliberation.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -133,14 +135,23 @@ def problem_response(
     return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _validation_errors(extra: Any) -> list[FieldError]:
-    """Litestar reports validation failures as [{message, key, source}]; keep field and message."""
+def _validation_errors(extra: Any) -> list[tuple[FieldError, str | None]]:
+    """Litestar reports validation failures as [{message, key, source}]; keep field, message and source."""
     errors = []
     for item in extra if isinstance(extra, list) else []:
         if isinstance(item, dict):
             field = item.get("key") or item.get("source") or "body"
-            errors.append(FieldError(field=str(field), message=str(item.get("message", "invalid"))))
+            message = FieldError(field=str(field), message=str(item.get("message", "invalid")))
+            errors.append((message, item.get("source")))
     return errors
+
+
+def _text_errors(errors: list[tuple[FieldError, str | None]]) -> list[FieldError] | None:
+    """The errors worded by the text rules when every one is body or query text that broke its type's rules."""
+    worded = [field_message(error.message) if source in ("body", "query") else None for error, source in errors]
+    if not errors or None in worded:
+        return None
+    return [FieldError(field=error.field, message=text) for (error, _), text in zip(errors, worded, strict=True)]
 
 
 def handle_domain_error(_: Request, exc: DomainError) -> Response[Problem]:
@@ -149,14 +160,18 @@ def handle_domain_error(_: Request, exc: DomainError) -> Response[Problem]:
 
 def handle_http_exception(_: Request, exc: HTTPException) -> Response[Problem]:
     if isinstance(exc, ValidationException):
-        errors = _validation_errors(exc.extra) or None
-        return problem_response(400, exc.detail or "Invalid request.", errors=errors)
+        errors = _validation_errors(exc.extra)
+        if text_errors := _text_errors(errors):  # well-formed, but text its field does not accept
+            return problem_response(422, "; ".join(f"{e.field} {e.message}" for e in text_errors), errors=text_errors)
+        return problem_response(400, exc.detail or "Invalid request.", errors=[e for e, _ in errors] or None)
     headers = dict(exc.headers or {})
     return problem_response(exc.status_code, exc.detail or HTTPStatus(exc.status_code).phrase, headers=headers)
 
 
 def handle_database_error(request: Request, exc: DBAPIError) -> Response[Problem]:
     """Values PostgreSQL refuses (class 22: a NUL character, a number out of range) are the client's: 400.
+
+    A safety net: the input types refuse such text first (422, see deliberation/text.py).
 
     The action's transaction rolled back, so nothing changed. A lost connection, a deadlock or a serialization
     failure is 503 with Retry-After (the client may simply retry); the rest is a bug.

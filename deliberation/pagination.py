@@ -19,7 +19,12 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size (1-200).")]
-Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor` of the previous page.")]
+MAX_CURSOR_LENGTH = 512
+# An opaque token, not text: its limit is checked with the rest of it (400), and only documented here.
+Cursor = Annotated[
+    str | None,
+    Parameter(description="`next_cursor` of the previous page.", schema_extra={"maxLength": MAX_CURSOR_LENGTH}),
+]
 MAX_SEQ = 2**63 - 1  # seqs are BIGINT
 # Numbers inside cursor tuples, bounded like the columns they are compared with (else a 400 names the cursor).
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
@@ -35,6 +40,8 @@ def encode_cursor(*values: Any) -> str:
 def decode_cursor(cursor: str, type_: type[T]) -> T:
     """Decode a cursor made by `encode_cursor` into `type_` (a tuple type); 400 when it is not one."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return msgspec.json.decode(raw, type=type_)
     except (binascii.Error, ValueError, msgspec.DecodeError):

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from deliberation.text import DisplayName, Email, Name, OptionalName, Reason
+
 ActorTypeName = Literal[
     "local_government",
     "regional_government",
@@ -20,15 +22,8 @@ ActorTypeName = Literal[
     "citizen",
 ]
 ClaimStatusName = Literal["pending", "verified", "unverified"]
-Email = Annotated[str, Meta(min_length=3, max_length=320)]
 # Login never hashes more than this; new passwords are checked by the password rules (422).
 Password = Annotated[str, Meta(min_length=1, max_length=4096)]
-DISPLAY_NAME_MAX = 120
-DisplayName = Annotated[str, Meta(min_length=1, max_length=DISPLAY_NAME_MAX, pattern=r"\S")]
-Organization = Annotated[str, Meta(max_length=200)]
-Territory = Annotated[str, Meta(max_length=200)]
-Office = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
-ClaimTerritory = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 ResetToken = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
@@ -36,9 +31,9 @@ class SignupIn(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
     display_name: DisplayName
-    organization: Organization | None = None
+    organization: OptionalName | None = None
     actor_type: ActorTypeName = "citizen"
-    territory: Territory | None = None
+    territory: OptionalName | None = None
 
 
 class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,20 +52,20 @@ class PasswordResetConfirmIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName | UnsetType = UNSET
-    organization: Organization | UnsetType | None = UNSET
+    organization: OptionalName | UnsetType | None = UNSET
     actor_type: ActorTypeName | UnsetType = UNSET
-    territory: Territory | UnsetType | None = UNSET
+    territory: OptionalName | UnsetType | None = UNSET
 
 
 class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
-    office: Office
-    territory: ClaimTerritory
+    office: Name
+    territory: Name
     term_ends: date | None = None
 
 
 class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
     verified: bool
-    reason: Annotated[str, Meta(max_length=2000)] | None = None
+    reason: Reason | None = None
 
 
 class RepresentativeOut(msgspec.Struct):

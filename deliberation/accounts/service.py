@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
+import msgspec
 from email_validator import EmailNotValidError, validate_email
 from msgspec import UNSET
 from sqlalchemy import delete, or_, select, update
@@ -28,7 +29,6 @@ from deliberation.accounts.auth import hash_token, issue_token, prune_user_token
 from deliberation.accounts.models import ClaimStatus, KnownNetwork, PasswordReset, RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password, in_hash_slot, password_problem, verify_password
 from deliberation.accounts.schemas import (
-    DISPLAY_NAME_MAX,
     AuthorRef,
     LoginIn,
     LoginOut,
@@ -42,6 +42,7 @@ from deliberation.db.base import utcnow
 from deliberation.errors import BadRequest, Conflict, FieldError, Invalid, Unauthorized
 from deliberation.mail import service as mail
 from deliberation.settings import Settings
+from deliberation.text import DisplayName, field_message
 
 log = logging.getLogger("deliberation.accounts")
 
@@ -348,9 +349,10 @@ async def set_admin_account(db: AsyncSession, email: str, display_name: str, pas
     """
     email = valid_email(email)
     _check_password(password, email)
-    display_name = display_name.strip()
-    if not 1 <= len(display_name) <= DISPLAY_NAME_MAX or "\x00" in display_name:
-        raise Invalid.field("display_name", f"The display name must be 1 to {DISPLAY_NAME_MAX} characters long.")
+    try:
+        display_name = msgspec.convert(display_name.strip(), DisplayName)
+    except msgspec.ValidationError as exc:
+        raise Invalid.field("display_name", field_message(str(exc)) or str(exc)) from None
     password_hash = await in_hash_slot(None, hash_password, password)
     async with db.begin():
         user = await db.scalar(select(User).where(User.email == email).with_for_update())

@@ -10,10 +10,8 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
+from deliberation.text import Reason, Text, Title
 
-Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
-Body = Annotated[str, Meta(max_length=20_000)]
-Comment = Annotated[str, Meta(max_length=2_000)]
 StatusName = Literal["draft", "voting", "adopted", "rejected"]
 ChoiceName = Literal["support", "oppose", "abstain"]
 VisibilityName = Literal["live", "after_close"]
@@ -23,14 +21,14 @@ MAX_SOURCES = 100
 
 class ConclusionIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
-    body: Body
+    body: Text
     thread_id: uuid.UUID | None = None
     source_post_ids: Annotated[list[uuid.UUID], Meta(max_length=MAX_SOURCES)] = []
 
 
 class ConclusionPatch(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | UnsetType = UNSET
-    body: Body | UnsetType = UNSET
+    body: Text | UnsetType = UNSET
 
 
 class VotingIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,7 +40,7 @@ class VotingIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class VoteIn(msgspec.Struct, forbid_unknown_fields=True):
     choice: ChoiceName
-    comment: Comment | None = None
+    comment: Reason | None = None
 
 
 class VoteOut(msgspec.Struct):

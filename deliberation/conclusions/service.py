@@ -38,7 +38,6 @@ from deliberation.forum.access import get_session_or_404, require_moderator
 from deliberation.forum.models import Thread
 from deliberation.preconditions import check_version
 from deliberation.realtime.events import emit
-from deliberation.text import check_text
 from deliberation.threads.models import Post
 
 
@@ -61,8 +60,6 @@ async def create_conclusion(
     db: AsyncSession, session_id: uuid.UUID, user: User, data: ConclusionIn, *, now: datetime
 ) -> ConclusionOut:
     """A new draft conclusion, version 1 (moderators); audited and announced."""
-    check_text("title", data.title)
-    check_text("body", data.body)
     async with db.begin():
         await require_moderator(db, session_id, user)
         source_ids = await _check_placement(db, session_id, data)
@@ -116,9 +113,6 @@ async def update_conclusion(
     Allowed while a vote is open: votes on earlier versions become stale. A patch that changes nothing
     makes no version.
     """
-    for field, value in (("title", patch.title), ("body", patch.body)):
-        if value is not UNSET:
-            check_text(field, value)
     async with db.begin():
         conclusion = await get_conclusion_or_404(
             db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)

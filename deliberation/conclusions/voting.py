@@ -34,7 +34,6 @@ from deliberation.conclusions.tally import (
 from deliberation.errors import Conflict, Invalid, Unauthorized
 from deliberation.forum.access import require_member, require_moderator
 from deliberation.realtime.events import emit
-from deliberation.text import check_text
 
 log = logging.getLogger("deliberation.conclusions")
 
@@ -163,8 +162,6 @@ async def close_due_vote(db: AsyncSession, *, now: datetime, skip: set[uuid.UUID
 
 async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data: VoteIn, *, now: datetime) -> VoteOut:
     """Cast or change the member's vote on the current version; 409 when voting is not open."""
-    if data.comment is not None:
-        check_text("comment", data.comment)
     async with db.begin():
         conclusion = await get_conclusion_or_404(
             db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)

@@ -11,7 +11,6 @@ from deliberation.accounts.auth import Admin, CurrentUser, Viewer
 from deliberation.deps import DB, Now
 from deliberation.forum import service
 from deliberation.forum.schemas import (
-    CODE_PATTERN,
     CategoryName,
     LineIn,
     LineList,
@@ -25,6 +24,7 @@ from deliberation.forum.schemas import (
     SublineIn,
 )
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.text import DOTTED
 
 AFTER = tuple[datetime, uuid.UUID]
 
@@ -64,9 +64,7 @@ class SessionController(Controller):
         category: Annotated[CategoryName | None, Parameter(description="Only sessions of this category.")] = None,
         code: Annotated[
             str | None,
-            Parameter(
-                pattern=CODE_PATTERN, max_length=32, description="Only the session with this code, e.g. `1.1.1`."
-            ),
+            Parameter(pattern=DOTTED, max_length=32, description="Only the session with this code, e.g. `1.1.1`."),
         ] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,

@@ -9,19 +9,13 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-Number = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")]
-CODE_PATTERN = r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$"
-Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=CODE_PATTERN)]
-Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
-Text = Annotated[str, Meta(max_length=20_000)]
+from deliberation.text import Code, Number, Platform, Text, Title, Url
+
 CategoryName = Literal["round_table", "workshop", "plenary", "other"]
 RoleName = Literal["moderator", "participant"]
 StatusName = Literal["upcoming", "live", "passed"]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
-Platform = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"\S")]
-Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://\S+$")]
-Question = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
 # Session times are bounded so that derived times (ends_at) always fit a datetime and a timestamp.
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
@@ -77,7 +71,7 @@ class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     platform: Platform
     description: Text = ""
     meeting_url: Url | None = None
-    guiding_questions: Annotated[list[Question], Meta(max_length=50)] = []
+    guiding_questions: Annotated[list[Title], Meta(max_length=50)] = []
     discussion_open: bool = True
 
     def __post_init__(self) -> None:

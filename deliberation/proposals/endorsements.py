@@ -28,7 +28,6 @@ from deliberation.proposals.access import lock_proposal, visible_proposal
 from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, ProposalStatus
 from deliberation.proposals.schemas import EndorsementIn, EndorsementOut, RepresentativeRef
 from deliberation.realtime.events import emit
-from deliberation.text import check_texts
 
 EndorsementAfter = tuple[datetime, uuid.UUID]
 
@@ -110,7 +109,6 @@ async def endorse(
 ) -> EndorsementOut:
     """Endorse a published proposal (verified representatives); 403 anyone else, 409 unpublished or already endorsed."""
     statement = (data.statement or "").strip() or None
-    check_texts(statement=statement)
     try:
         async with db.begin():
             # Checked before the session row (a refused caller never queues behind its writers); claims are not

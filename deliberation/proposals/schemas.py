@@ -12,16 +12,11 @@ from msgspec import UNSET, Meta, UnsetType
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.audit.schemas import AuditEntryOut
 from deliberation.conclusions.schemas import TallyOut, VotingOut
+from deliberation.text import LongText, Reason, Summary, Title
 from deliberation.threads.schemas import PostOut
 
-Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"\S")]
-Summary = Annotated[str, Meta(max_length=5_000)]
-Body = Annotated[str, Meta(max_length=100_000)]
 MAX_CONCLUSIONS = 100
 ConclusionIds = Annotated[list[uuid.UUID], Meta(max_length=MAX_CONCLUSIONS)]
-# Characters of an endorsement's public statement; longer is 400 (it does not match the schema).
-MAX_STATEMENT_LENGTH = 2_000
-Statement = Annotated[str, Meta(max_length=MAX_STATEMENT_LENGTH)]
 StatusName = Literal["draft", "published"]
 StanceName = Literal["endorse", "endorse_with_reservations"]
 
@@ -29,14 +24,14 @@ StanceName = Literal["endorse", "endorse_with_reservations"]
 class ProposalIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
     summary: Summary
-    body: Body
+    body: LongText
     conclusion_ids: ConclusionIds
 
 
 class ProposalPatch(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | UnsetType = UNSET
     summary: Summary | UnsetType = UNSET
-    body: Body | UnsetType = UNSET
+    body: LongText | UnsetType = UNSET
     conclusion_ids: ConclusionIds | UnsetType = UNSET
 
 
@@ -78,7 +73,7 @@ class ProposalVersionPage(msgspec.Struct):
 
 class EndorsementIn(msgspec.Struct, forbid_unknown_fields=True):
     stance: StanceName
-    statement: Statement | None = None
+    statement: Reason | None = None
 
 
 class RepresentativeRef(msgspec.Struct):

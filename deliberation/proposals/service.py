@@ -36,7 +36,6 @@ from deliberation.proposals.schemas import (
     ProposalVersionPage,
 )
 from deliberation.realtime.events import emit
-from deliberation.text import check_texts
 
 ProposalAfter = tuple[datetime, uuid.UUID]
 
@@ -90,7 +89,6 @@ async def create_proposal(
     db: AsyncSession, session_id: uuid.UUID, user: User, data: ProposalIn, *, now: datetime
 ) -> ProposalOut:
     """A draft proposal at version 1 (moderators); 422 unless every conclusion is an adopted one of the session."""
-    check_texts(title=data.title, summary=data.summary, body=data.body)
     async with db.begin():
         await lock_session(db, session_id, lambda session_id: require_moderator(db, session_id, user))
         ids = await check_conclusions(db, session_id, data.conclusion_ids)
@@ -125,7 +123,6 @@ async def update_proposal(
 
     A patch that changes nothing writes no version and returns the proposal as it is.
     """
-    check_texts(title=data.title, summary=data.summary, body=data.body)
     async with db.begin():
         proposal, session = await lock_proposal(
             db, proposal_id, lambda session_id: require_moderator(db, session_id, user)

@@ -20,7 +20,6 @@ from deliberation.audit import service as audit
 from deliberation.errors import Conflict, NotFound
 from deliberation.forum.access import lock_session, require_member, require_moderator
 from deliberation.realtime.events import emit
-from deliberation.text import check_text
 from deliberation.threads.access import lock_post, lock_thread
 from deliberation.threads.models import Flag, FlagStatus, Post
 from deliberation.threads.presenters import (
@@ -173,7 +172,6 @@ async def moderate_post(
 
 async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: FlagIn, *, now: datetime) -> FlagOut:
     """Report a post to the moderators (members); 409 when deleted, hidden, or already flagged by this user."""
-    note = check_text("note", data.note) if data.note is not None else None
     try:
         async with db.begin():
             post, _, session = await lock_post(db, post_id, lambda post: require_member(db, post.session_id, user))
@@ -181,7 +179,12 @@ async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: Flag
             if post.hidden_reason is not None:
                 raise Conflict("This post is already hidden by a moderator.")
             flag = Flag(
-                post_id=post.id, session_id=session.id, user_id=user.id, reason=data.reason, note=note, created_at=now
+                post_id=post.id,
+                session_id=session.id,
+                user_id=user.id,
+                reason=data.reason,
+                note=data.note,
+                created_at=now,
             )
             db.add(flag)
             await db.flush()

@@ -10,11 +10,11 @@ from litestar.params import FromPath, JSONBody, Parameter
 from deliberation.accounts.auth import CurrentUser
 from deliberation.deps import DB, Now
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.text import NO_NUL, REASON_MAX_LENGTH
 from deliberation.threads import moderation, posts, service
 from deliberation.threads.moderation import FlagAfter
 from deliberation.threads.posts import PostAfter
 from deliberation.threads.schemas import (
-    REASON_MAX_LENGTH,
     FlagIn,
     FlagOut,
     FlagPage,
@@ -37,7 +37,8 @@ from deliberation.threads.service import ThreadAfter
 
 # The query-string twin of schemas.Reason (Litestar checks query parameters through `Parameter`).
 ReasonParam = Annotated[
-    str | None, Parameter(max_length=REASON_MAX_LENGTH, description="Public reason (moderators; audited).")
+    str | None,
+    Parameter(max_length=REASON_MAX_LENGTH, pattern=NO_NUL, description="Public reason (moderators; audited)."),
 ]
 
 

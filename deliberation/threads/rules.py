@@ -5,7 +5,7 @@ from __future__ import annotations
 from deliberation.errors import Conflict, Invalid
 from deliberation.forum.models import Session, Thread
 from deliberation.settings import Settings
-from deliberation.text import check_text
+from deliberation.text import length_message
 from deliberation.threads.models import Post
 
 
@@ -23,18 +23,15 @@ def ensure_not_deleted(post: Post) -> None:
 
 
 def check_body(body: str, settings: Settings) -> str:
-    """A post body as written: not blank, no NUL, at most `max_post_length` characters (422 otherwise)."""
-    check_text("body", body)
-    if not body.strip():
-        raise Invalid.field("body", "must not be empty")
+    """A post body (its type refused blank text and NUL) of at most `max_post_length` characters (422 otherwise)."""
     if len(body) > settings.max_post_length:
-        raise Invalid.field("body", f"must be at most {settings.max_post_length} characters")
+        raise Invalid.field("body", length_message(settings.max_post_length))
     return body
 
 
 def check_reason(reason: str | None, *, required: bool) -> str | None:
     """A moderation reason (public): trimmed, None when blank; 422 when required and missing."""
-    reason = check_text("reason", reason).strip() if reason is not None else ""
+    reason = reason.strip() if reason is not None else ""
     if required and not reason:
         raise Invalid.field("reason", "a public reason is required")
     return reason or None

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, get_args
+from typing import Literal, get_args
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import UNSET, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
-from deliberation.forum.schemas import Title
+from deliberation.text import Body, Reason, Text, Title
 
-ThreadBody = Annotated[str, Meta(max_length=20_000)]
-# A post body's length limit is a setting (DELIBERATION_MAX_POST_LENGTH), checked by the service (422).
-Body = str
-REASON_MAX_LENGTH = 2000
-Reason = Annotated[str, Meta(max_length=REASON_MAX_LENGTH)]
 # The one list of reaction kinds and flag reasons: the tables' CHECK constraints are built from these.
 ReactionName = Literal["agree", "disagree", "insightful"]
 REACTION_KINDS: tuple[str, ...] = get_args(ReactionName)
@@ -28,7 +23,7 @@ SortName = Literal["oldest", "newest", "top"]
 
 class ThreadIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
-    body: ThreadBody = ""
+    body: Text = ""
 
 
 class ThreadOut(msgspec.Struct):

@@ -279,7 +279,7 @@ async def test_profile_edit(client, db):
     cleared = (await client.patch("/api/me", headers=headers, json={"territory": None})).json()
     assert cleared["territory"] is None and cleared["display_name"] == "Ana B."
     assert (await client.patch("/api/me", headers=headers, json={"email": "x@example.org"})).status_code == 400
-    assert (await client.patch("/api/me", headers=headers, json={"display_name": "  "})).status_code == 400
+    assert (await client.patch("/api/me", headers=headers, json={"display_name": "  "})).status_code == 422
     assert (await client.patch("/api/me", json={"territory": "x"})).status_code == 401
 
 

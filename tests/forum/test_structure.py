@@ -238,7 +238,7 @@ async def test_blank_titles_questions_and_platforms_are_refused(client, db):
     _, subline, session = await build_forum(client, admin_headers)
     assert (
         await client.post("/api/lines", json={"number": "77", "title": "  "}, headers=admin_headers)
-    ).status_code == 400
+    ).status_code == 422
     valid = {
         "code": "1.1.4",
         "title": "Workshop",
@@ -250,9 +250,9 @@ async def test_blank_titles_questions_and_platforms_are_refused(client, db):
     }
     for blank in ({"title": " \t"}, {"platform": "   "}, {"guiding_questions": ["Fine?", "  "]}):
         response = await client.post("/api/sessions", json={**valid, **blank}, headers=admin_headers)
-        assert response.status_code == 400, blank
+        assert response.status_code == 422, blank
     url = f"/api/sessions/{session['id']}"
-    assert (await client.patch(url, json={"title": "   "}, headers=admin_headers)).status_code == 400
+    assert (await client.patch(url, json={"title": "   "}, headers=admin_headers)).status_code == 422
 
 
 async def test_a_patch_that_changes_nothing_emits_no_event(client, db):

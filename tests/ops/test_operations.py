@@ -8,10 +8,12 @@ import pytest
 from litestar.routes import HTTPRoute
 from openapi_spec_validator import validate
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from deliberation.app import create_app
 from deliberation.db import migrate
 from deliberation.db.engine import create_engine
+from deliberation.errors import handle_database_error
 from deliberation.settings import Settings, SettingsError, load_settings
 from tests.conftest import serve_in_process
 
@@ -146,21 +148,32 @@ async def test_migrations_go_down_to_base_and_up_again(create_database):
         await engine.dispose()
 
 
-async def test_values_postgresql_refuses_are_400_and_change_nothing(client):
-    """A NUL character in any text field is the client's mistake, not a server error."""
+async def test_nul_characters_are_422_naming_the_field_and_change_nothing(client):
+    """A NUL character in any text field is the client's mistake, refused by the input types, not a server error."""
     response = await client.post(
         "/api/auth/signup",
         json={"email": "nul@example.org", "password": "a fine long password", "display_name": "A\u0000B"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "display_name"
     assert response.headers["content-type"].startswith("application/problem+json")
     login = await client.post("/api/auth/login", json={"email": "\u0000@example.org", "password": "whatever it is"})
-    assert login.status_code == 400
+    assert login.status_code == 422 and login.json()["errors"][0]["field"] == "email"
     again = await client.post(
         "/api/auth/signup",
         json={"email": "nul@example.org", "password": "a fine long password", "display_name": "AB"},
     )
     assert again.status_code == 201
+
+
+async def test_values_postgresql_refuses_are_still_400_behind_the_types(db):
+    """The safety net: a value PostgreSQL refuses (class 22) that got past the types is 400, not 500."""
+    try:
+        await db.execute(text("SELECT CAST(:value AS text)"), {"value": "A\u0000B"})
+    except DBAPIError as exc:
+        answer = handle_database_error(None, exc)  # type: ignore[arg-type]  # the request is only logged on 503
+    else:
+        raise AssertionError("PostgreSQL stored a NUL character")
+    assert answer.status_code == 400 and "NUL" in answer.content.detail
 
 
 async def test_security_headers_on_every_answer(client):
