@@ -51,7 +51,7 @@ async def test_my_role_in_every_session_and_the_code_filter(client, db):
     assert (await client.get("/api/sessions", params={"code": "9.9.9"})).json()["items"] == []
     assert (await client.get("/api/sessions", params={"code": other.code})).json()["items"][0]["id"] == str(other.id)
     bad = await client.get("/api/sessions", params={"code": "not a code"})
-    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "code"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "code"  # as a bad code in a body
 
 
 async def test_my_sessions_lists_only_mine_with_my_role(client, db):
