@@ -40,7 +40,14 @@ from deliberation.observability import (
     ready,
     redact_live_queries,
 )
-from deliberation.openapi import document_problems, document_request_rules, document_security
+from deliberation.openapi import (
+    SCHEMA_VIEWER,
+    document_problems,
+    document_request_rules,
+    document_security,
+    operation_id,
+    schema_assets,
+)
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
 from deliberation.realtime.hub import Hub, hub_check
 from deliberation.realtime.routes import EventsController, LiveTicketController, PresenceController, live
@@ -52,6 +59,7 @@ from deliberation.threads.routes import FlagController, PostController, SessionT
 log = logging.getLogger("deliberation")
 
 ROUTE_HANDLERS = [
+    schema_assets,
     health,
     ready,
     metrics,
@@ -154,9 +162,11 @@ def create_app(
         cors_config=CORSConfig(allow_origins=list(settings.allowed_origins)) if settings.allowed_origins else None,
         openapi_config=OpenAPIConfig(
             title="deliberation",
-            version="1.0.0",
+            version="1.1.0",
             description="Live deliberation, versioned votes, proposals, endorsements, public audit log.",
             path="/schema",
+            render_plugins=[SCHEMA_VIEWER],
+            operation_id_creator=operation_id,
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")},
             ),

@@ -90,8 +90,9 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from deliberation.audit.service import verify
+    from deliberation.db.base import utcnow
 
-    result = run_with_session(settings, verify)
+    result = run_with_session(settings, lambda db: verify(db, now=utcnow()))
     if result.ok:
         print(f"ok: {result.entries} entries, head {result.head_hash}")
         return 0

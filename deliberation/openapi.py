@@ -1,11 +1,39 @@
-"""OpenAPI: every operation documents its errors as RFC 9457 problem details (`application/problem+json`)."""
+"""OpenAPI: every operation documents its errors as RFC 9457 problem details (`application/problem+json`).
+
+The schema is served at `/schema/openapi.json` and rendered at `/schema` by Redoc, vendored in
+`deliberation/static/redoc` and served at `/schema/assets/`: the documentation loads nothing from outside.
+Operation ids are the handlers' names in camelCase (`listSessions`, `castVote`), so generated clients read well.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import msgspec
 from litestar import Litestar
+from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
 from litestar.routes import HTTPRoute
+from litestar.static_files import create_static_files_router
+
+ASSETS_PATH = "/schema/assets"
+SCHEMA_VIEWER = RedocRenderPlugin(
+    js_url=f"{ASSETS_PATH}/redoc.standalone.js", google_fonts=False, favicon="", path=["/", "/redoc"]
+)
+schema_assets = create_static_files_router(
+    path=ASSETS_PATH,
+    directories=[Path(__file__).parent / "static" / "redoc"],
+    include_in_schema=False,
+    name="schema_assets",
+)
+
+
+def operation_id(handler: Any, _method: Any, _path: Any) -> str:
+    """`list_sessions` -> `listSessions`: the handler's name, camelCase (unique: the schema refuses duplicates)."""
+    first, *rest = handler.handler_name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
+
 
 PROBLEM_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -56,7 +84,8 @@ def document_request_rules(app: Litestar) -> None:
     """What the handlers enforce beyond their types, in the schema.
 
     - A request body whose Struct refuses unknown fields (400) says so: `additionalProperties: false`.
-    - An `If-Match` on a PATCH is required (428 without it; the handler answers, hence optional in its signature).
+    - An `If-Match` on a PATCH is a required string (428 without it; the handler answers, hence optional in its
+      signature); a response header (`ETag`) is a string.
     - A handler with `opt={"text_media_types": [...]}` also answers in those text types (e.g. a Markdown export).
     """
     schema = app.openapi_schema
@@ -74,6 +103,11 @@ def document_request_rules(app: Litestar) -> None:
                 for parameter in operation.parameters or ():
                     if method == "PATCH" and getattr(parameter, "name", None) == "If-Match":
                         parameter.required = True
+                        pattern = getattr(parameter.schema, "pattern", None)
+                        parameter.schema = Schema(type=OpenAPIType.STRING, pattern=pattern)
+                for response in (operation.responses or {}).values():
+                    for header in (getattr(response, "headers", None) or {}).values():
+                        header.schema = header.schema or Schema(type=OpenAPIType.STRING)
                 for media_type in handler.opt.get("text_media_types", ()):
                     ok = operation.responses[str(handler.status_code)]
                     ok.content[media_type] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))

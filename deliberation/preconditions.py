@@ -1,14 +1,17 @@
-"""Optimistic concurrency for versioned resources: `If-Match: <version>` on edits.
+"""Optimistic concurrency for versioned resources: `ETag: "<version>"` on reads, `If-Match: <version>` on edits.
 
-The version is the resource's integer `version` field; `If-Match: 3`, `"3"` and `W/"3"` all name version 3.
-Missing header: 428 (the client must say which version it edits); not a version: 400; another version: 412.
+The version is the resource's integer `version` field; `If-Match: 3`, `"3"` and `W/"3"` all name version 3, so
+the ETag of a read can be sent back as it is. Missing header: 428 (the client must say which version it
+edits); not a version: 400; another version: 412.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
+from litestar import Response
+from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter
 
 from deliberation.errors import BadRequest, PreconditionFailed, PreconditionRequired
@@ -37,3 +40,19 @@ def check_version(current: int, expected: int) -> None:
     """412 unless the client edits the current version."""
     if current != expected:
         raise PreconditionFailed(f"Version {expected} is not the current version ({current}); reload and retry.")
+
+
+class Versioned(Protocol):
+    version: int
+
+
+V = TypeVar("V", bound=Versioned)
+
+ETAG = ResponseHeader(
+    name="ETag", documentation_only=True, description='The version, quoted (`"3"`); `If-Match` takes it back as is.'
+)
+
+
+def with_etag(resource: V) -> Response[V]:
+    """The resource with its version as its ETag."""
+    return Response(resource, headers={"ETag": f'"{resource.version}"'})

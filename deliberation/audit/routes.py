@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from deliberation.audit import service
 from deliberation.audit.schemas import AuditPage
 from deliberation.audit.service import VerifyResult
-from deliberation.deps import DB
+from deliberation.deps import DB, Now
 from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit, Seq, decode_cursor, paginate
 
 
@@ -34,5 +34,5 @@ class AuditController(Controller):
         return AuditPage(items=[service.entry_out(entry, name) for entry, name in page], next_cursor=next_cursor)
 
     @get("/verify", summary="Recompute the hash chain of the whole log (the answer may be a few seconds old)")
-    async def verify_audit(self, db: DB, state: State) -> VerifyResult:
-        return await state.audit_verify.verify(db)
+    async def verify_audit(self, db: DB, state: State, now: Now) -> VerifyResult:
+        return await state.audit_verify.verify(db, now=now)

@@ -29,3 +29,11 @@ class AuditEntryOut(msgspec.Struct):
 class AuditPage(msgspec.Struct):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+class AuditLink(msgspec.Struct):
+    """An entry of the chain named only by its place and hashes (an entry about another session)."""
+
+    seq: int
+    prev_hash: str
+    hash: str

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit.models import AuditEntry
-from deliberation.audit.schemas import ActorRef, AuditEntryOut
+from deliberation.audit.schemas import ActorRef, AuditEntryOut, AuditLink
 from deliberation.db import locks
 from deliberation.db.base import utcnow
 
@@ -35,6 +35,7 @@ class VerifyResult(msgspec.Struct):
     entries: int
     head_hash: str
     first_bad_seq: int | None
+    computed_at: datetime  # when the chain was walked (`GET /api/audit/verify` may answer from a cache)
 
 
 def format_time(at: datetime) -> str:
@@ -107,6 +108,22 @@ async def chain_head(db: AsyncSession) -> Row[tuple[int, str]] | None:
     return (await db.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
 
 
+async def links_between(db: AsyncSession, *, session_id: uuid.UUID, first: int, last: int) -> list[AuditLink]:
+    """`{seq, prev_hash, hash}` of the entries of other sessions (or of none) with first < seq < last, in order:
+    with a session's own entries they make the unbroken chain between its first and last (caller's transaction).
+    """
+    rows = await db.execute(
+        select(AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.hash)
+        .where(
+            AuditEntry.seq > first,
+            AuditEntry.seq < last,
+            AuditEntry.session_id.is_distinct_from(session_id),
+        )
+        .order_by(AuditEntry.seq)
+    )
+    return [AuditLink(seq=seq, prev_hash=prev_hash, hash=hash_) for seq, prev_hash, hash_ in rows]
+
+
 async def session_entries(
     db: AsyncSession, *, session_id: uuid.UUID | None, after: int = 0, limit: int | None = None
 ) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
@@ -148,7 +165,7 @@ def entry_out(entry: AuditEntry, display_name: str | None) -> AuditEntryOut:
     )
 
 
-async def verify(db: AsyncSession) -> VerifyResult:
+async def verify(db: AsyncSession, *, now: datetime) -> VerifyResult:
     """Recompute the whole chain and name the first entry that does not match.
 
     Entries only ever append, so reading in batches while others write still checks a prefix of one chain.
@@ -166,10 +183,12 @@ async def verify(db: AsyncSession) -> VerifyResult:
             ).all()
             for entry in batch:
                 if entry.seq != expected_seq or entry.prev_hash != prev_hash or entry.hash != entry_hash(entry):
-                    return VerifyResult(ok=False, entries=count, head_hash=prev_hash, first_bad_seq=entry.seq)
+                    return VerifyResult(
+                        ok=False, entries=count, head_hash=prev_hash, first_bad_seq=entry.seq, computed_at=now
+                    )
                 expected_seq, prev_hash, count = entry.seq + 1, entry.hash, count + 1
             if len(batch) < VERIFY_BATCH:
-                return VerifyResult(ok=True, entries=count, head_hash=prev_hash, first_bad_seq=None)
+                return VerifyResult(ok=True, entries=count, head_hash=prev_hash, first_bad_seq=None, computed_at=now)
 
 
 class VerifyCache:
@@ -182,9 +201,9 @@ class VerifyCache:
         self._at = 0.0
         self._lock = asyncio.Lock()
 
-    async def verify(self, db: AsyncSession) -> VerifyResult:
-        """The chain's state as of at most `seconds` ago."""
+    async def verify(self, db: AsyncSession, *, now: datetime) -> VerifyResult:
+        """The chain's state as of at most `seconds` ago (its `computed_at` says when)."""
         async with self._lock:
             if self._result is None or time.monotonic() - self._at >= self.seconds:
-                self._result, self._at = await verify(db), time.monotonic()
+                self._result, self._at = await verify(db, now=now), time.monotonic()
             return self._result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody
 
 from deliberation.accounts.auth import CurrentUser, Viewer
@@ -23,7 +23,7 @@ from deliberation.conclusions.schemas import (
 )
 from deliberation.deps import DB, Now
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
-from deliberation.preconditions import IfMatch, expected_version
+from deliberation.preconditions import ETAG, IfMatch, expected_version, with_etag
 
 
 class SessionConclusionsController(Controller):
@@ -55,11 +55,15 @@ class ConclusionController(Controller):
     path = "/api/conclusions/{conclusion_id:uuid}"
     tags = ["conclusions"]
 
-    @get("/", summary="One conclusion, with the viewer's vote (signed-in users)")
-    async def get_conclusion(self, db: DB, user: CurrentUser, conclusion_id: FromPath[uuid.UUID]) -> ConclusionOut:
-        return await service.get_conclusion(db, conclusion_id, user)
+    @get("/", summary="One conclusion, with the viewer's vote (signed-in users)", response_headers=[ETAG])
+    async def get_conclusion(
+        self, db: DB, user: CurrentUser, conclusion_id: FromPath[uuid.UUID]
+    ) -> Response[ConclusionOut]:
+        return with_etag(await service.get_conclusion(db, conclusion_id, user))
 
-    @patch("/", summary="Edit as a new version; If-Match names the version edited (moderators)")
+    @patch(
+        "/", summary="Edit as a new version; If-Match names the version edited (moderators)", response_headers=[ETAG]
+    )
     async def update_conclusion(
         self,
         db: DB,
@@ -68,12 +72,12 @@ class ConclusionController(Controller):
         conclusion_id: FromPath[uuid.UUID],
         data: JSONBody[ConclusionPatch],
         if_match: IfMatch = None,
-    ) -> ConclusionOut:
+    ) -> Response[ConclusionOut]:
         expected = expected_version(if_match)
-        return await service.update_conclusion(db, conclusion_id, user, data, expected=expected, now=now)
+        return with_etag(await service.update_conclusion(db, conclusion_id, user, data, expected=expected, now=now))
 
     @get("/versions", summary="Every version of the conclusion's text, oldest first (signed-in users)")
-    async def list_versions(
+    async def list_conclusion_versions(
         self,
         db: DB,
         user: CurrentUser,

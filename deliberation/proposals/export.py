@@ -3,7 +3,8 @@
 One read transaction gathers it, so every part comes from one snapshot: the proposal, each included conclusion
 with every version of its text, the version voted on and its final tally, the posts it rests on (public view:
 a hidden post shows only that it was hidden and the public reason, a deleted one is a tombstone), the
-endorsements (withdrawn ones included), the session's audit entries and the head of the audit chain.
+endorsements (withdrawn ones included), the session's audit entries with the links (seq and hashes) of the
+other entries between its first and last, so the exported chain verifies on its own, and the head of the chain.
 `markdown.render` turns it into a document for people.
 """
 
@@ -90,6 +91,11 @@ async def export_proposal(
         ).all()
         endorsements = await endorsements_out(db, await proposal_endorsements(db, proposal.id), now=now)
         entries = await audit.session_entries(db, session_id=session.id)
+        links = (
+            await audit.links_between(db, session_id=session.id, first=entries[0][0].seq, last=entries[-1][0].seq)
+            if entries
+            else []
+        )
         head = await audit.chain_head(db)
     return ProposalExport(
         format=EXPORT_FORMAT,
@@ -116,6 +122,7 @@ async def export_proposal(
         endorsements=endorsements,
         audit=ExportAudit(
             entries=[audit.entry_out(entry, name) for entry, name in entries],
+            links=links,
             head_seq=head.seq if head else 0,
             head_hash=head.hash if head else GENESIS_HASH,
         ),

@@ -12,9 +12,8 @@ from litestar.params import FromPath, JSONBody, Parameter
 from deliberation.accounts.auth import CurrentUser, Viewer
 from deliberation.deps import DB, Now
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
-from deliberation.preconditions import IfMatch, expected_version
-from deliberation.proposals import endorsements, markdown, service
-from deliberation.proposals.export import export_proposal
+from deliberation.preconditions import ETAG, IfMatch, expected_version, with_etag
+from deliberation.proposals import endorsements, export, markdown, service
 from deliberation.proposals.schemas import (
     EndorsementIn,
     EndorsementOut,
@@ -61,11 +60,15 @@ class ProposalController(Controller):
     path = "/api/proposals/{proposal_id:uuid}"
     tags = ["proposals"]
 
-    @get("/", summary="One proposal (anyone once published; drafts for signed-in users)")
-    async def get_proposal(self, db: DB, viewer: Viewer, proposal_id: FromPath[uuid.UUID]) -> ProposalOut:
-        return await service.get_proposal(db, proposal_id, viewer)
+    @get("/", summary="One proposal (anyone once published; drafts for signed-in users)", response_headers=[ETAG])
+    async def get_proposal(self, db: DB, viewer: Viewer, proposal_id: FromPath[uuid.UUID]) -> Response[ProposalOut]:
+        return with_etag(await service.get_proposal(db, proposal_id, viewer))
 
-    @patch("/", summary="Edit a draft as a new version; If-Match names the version edited (moderators)")
+    @patch(
+        "/",
+        summary="Edit a draft as a new version; If-Match names the version edited (moderators)",
+        response_headers=[ETAG],
+    )
     async def update_proposal(
         self,
         db: DB,
@@ -74,12 +77,12 @@ class ProposalController(Controller):
         proposal_id: FromPath[uuid.UUID],
         data: JSONBody[ProposalPatch],
         if_match: IfMatch = None,
-    ) -> ProposalOut:
+    ) -> Response[ProposalOut]:
         expected = expected_version(if_match)
-        return await service.update_proposal(db, proposal_id, user, data, expected=expected, now=now)
+        return with_etag(await service.update_proposal(db, proposal_id, user, data, expected=expected, now=now))
 
     @get("/versions", summary="Every version of the proposal, oldest first (like GET)")
-    async def list_versions(
+    async def list_proposal_versions(
         self,
         db: DB,
         viewer: Viewer,
@@ -90,22 +93,27 @@ class ProposalController(Controller):
         (after,) = decode_cursor(cursor, tuple[int]) if cursor is not None else (0,)
         return await service.list_versions(db, proposal_id, viewer, after=after, limit=limit)
 
-    @post("/publish", status_code=200, summary="Publish: freeze the proposal and fix its content hash (moderators)")
+    @post(
+        "/publish",
+        status_code=200,
+        summary="Publish: freeze the proposal and fix its content hash (moderators)",
+        response_headers=[ETAG],
+    )
     async def publish_proposal(
         self, db: DB, user: CurrentUser, now: Now, proposal_id: FromPath[uuid.UUID], if_match: IfMatch = None
-    ) -> ProposalOut:
+    ) -> Response[ProposalOut]:
         expected = expected_version(if_match) if if_match is not None else None
-        return await service.publish_proposal(db, proposal_id, user, expected=expected, now=now)
+        return with_etag(await service.publish_proposal(db, proposal_id, user, expected=expected, now=now))
 
     @get(
         "/export",
         summary="The exported record: proposal, conclusions, tallies, source posts, endorsements, audit (like GET)",
         opt={"text_media_types": ["text/markdown"]},
     )
-    async def export(
+    async def export_proposal(
         self, db: DB, viewer: Viewer, now: Now, proposal_id: FromPath[uuid.UUID], format: ExportFormat = "json"
     ) -> Response[ProposalExport | str]:
-        record = await export_proposal(db, proposal_id, viewer, now=now)
+        record = await export.export_proposal(db, proposal_id, viewer, now=now)
         if format == "markdown":
             return Response(markdown.render(record), media_type=MARKDOWN)
         return Response(record)

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
-from deliberation.audit.schemas import AuditEntryOut
+from deliberation.audit.schemas import AuditEntryOut, AuditLink
 from deliberation.conclusions.schemas import TallyOut, VotingOut
 from deliberation.text import LongText, Reason, Summary, Title
 from deliberation.threads.schemas import PostOut
@@ -137,11 +137,13 @@ class ExportConclusion(msgspec.Struct):
 
 
 class ExportAudit(msgspec.Struct):
-    """The session's entries of the transparency log, and the head of the whole chain when exported."""
+    """The session's entries of the transparency log, the links between them, the head of the whole chain."""
 
     entries: list[AuditEntryOut]
     head_seq: int
     head_hash: str
+    # {seq, prev_hash, hash} of every other entry between the session's first and last: the chain verifies alone.
+    links: list[AuditLink] = []
 
 
 class ProposalExport(msgspec.Struct):

@@ -1,5 +1,6 @@
 import asyncio
 import uuid
+from datetime import datetime
 
 import anyio
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from deliberation.app import create_app
 from deliberation.audit import service
 from deliberation.cli import main
+from deliberation.db.base import utcnow
 from deliberation.db.engine import create_sessionmaker
 from deliberation.pagination import encode_cursor
 from tests.conftest import serve_in_process
@@ -83,6 +85,7 @@ async def test_verify_names_the_first_tampered_entry(client, db):
         await db.execute(text("UPDATE audit_entries SET reason = 'rewritten' WHERE seq = :seq"), {"seq": tampered.seq})
 
     result = (await client.get("/api/audit/verify")).json()
+    assert datetime.fromisoformat(result.pop("computed_at")) <= utcnow()
     assert result == {
         "ok": False,
         "entries": tampered.seq - 1,
@@ -96,7 +99,7 @@ async def test_verify_names_the_entry_after_a_deleted_one(db):
     async with db.begin():
         await db.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
         await db.execute(text("DELETE FROM audit_entries WHERE seq = :seq"), {"seq": entries[1].seq})
-    result = await service.verify(db)
+    result = await service.verify(db, now=utcnow())
     assert not result.ok
     assert result.first_bad_seq == entries[2].seq
 
@@ -126,7 +129,7 @@ async def test_concurrent_writers_build_one_valid_chain(own_engine):
     seqs = await asyncio.gather(*(write(n) for n in range(40)))
     assert len(set(seqs)) == 40
     async with sessionmaker() as db:
-        result = await service.verify(db)
+        result = await service.verify(db, now=utcnow())
     assert result.ok, result
     assert result.entries == 40
 
@@ -141,6 +144,8 @@ async def test_verify_answers_are_reused_for_the_configured_seconds(settings, se
             after = (await client.get("/api/audit/verify")).json()
         assert (after == before) is reused
         assert after["ok"] is True
+        computed = [datetime.fromisoformat(answer["computed_at"]) for answer in (before, after)]
+        assert (computed[1] > computed[0]) is not reused
 
 
 async def test_a_huge_after_is_a_clear_400(client):

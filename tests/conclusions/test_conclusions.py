@@ -57,9 +57,12 @@ async def test_edits_make_versions_guarded_by_if_match(client, forum):
         await client.patch(url, json={"title": "New"}, headers={**forum.as_("ana"), "If-Match": "1"})
     ).status_code == 403
 
-    edited = await client.patch(url, json={"title": "Buy local first"}, headers={**mod, "If-Match": '"1"'})
+    etag = (await client.get(url, headers=mod)).headers["etag"]
+    assert etag == '"1"'
+    edited = await client.patch(url, json={"title": "Buy local first"}, headers={**mod, "If-Match": etag})
     assert edited.status_code == 200 and edited.json()["version"] == 2
     assert edited.json()["body"] == conclusion["body"]
+    assert edited.headers["etag"] == '"2"' == (await client.get(url, headers=forum.as_("ana"))).headers["etag"]
 
     stale = await client.patch(url, json={"body": "Lost update"}, headers={**mod, "If-Match": "1"})
     assert stale.status_code == 412

@@ -3,7 +3,12 @@ endorsements, the session's audit trail; as JSON and as a Markdown document."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
+
 from tests.conclusions.conftest import close_vote, draft, open_vote, vote, write_post
+from tests.factories import make_forum_session
 from tests.proposals.conftest import decided, endorse, propose, publish
 
 
@@ -103,3 +108,42 @@ async def test_the_markdown_export_escapes_html_in_every_user_text(client, forum
     assert "&lt;img" in document  # shown as text, not dropped
     for text in ("Look ", "Body ", "Sum ", "Plan ", "Yes ", "&lt;script&gt;x()&lt;/script&gt;"):
         assert text in document
+
+
+def entry_hash(entry: dict) -> str:
+    """An audit entry's hash from its public listing, as docs/api.md says anyone can recompute it."""
+    at = entry["at"].replace("Z", "+00:00")
+    seconds, _, fraction = at.partition(".")
+    fraction = (fraction.split("+")[0] if fraction else "").ljust(6, "0")
+    content = {
+        "seq": entry["seq"],
+        "at": f"{seconds[:19]}.{fraction}Z",
+        "actor_id": entry["actor"]["id"] if entry["actor"] else None,
+        **{key: entry[key] for key in ("action", "target_type", "target_id", "session_id", "reason", "data")},
+        "prev_hash": entry["prev_hash"],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+async def test_the_exported_audit_trail_verifies_alone_with_the_links_of_other_sessions(client, db, forum):
+    """Entries of another session, written in between, appear in `audit.links` as {seq, prev_hash, hash}."""
+    other = await make_forum_session(db, members={forum.users["moderator"]: "moderator"})
+    first = await decided(client, forum, "Buy local")
+    for title in ("Elsewhere 1", "Elsewhere 2"):
+        response = await client.patch(
+            f"/api/sessions/{other.id}", json={"discussion_open": title.endswith("2")}, headers=forum.as_("moderator")
+        )
+        assert response.status_code == 200
+    proposal = await propose(client, forum, [first["id"]])
+    await publish(client, forum, proposal["id"])
+
+    audit = (await client.get(f"/api/proposals/{proposal['id']}/export")).json()["audit"]
+    entries, links = audit["entries"], audit["links"]
+    assert links and {entry["session_id"] for entry in entries} == {str(forum.session.id)}
+    assert set(links[0]) == {"seq", "prev_hash", "hash"}
+    chain = sorted([*entries, *links], key=lambda item: item["seq"])
+    assert [item["seq"] for item in chain] == list(range(chain[0]["seq"], chain[-1]["seq"] + 1))
+    assert (chain[0]["seq"], chain[-1]["seq"]) == (entries[0]["seq"], entries[-1]["seq"])
+    for before, item in itertools.pairwise(chain):
+        assert item["prev_hash"] == before["hash"]
+    assert all(entry_hash(entry) == entry["hash"] for entry in entries)

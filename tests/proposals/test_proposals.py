@@ -157,3 +157,18 @@ async def test_the_public_audit_log_does_not_disclose_drafts(client, forum):
     actions = {entry["action"] for entry in log.json()["items"]}
     assert {"conclusion.created", "conclusion.edited", "proposal.created", "proposal.edited"} <= actions
     assert "Secret" not in log.text
+
+
+async def test_a_proposal_carries_its_version_as_an_etag_that_if_match_takes_back(client, forum):
+    adopted = await decided(client, forum, "Buy local")
+    proposal = await propose(client, forum, [adopted["id"]])
+    url = f"/api/proposals/{proposal['id']}"
+    read = await client.get(url, headers=forum.as_("moderator"))
+    assert read.headers["etag"] == '"1"'
+    edited = await client.patch(
+        url, json={"title": "Sharper"}, headers={**forum.as_("moderator"), "If-Match": read.headers["etag"]}
+    )
+    assert edited.status_code == 200 and edited.headers["etag"] == '"2"'
+    stale = await client.patch(url, json={"title": "Lost"}, headers={**forum.as_("moderator"), "If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert (await client.get(url, headers=forum.as_("ana"))).headers["etag"] == '"2"'
