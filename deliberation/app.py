@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
 from deliberation.accounts.passwords import warm_up
 from deliberation.accounts.routes import AdminAccountsController, AuthController, MeController
-from deliberation.audit.routes import AuditController
+from deliberation.audit.routes import AuditController, load_audit_signer
 from deliberation.audit.service import VerifyCache
 from deliberation.conclusions.routes import ConclusionController, SessionConclusionsController
 from deliberation.conclusions.worker import conclusion_workers
@@ -154,7 +154,14 @@ def create_app(
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=JSONRequest,
-        on_startup=[document_problems, document_request_rules, document_security, redact_live_queries, warm_up],
+        on_startup=[
+            document_problems,
+            document_request_rules,
+            document_security,
+            redact_live_queries,
+            warm_up,
+            load_audit_signer,
+        ],
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],

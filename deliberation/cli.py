@@ -89,14 +89,28 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from deliberation.audit.service import verify
+    from deliberation.audit.checkpoint import CheckpointError, load_signer
+    from deliberation.audit.service import checkpoint_problem, verify
     from deliberation.db.base import utcnow
 
-    result = run_with_session(settings, lambda db: verify(db, now=utcnow()))
-    if result.ok:
-        print(f"ok: {result.entries} entries, head {result.head_hash}")
+    if args.checkpoint is None:
+        result = run_with_session(settings, lambda db: verify(db, now=utcnow()))
+        if result.ok:
+            print(f"ok: {result.entries} entries, head {result.head_hash}")
+            return 0
+        print(f"TAMPERED: entry {result.first_bad_seq} does not match the chain ({result.entries} entries verify)")
+        return 1
+    try:
+        with open(args.checkpoint, encoding="utf-8") as file:
+            checkpoint = load_signer(settings).open(file.read())
+    except (OSError, UnicodeDecodeError, CheckpointError) as exc:
+        print(f"INVALID CHECKPOINT: {exc}")
+        return 1
+    problem = run_with_session(settings, lambda db: checkpoint_problem(db, checkpoint, now=utcnow()))
+    if problem is None:
+        print(f"ok: the log still holds, unchanged, the {checkpoint.entries} entries the checkpoint signed")
         return 0
-    print(f"TAMPERED: entry {result.first_bad_seq} does not match the chain ({result.entries} entries verify)")
+    print(f"TAMPERED: {problem}")
     return 1
 
 
@@ -164,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="transparency log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="recompute the hash chain; exit 1 if it was tampered with")
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="a signed checkpoint kept earlier (GET /api/audit/checkpoint): exit 1 unless the log still holds,"
+        " unchanged, the chain it signed",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
 
     demo = commands.add_parser("demo", help="load the demo forum (idempotent) and print the demo accounts")

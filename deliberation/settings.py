@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from typing import Annotated
@@ -43,6 +45,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     # Transparency log
     audit_verify_cache_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10.0  # GET /api/audit/verify reuses its answer
+    audit_signing_key: str | None = None  # base64 Ed25519 private key (32 bytes); unset: a key file in data_dir
+    audit_origin: str | None = None  # the log's name in its checkpoints; unset: public_url's host:port + "/audit"
 
     # Accounts
     token_ttl_days: PositiveInt = 14
@@ -87,7 +91,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise SettingsError(f"{PREFIX}SMTP_URL must be an smtp:// or smtps:// URL")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if self.audit_signing_key is not None and len(_base64_bytes(self.audit_signing_key)) != 32:
+            raise SettingsError(f"{PREFIX}AUDIT_SIGNING_KEY must be the base64 of a 32-byte Ed25519 private key")
+        if self.audit_origin is not None and (not self.audit_origin or set(self.audit_origin) & {" ", "+", "\n"}):
+            raise SettingsError(f"{PREFIX}AUDIT_ORIGIN must be a name without spaces or '+'")
         msgspec.structs.force_setattr(self, "log_level", self.log_level.upper())  # frozen: set once, here
+
+
+def _base64_bytes(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return b""
 
 
 def to_asyncpg_url(url: str) -> str:

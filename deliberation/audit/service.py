@@ -21,6 +21,7 @@ from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
+from deliberation.audit.checkpoint import Checkpoint
 from deliberation.audit.models import AuditEntry
 from deliberation.audit.schemas import ActorRef, AuditEntryOut, AuditLink
 from deliberation.db import locks
@@ -189,6 +190,22 @@ async def verify(db: AsyncSession, *, now: datetime) -> VerifyResult:
                 expected_seq, prev_hash, count = entry.seq + 1, entry.hash, count + 1
             if len(batch) < VERIFY_BATCH:
                 return VerifyResult(ok=True, entries=count, head_hash=prev_hash, first_bad_seq=None, computed_at=now)
+
+
+async def checkpoint_problem(db: AsyncSession, checkpoint: Checkpoint, *, now: datetime) -> str | None:
+    """None when the log still holds, unchanged, the chain `checkpoint` signed; otherwise what is wrong with it."""
+    result = await verify(db, now=now)
+    if not result.ok:
+        return f"entry {result.first_bad_seq} does not match the chain ({result.entries} entries verify)"
+    if result.entries < checkpoint.entries:
+        return (
+            f"the log holds {result.entries} entries, the checkpoint signed {checkpoint.entries}: entries were removed"
+        )
+    async with db.begin():
+        signed = await db.scalar(select(AuditEntry.hash).where(AuditEntry.seq == checkpoint.entries))
+    if (signed or GENESIS_HASH) != checkpoint.head_hash:
+        return f"entry {checkpoint.entries} is not the one the checkpoint signed: the log was rewritten"
+    return None
 
 
 class VerifyCache:

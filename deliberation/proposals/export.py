@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
+from deliberation.audit.checkpoint import Signer
 from deliberation.audit.service import GENESIS_HASH
 from deliberation.conclusions.models import ConclusionSource, ConclusionVersion
 from deliberation.conclusions.presenters import voting_out
@@ -70,9 +71,10 @@ async def _versions(db: AsyncSession, conclusion_ids: list[uuid.UUID]) -> dict[u
 
 
 async def export_proposal(
-    db: AsyncSession, proposal_id: uuid.UUID, viewer: User | None, *, now: datetime
+    db: AsyncSession, proposal_id: uuid.UUID, viewer: User | None, signer: Signer, *, now: datetime
 ) -> ProposalExport:
-    """The exported record (readable like the proposal: published ones by anyone, drafts by signed-in users)."""
+    """The exported record (readable like the proposal: published ones by anyone, drafts by signed-in users), with
+    the checkpoint `signer` signs of the chain's head it was made under."""
     async with db.begin():
         proposal = await visible_proposal(db, proposal_id, viewer)
         out = await one_proposal_out(db, proposal)
@@ -97,6 +99,7 @@ async def export_proposal(
             else []
         )
         head = await audit.chain_head(db)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     return ProposalExport(
         format=EXPORT_FORMAT,
         canonical_form=CANONICAL_FORMAT,
@@ -122,8 +125,9 @@ async def export_proposal(
         endorsements=endorsements,
         audit=ExportAudit(
             entries=[audit.entry_out(entry, name) for entry, name in entries],
+            head_seq=head_seq,
+            head_hash=head_hash,
+            checkpoint=signer.sign(head_seq, head_hash),
             links=links,
-            head_seq=head.seq if head else 0,
-            head_hash=head.hash if head else GENESIS_HASH,
         ),
     )

@@ -187,7 +187,13 @@ def render(export: ProposalExport) -> str:
         *(_audit_row(entry) for entry in export.audit.entries),
         "",
         f"Head of the audit chain when exported: entry {export.audit.head_seq}, hash `{export.audit.head_hash}`. "
-        "Anyone can recompute the chain with `GET /api/audit/verify`.",
+        "Anyone can recompute the chain with `GET /api/audit/verify`. The service signed this checkpoint of it "
+        "(verify it with `GET /api/audit/public-key`; keep it to check later that the log was neither cut short "
+        "nor rewritten):",
+        "",
+        "```",
+        export.audit.checkpoint.rstrip("\n"),
+        "```",
         "",
         "---",
         "",

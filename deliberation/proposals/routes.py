@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts.auth import CurrentUser, Viewer
@@ -111,9 +112,15 @@ class ProposalController(Controller):
         opt={"text_media_types": ["text/markdown"]},
     )
     async def export_proposal(
-        self, db: DB, viewer: Viewer, now: Now, proposal_id: FromPath[uuid.UUID], format: ExportFormat = "json"
+        self,
+        db: DB,
+        viewer: Viewer,
+        now: Now,
+        state: State,
+        proposal_id: FromPath[uuid.UUID],
+        format: ExportFormat = "json",
     ) -> Response[ProposalExport | str]:
-        record = await export.export_proposal(db, proposal_id, viewer, now=now)
+        record = await export.export_proposal(db, proposal_id, viewer, state.audit_signer, now=now)
         if format == "markdown":
             return Response(markdown.render(record), media_type=MARKDOWN)
         return Response(record)

@@ -137,11 +137,13 @@ class ExportConclusion(msgspec.Struct):
 
 
 class ExportAudit(msgspec.Struct):
-    """The session's entries of the transparency log, the links between them, the head of the whole chain."""
+    """The session's entries of the transparency log, the links between them, the head of the whole chain when
+    exported, and the signed checkpoint of that head (a C2SP tlog-checkpoint note, see `GET /api/audit/checkpoint`)."""
 
     entries: list[AuditEntryOut]
     head_seq: int
     head_hash: str
+    checkpoint: str
     # {seq, prev_hash, hash} of every other entry between the session's first and last: the chain verifies alone.
     links: list[AuditLink] = []
 

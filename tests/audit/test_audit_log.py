@@ -1,9 +1,12 @@
 import asyncio
+import base64
+import hashlib
 import uuid
 from datetime import datetime
 
 import anyio
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from msgspec.structs import replace
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +17,7 @@ from deliberation.cli import main
 from deliberation.db.base import utcnow
 from deliberation.db.engine import create_sessionmaker
 from deliberation.pagination import encode_cursor
+from deliberation.settings import Settings
 from tests.conftest import serve_in_process
 
 
@@ -170,3 +174,79 @@ async def test_the_cli_names_the_tampered_entry_and_exits_1(own_database_url, ow
         await connection.execute(text("UPDATE audit_entries SET action = 'test.other' WHERE seq = 2"))
     assert await anyio.to_thread.run_sync(main, ["audit", "verify"]) == 1
     assert f"TAMPERED: entry {entries[1].seq} " in capsys.readouterr().out
+
+
+def check_signature(note: str, key: dict) -> tuple[str, int, str]:
+    """Verify a checkpoint note with the published key, as anyone can (C2SP signed note); (origin, entries, hash)."""
+    body, _, signature_lines = note.partition("\n\n")
+    origin, entries, head = body.split("\n")
+    (line,) = signature_lines.splitlines()
+    assert line.startswith("\u2014 ") and line.split(" ")[1] == key["name"] == origin
+    raw = base64.b64decode(line.split(" ")[2])
+    public = base64.b64decode(key["public_key"])
+    assert raw[:4] == hashlib.sha256(origin.encode() + b"\n\x01" + public).digest()[:4] == bytes.fromhex(key["key_id"])
+    Ed25519PublicKey.from_public_bytes(public).verify(raw[4:], (body + "\n").encode())  # raises if forged
+    return origin, int(entries), base64.b64decode(head).hex()
+
+
+async def test_a_kept_checkpoint_detects_truncation_and_rewriting(own_database_url, own_engine, tmp_path, capsys):
+    """Done when 3 of issue 14: the chain alone verifies after its newest entries are cut off; a checkpoint does not."""
+    settings = Settings(database_url=own_database_url, data_dir=str(tmp_path), audit_verify_cache_seconds=0)
+    db = create_sessionmaker(own_engine)()
+    entries = [await record_in_transaction(db, action="test.step", target_type="test", data={"n": n}) for n in range(5)]
+    async with serve_in_process(create_app(settings)) as client:
+        answer = await client.get("/api/audit/checkpoint")
+        key = (await client.get("/api/audit/public-key")).json()
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert check_signature(answer.text, key) == ("127.0.0.1:8000/audit", 5, entries[-1].hash)
+    assert (
+        key["verifier_key"]
+        == f"{key['name']}+{key['key_id']}+" + base64.b64encode(b"\x01" + base64.b64decode(key["public_key"])).decode()
+    )
+    kept = tmp_path / "checkpoint.txt"
+    kept.write_text(answer.text)
+    forged = tmp_path / "forged.txt"
+    forged.write_text(answer.text.replace("\n5\n", "\n4\n"))
+
+    def cli(*args: str) -> tuple[int, str]:
+        environment = {"DELIBERATION_DATABASE_URL": own_database_url, "DELIBERATION_DATA_DIR": str(tmp_path)}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in environment.items():
+                patch.setenv(name, value)
+            code = main(["audit", "verify", *args])
+        return code, capsys.readouterr().out
+
+    async def run(*args: str) -> tuple[int, str]:
+        return await anyio.to_thread.run_sync(lambda: cli(*args))
+
+    assert await run("--checkpoint", str(kept)) == (
+        0,
+        "ok: the log still holds, unchanged, the 5 entries the checkpoint signed\n",
+    )
+    code, out = await run("--checkpoint", str(forged))
+    assert code == 1 and out.startswith("INVALID CHECKPOINT: the signature does not verify")
+    await record_in_transaction(db, action="test.step", target_type="test")  # the log grows: still fine
+    assert (await run("--checkpoint", str(kept)))[0] == 0
+
+    async with own_engine.begin() as connection:  # the database owner bypasses the append-only trigger
+        await connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        await connection.execute(text("DELETE FROM audit_entries WHERE seq > 3"))
+    assert (await run())[0] == 0  # the chain alone still verifies: 3 entries
+    assert await run("--checkpoint", str(kept)) == (
+        1,
+        "TAMPERED: the log holds 3 entries, the checkpoint signed 5: entries were removed\n",
+    )
+    db.expunge_all()  # forget the deleted entries
+    for n in range(3):  # cut short and written again: as many entries as before, a consistent chain
+        await record_in_transaction(db, action="test.step", target_type="test", data={"n": f"rewritten {n}"})
+    assert (await run())[0] == 0
+    assert await run("--checkpoint", str(kept)) == (
+        1,
+        "TAMPERED: entry 5 is not the one the checkpoint signed: the log was rewritten\n",
+    )
+    async with own_engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        await connection.execute(text("TRUNCATE audit_entries"))
+    code, out = await run("--checkpoint", str(kept))
+    assert code == 1 and "the log holds 0 entries, the checkpoint signed 5" in out
+    await db.close()

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 
+from tests.audit.test_audit_log import check_signature
 from tests.conclusions.conftest import close_vote, draft, open_vote, vote, write_post
 from tests.factories import make_forum_session
 from tests.proposals.conftest import decided, endorse, propose, publish
@@ -57,6 +58,10 @@ async def test_export_shows_hidden_and_deleted_sources_without_their_text(client
     assert [e["withdrawn_at"] is None for e in record["endorsements"]] == [True, False]
     assert {entry["session_id"] for entry in record["audit"]["entries"]} == {str(forum.session.id)}
     assert "post.hidden" in [entry["action"] for entry in record["audit"]["entries"]]
+    # The export carries the signed checkpoint of the chain's head it was made under.
+    key = (await client.get("/api/audit/public-key")).json()
+    signed = check_signature(record["audit"]["checkpoint"], key)
+    assert signed[1:] == (record["audit"]["head_seq"], record["audit"]["head_hash"])
 
     document = (await client.get(f"/api/proposals/{proposal['id']}/export", params={"format": "markdown"})).text
     assert "> Procure from cooperatives." in document
@@ -67,6 +72,7 @@ async def test_export_shows_hidden_and_deleted_sources_without_their_text(client
     assert "Withdrawn on" in document
     assert "\n\nCooperatives | first\n\n" in document  # the summary is Markdown, included as written
     assert "## Transparency log of the session" in document
+    assert record["audit"]["checkpoint"].rstrip("\n") in document
 
 
 async def test_a_draft_exports_for_signed_in_users_without_a_hash(client, forum):

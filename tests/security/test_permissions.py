@@ -95,6 +95,8 @@ MATRIX = [
         targets={"user_id": "representative_user"}),
     Row("GET", "/api/audit", "200 200 200 200 200 200 200"),
     Row("GET", "/api/audit/verify", "200 200 200 200 200 200 200"),
+    Row("GET", "/api/audit/checkpoint", "200 200 200 200 200 200 200"),
+    Row("GET", "/api/audit/public-key", "200 200 200 200 200 200 200"),
     Row("GET", "/api/sessions/{session_id}/events", "401 403 200 403 200 403 200"),
     Row(WEBSOCKET, "/api/sessions/{session_id}/live", "4401 4403 ok 4403 ok 4403 ok"),
     Row("POST", "/api/sessions/{session_id}/live-ticket", "401 403 201 403 201 403 201"),
