@@ -133,6 +133,7 @@ def create_app(
             poll_interval=settings.live_poll_seconds,
             presence_refresh=settings.presence_refresh_seconds,
             revalidate_interval=settings.live_revalidate_seconds,
+            clock=lambda: app.state.clock(),
         )
         app.state.sessionmaker.configure(info={PUBLISHER_KEY: hub.announce})
         app.state.hub = hub

@@ -45,6 +45,7 @@ async def submit_claim(db: AsyncSession, user: User, data: ClaimIn, *, now: date
             # The verified claim is withdrawn by its holder: the log says so, as for an admin's removal.
             await audit.record(
                 db,
+                now=now,
                 action="representative.unverified",
                 target_type="user",
                 target_id=user.id,
@@ -117,6 +118,7 @@ async def set_verified(db: AsyncSession, admin: User, user_id: uuid.UUID, data: 
             claim.status, claim.reviewed_at, claim.reviewed_by = status.value, now, admin.id
             await audit.record(
                 db,
+                now=now,
                 action=f"representative.{status.value}",
                 target_type="user",
                 target_id=user.id,

@@ -287,6 +287,7 @@ async def request_password_reset(
         await mail.enqueue(
             db,
             settings,
+            now=now,
             to=user.email,
             subject="Reset your password",
             body=(

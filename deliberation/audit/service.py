@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -25,7 +25,6 @@ from deliberation.audit.checkpoint import Checkpoint
 from deliberation.audit.models import AuditEntry
 from deliberation.audit.schemas import ActorRef, AuditEntryOut, AuditLink
 from deliberation.db import locks
-from deliberation.db.base import utcnow
 
 GENESIS_HASH = "0" * 64
 VERIFY_BATCH = 1000
@@ -74,20 +73,20 @@ async def record(
     session_id: uuid.UUID | None = None,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
+    now: datetime,
 ) -> AuditEntry:
-    """Append one entry to the log inside the caller's transaction.
+    """Append one entry to the log inside the caller's transaction, at the action's `now`.
 
-    Lock order, the same in every action: a session's row first (event seqs are taken under it), then the
-    chain's lock. So an entry about a session locks that row before the chain, whatever the caller did first;
-    two actions can never hold one lock each while waiting for the other.
+    An entry about a session takes that session's row before the chain's lock, whatever the caller did first:
+    the chain comes last in the one lock order (docs/architecture.md, "Lock order").
     """
     if session_id is not None:
-        await db.execute(text("SELECT 1 FROM sessions WHERE id = :id FOR NO KEY UPDATE"), {"id": session_id})
+        await locks.lock_session_row(db, session_id)
     await db.execute(select(func.pg_advisory_xact_lock(locks.AUDIT_CHAIN)))
     last = await chain_head(db)
     entry = AuditEntry(
         seq=last.seq + 1 if last else 1,
-        at=utcnow(),
+        at=now,
         actor_id=actor_id,
         action=action,
         target_type=target_type,

@@ -37,7 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+from deliberation.conclusions.schemas import ChoiceName, StatusName, VisibilityName
+from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
 
 
 class ConclusionStatus(enum.StrEnum):
@@ -45,12 +46,6 @@ class ConclusionStatus(enum.StrEnum):
     voting = "voting"
     adopted = "adopted"
     rejected = "rejected"
-
-
-class Choice(enum.StrEnum):
-    support = "support"
-    oppose = "oppose"
-    abstain = "abstain"
 
 
 class Visibility(enum.StrEnum):
@@ -69,8 +64,8 @@ class Conclusion(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "conclusions"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'voting', 'adopted', 'rejected')", name="status"),
-        CheckConstraint("results_visibility IN ('live', 'after_close')", name="results_visibility"),
+        CheckConstraint(one_of("status", StatusName), name="status"),
+        CheckConstraint(one_of("results_visibility", VisibilityName), name="results_visibility"),
         CheckConstraint("quorum IS NULL OR quorum >= 1", name="quorum"),
         CheckConstraint("version >= 1", name="version"),
         Index("ix_conclusions_session_order", "session_id", "created_at", "id"),
@@ -126,7 +121,7 @@ class Vote(Base):
     __table_args__ = (
         # One vote per member per conclusion: the database says so, not a check in Python.
         UniqueConstraint("conclusion_id", "user_id"),
-        CheckConstraint("choice IN ('support', 'oppose', 'abstain')", name="choice"),
+        CheckConstraint(one_of("choice", ChoiceName), name="choice"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

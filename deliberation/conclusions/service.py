@@ -93,6 +93,7 @@ async def create_conclusion(
         await db.flush()
         await audit.record(
             db,
+            now=now,
             action="conclusion.created",
             target_type="conclusion",
             target_id=conclusion.id,
@@ -142,6 +143,7 @@ async def update_conclusion(
                 await mark_tally_changed(db, conclusion.id)
             await audit.record(
                 db,
+                now=now,
                 action="conclusion.edited",
                 target_type="conclusion",
                 target_id=conclusion.id,

@@ -14,7 +14,7 @@ event is at least `interval` old with `FOR UPDATE SKIP LOCKED`, reads the tally,
 the mark in the same transaction. Two instances never claim the same mark; a vote that commits after the
 snapshot was read had to wait for the claim's lock, so it sets `dirty` again and a later snapshot carries it:
 the last change is always sent, and at most one event per conclusion per `interval`.
-Lock order everywhere: conclusion row, then its mark, then the session row (`emit`, `audit.record`), then
+Lock order (docs/architecture.md, "Lock order"): conclusion row, then its mark, then the session row, then
 the audit chain; so none of these transactions can wait on another in a cycle.
 """
 

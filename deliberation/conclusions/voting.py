@@ -68,6 +68,7 @@ async def open_voting(
         await mark_tally_changed(db, conclusion.id)
         await audit.record(
             db,
+            now=now,
             action="conclusion.vote_opened",
             target_type="conclusion",
             target_id=conclusion.id,
@@ -103,6 +104,7 @@ async def finish_vote(db: AsyncSession, conclusion: Conclusion, *, actor: User |
     await clear_tally_mark(db, conclusion.id, now)
     await audit.record(
         db,
+        now=now,
         action="conclusion.vote_closed",
         target_type="conclusion",
         target_id=conclusion.id,

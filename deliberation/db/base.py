@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any, get_args
 
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
@@ -36,3 +37,8 @@ class UUIDPrimaryKey:
 
 class CreatedAt:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+def one_of(column: str, choices: Any) -> str:
+    """A CHECK expression: `column` holds one of the values of the `Literal` type `choices` (its one list)."""
+    return f"{column} IN ({', '.join(repr(value) for value in get_args(choices))})"

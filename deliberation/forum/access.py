@@ -9,12 +9,9 @@ service function can check and act atomically:
 
 Admins (organizers) pass every check: they count as moderators of every session.
 
-Lock order: every write in a session first takes the session row (`lock_session`), then reads what it
-changes. `emit` needs that row anyway, so this serializes nothing more; it gives one lock order (no
-deadlocks between, say, a reaction and a hide), makes each check-then-write atomic (a post cannot slip into
-a thread being locked), and makes `posts.seq` follow commit order within a session. Permissions are checked
-before taking the row (a refused caller never queues behind the session's writers) and again under it, where
-the answer counts.
+A write in a session takes the session row (`lock_session`) before it reads what it changes, in the one
+lock order written in docs/architecture.md ("Lock order"). Permissions are checked before taking the row (a
+refused caller never queues behind the session's writers) and again under it, where the answer counts.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
+from deliberation.db import locks
 from deliberation.errors import Forbidden, NotFound
 from deliberation.forum.models import Role, Session, SessionMember
 
@@ -76,21 +74,17 @@ SessionCheck = Callable[[uuid.UUID], Awaitable[object]]
 
 
 async def lock_session(db: AsyncSession, session_id: uuid.UUID, check: SessionCheck | None = None) -> Session:
-    """Take the session row (FOR NO KEY UPDATE, what `emit` takes too) and return it fresh.
+    """Take the session row (`db.locks.lock_session_row`) and return the session read under it.
 
     `check` runs first, so a refused caller never queues behind the session's writers, and again under the
     lock, where it is authoritative (a membership may have ended while this request waited).
     """
     if check is not None:
         await check(session_id)
-    session = await db.scalar(
-        select(Session)
-        .where(Session.id == session_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    if session is None:
+    if not await locks.lock_session_row(db, session_id):
         raise NotFound("No such session.")
+    session = await db.get(Session, session_id, populate_existing=True)
+    assert session is not None  # its row is locked
     if check is not None:
         await check(session_id)
     return session

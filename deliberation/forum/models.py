@@ -11,14 +11,8 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
-
-
-class Category(enum.StrEnum):
-    round_table = "round_table"
-    workshop = "workshop"
-    plenary = "plenary"
-    other = "other"
+from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from deliberation.forum.schemas import CategoryName, RoleName
 
 
 class Role(enum.StrEnum):
@@ -52,7 +46,7 @@ class Session(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "sessions"
     __table_args__ = (
-        CheckConstraint("category IN ('round_table', 'workshop', 'plenary', 'other')", name="category"),
+        CheckConstraint(one_of("category", CategoryName), name="category"),
         CheckConstraint("duration_minutes > 0", name="duration_minutes"),
     )
 
@@ -85,7 +79,7 @@ class SessionMember(Base):
     """A user's role in a session. Admins count as moderators everywhere without a row here."""
 
     __tablename__ = "session_members"
-    __table_args__ = (CheckConstraint("role IN ('moderator', 'participant')", name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", RoleName), name="role"),)
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)

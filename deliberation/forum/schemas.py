@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from deliberation.accounts.schemas import UserOut
 from deliberation.text import Code, Number, Platform, Text, Title, Url
 
 CategoryName = Literal["round_table", "workshop", "plenary", "other"]
@@ -123,3 +124,9 @@ class SessionOut(msgspec.Struct):
 class SessionPage(msgspec.Struct):
     items: list[SessionOut]
     next_cursor: str | None
+
+
+class MemberOut(msgspec.Struct):
+    user: UserOut
+    role: RoleName
+    joined_at: datetime

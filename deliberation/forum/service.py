@@ -277,6 +277,7 @@ async def update_session(
         if session.discussion_open != was_open:
             await audit.record(
                 db,
+                now=now,
                 action="session.discussion_opened" if session.discussion_open else "session.discussion_closed",
                 target_type="session",
                 target_id=session.id,

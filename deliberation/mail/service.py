@@ -17,7 +17,6 @@ import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from deliberation.db.base import utcnow
 from deliberation.mail.models import MailStatus, OutboxMail
 from deliberation.settings import Settings
 
@@ -28,9 +27,11 @@ RETRY_BASE_SECONDS = 30
 SMTP_TIMEOUT_SECONDS = 30
 
 
-async def enqueue(db: AsyncSession, settings: Settings, *, to: str, subject: str, body: str) -> OutboxMail:
+async def enqueue(
+    db: AsyncSession, settings: Settings, *, to: str, subject: str, body: str, now: datetime
+) -> OutboxMail:
     """Put a mail in the outbox inside the caller's transaction; without SMTP configured, log it."""
-    mail = OutboxMail(to_address=to, subject=subject, body=body, next_attempt_at=utcnow())
+    mail = OutboxMail(to_address=to, subject=subject, body=body, next_attempt_at=now)
     db.add(mail)
     await db.flush()
     if settings.smtp_url is None:
@@ -135,7 +136,7 @@ async def _deliver_batch(sessionmaker: async_sessionmaker[AsyncSession], setting
                     _attempt_failed(mail, exc, now, settings)
                 else:
                     mail.attempts += 1
-                    mail.status, mail.sent_at, mail.last_error = MailStatus.sent.value, utcnow(), None
+                    mail.status, mail.sent_at, mail.last_error = MailStatus.sent.value, now, None
                     # A delivered body may hold a live token: the outbox is not an archive.
                     mail.body = ""
                     log.info("mail %s delivered to %s", mail.id, mail.to_address)
@@ -148,12 +149,9 @@ async def _deliver_batch(sessionmaker: async_sessionmaker[AsyncSession], setting
         return len(mails)
 
 
-async def deliver_pending(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime | None = None
-) -> None:
+async def deliver_pending(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime) -> None:
     """Try every mail that is due at `now` once; safe to run in several instances at once."""
     if settings.smtp_url is None:
         return
-    now = now or utcnow()
     while await _deliver_batch(sessionmaker, settings, now) == BATCH_SIZE:
         pass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from datetime import datetime
 
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,11 +17,13 @@ from deliberation.settings import Settings
 log = logging.getLogger("deliberation.mail")
 
 
-async def run_sender(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+async def run_sender(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: Callable[[], datetime]
+) -> None:
     """Deliver due mails forever; an error (database down) is logged and retried on the next round."""
     while True:
         try:
-            await deliver_pending(sessionmaker, settings)
+            await deliver_pending(sessionmaker, settings, now=clock())
         except Exception:
             log.exception("mail delivery round failed")
         await asyncio.sleep(settings.mail_poll_seconds)
@@ -33,7 +36,8 @@ async def mail_sender(app: Litestar) -> AsyncIterator[None]:
     if settings.smtp_url is None or not settings.mail_worker:
         yield
         return
-    task = asyncio.create_task(run_sender(app.state.sessionmaker, settings), name="mail-sender")
+    sender = run_sender(app.state.sessionmaker, settings, lambda: app.state.clock())
+    task = asyncio.create_task(sender, name="mail-sender")
     try:
         yield
     finally:

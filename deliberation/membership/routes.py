@@ -7,9 +7,10 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from deliberation.accounts.auth import CurrentUser
-from deliberation.deps import DB
+from deliberation.deps import DB, Now
+from deliberation.forum.schemas import MemberOut
 from deliberation.membership import service
-from deliberation.membership.schemas import MemberOut, MemberPage, RoleIn
+from deliberation.membership.schemas import MemberPage, RoleIn
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
 
 AFTER = tuple[datetime, uuid.UUID]
@@ -42,11 +43,12 @@ class MembershipController(Controller):
         self,
         db: DB,
         user: CurrentUser,
+        now: Now,
         session_id: FromPath[uuid.UUID],
         user_id: FromPath[uuid.UUID],
         data: JSONBody[RoleIn],
     ) -> MemberOut:
-        return await service.set_member_role(db, session_id, user, user_id, data.role)
+        return await service.set_member_role(db, session_id, user, user_id, data.role, now=now)
 
     @delete("/members/me", summary="Leave the session; my votes on its open votes go with me")
     async def leave_session(self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID]) -> None:
@@ -54,6 +56,6 @@ class MembershipController(Controller):
 
     @delete("/members/{user_id:uuid}", summary="Remove a member (admins and moderators)")
     async def remove_member(
-        self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID]
+        self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID]
     ) -> None:
-        await service.remove_member(db, session_id, user, user_id)
+        await service.remove_member(db, session_id, user, user_id, now=now)

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
 
-from deliberation.accounts.schemas import UserOut
-from deliberation.forum.schemas import RoleName
-
-
-class MemberOut(msgspec.Struct):
-    user: UserOut
-    role: RoleName
-    joined_at: datetime
+from deliberation.forum.schemas import MemberOut, RoleName
 
 
 class MemberPage(msgspec.Struct):

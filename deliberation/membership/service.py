@@ -21,8 +21,8 @@ from deliberation.conclusions.voting import drop_votes_of_removed_member
 from deliberation.errors import NotFound
 from deliberation.forum.access import get_session_or_404, require_member, require_moderator
 from deliberation.forum.models import Role, SessionMember
+from deliberation.forum.schemas import MemberOut
 from deliberation.forum.service import add_member
-from deliberation.membership.schemas import MemberOut
 from deliberation.realtime.events import emit
 
 
@@ -77,7 +77,7 @@ async def list_members(
 
 
 async def set_member_role(
-    db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID, role: str
+    db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID, role: str, *, now: datetime
 ) -> MemberOut:
     """Give a user a role in the session, adding them if needed (admins and moderators); changes are audited."""
     async with db.begin():
@@ -90,6 +90,7 @@ async def set_member_role(
             member.role = role
             await audit.record(
                 db,
+                now=now,
                 action="member.role_changed",
                 target_type="user",
                 target_id=user_id,
@@ -126,13 +127,16 @@ async def _lock_or_add_member(
             return member, None
 
 
-async def remove_member(db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID) -> None:
+async def remove_member(
+    db: AsyncSession, session_id: uuid.UUID, actor: User, user_id: uuid.UUID, *, now: datetime
+) -> None:
     """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
     async with db.begin():
         await require_moderator(db, session_id, actor)
         role = await _end_membership(db, session_id, user_id, "That user is not a member of this session.")
         await audit.record(
             db,
+            now=now,
             action="member.removed",
             target_type="user",
             target_id=user_id,

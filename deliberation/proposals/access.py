@@ -1,8 +1,8 @@
 """How proposal actions get at a proposal: who may see it, and the row read under its session's lock.
 
 Visibility: a published proposal is public; a draft is shown to any signed-in user and is invisible (404) to
-anonymous readers. Lock order for writes: the session row first (`forum.access.lock_session`, which `emit`
-needs anyway), then the proposal row, as every other write in a session does, so none can deadlock with another.
+anonymous readers. Writes take the session row first (`forum.access.lock_session`, which `emit` needs anyway),
+then the proposal row: the one lock order of docs/architecture.md, so none can deadlock with another.
 """
 
 from __future__ import annotations

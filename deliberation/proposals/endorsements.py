@@ -136,6 +136,7 @@ async def endorse(
             out = endorsement_out(endorsement, user, verified=True)
             await audit.record(
                 db,
+                now=now,
                 action="endorsement.given",
                 target_type="proposal",
                 target_id=proposal.id,
@@ -177,6 +178,7 @@ async def withdraw(db: AsyncSession, proposal_id: uuid.UUID, user: User, *, now:
         out = endorsement_out(endorsement, user, verified=claim is not None)
         await audit.record(
             db,
+            now=now,
             action="endorsement.withdrawn",
             target_type="proposal",
             target_id=proposal.id,

@@ -19,7 +19,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from deliberation.proposals.schemas import StanceName, StatusName
 
 
 class ProposalStatus(enum.StrEnum):
@@ -27,17 +28,12 @@ class ProposalStatus(enum.StrEnum):
     published = "published"
 
 
-class Stance(enum.StrEnum):
-    endorse = "endorse"
-    endorse_with_reservations = "endorse_with_reservations"
-
-
 class Proposal(UUIDPrimaryKey, CreatedAt, Base):
     """A final proposal; `version` names its current text in `proposal_versions`."""
 
     __tablename__ = "proposals"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'published')", name="status"),
+        CheckConstraint(one_of("status", StatusName), name="status"),
         CheckConstraint("version >= 1", name="version"),
         CheckConstraint("endorsement_count >= 0", name="endorsement_count"),
         # Published exactly when it has a publication time and a hash.
@@ -100,7 +96,7 @@ class Endorsement(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "endorsements"
     __table_args__ = (
-        CheckConstraint("stance IN ('endorse', 'endorse_with_reservations')", name="stance"),
+        CheckConstraint(one_of("stance", StanceName), name="stance"),
         # One active endorsement per representative per proposal: the database says so.
         Index(
             ACTIVE_ENDORSEMENT_INDEX,

@@ -99,6 +99,7 @@ async def create_proposal(
         out = await one_proposal_out(db, proposal)
         await audit.record(
             db,
+            now=now,
             action="proposal.created",
             target_type="proposal",
             target_id=proposal.id,
@@ -145,6 +146,7 @@ async def update_proposal(
         out = await one_proposal_out(db, proposal)
         await audit.record(
             db,
+            now=now,
             action="proposal.edited",
             target_type="proposal",
             target_id=proposal.id,
@@ -213,6 +215,7 @@ async def publish_proposal(
         out = await one_proposal_out(db, proposal)
         await audit.record(
             db,
+            now=now,
             action="proposal.published",
             target_type="proposal",
             target_id=proposal.id,

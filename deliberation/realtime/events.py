@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
 from sqlalchemy import Row, select, text, update
@@ -23,33 +23,33 @@ from deliberation.errors import NotFound
 from deliberation.forum.models import Session
 from deliberation.realtime.models import SessionEvent
 
-EVENT_TYPES = frozenset(
-    {
-        "post.created",
-        "post.updated",
-        "post.deleted",
-        "post.hidden",
-        "post.unhidden",
-        "reactions.updated",
-        "thread.created",
-        "thread.updated",
-        "member.joined",
-        "member.updated",
-        "member.removed",
-        "session.updated",
-        "conclusion.created",
-        "conclusion.updated",
-        "voting.opened",
-        "voting.closed",
-        "tally.updated",
-        "proposal.created",
-        "proposal.updated",
-        "proposal.published",
-        "endorsement.created",
-        "endorsement.withdrawn",
-        "flags.changed",
-    }
-)
+# Every event a session's log holds; `deliberation.events.EVENT_DATA` names the Struct each one's `data` is.
+EventName = Literal[
+    "post.created",
+    "post.updated",
+    "post.deleted",
+    "post.hidden",
+    "post.unhidden",
+    "reactions.updated",
+    "thread.created",
+    "thread.updated",
+    "member.joined",
+    "member.updated",
+    "member.removed",
+    "session.updated",
+    "conclusion.created",
+    "conclusion.updated",
+    "voting.opened",
+    "voting.closed",
+    "tally.updated",
+    "proposal.created",
+    "proposal.updated",
+    "proposal.published",
+    "endorsement.created",
+    "endorsement.withdrawn",
+    "flags.changed",
+]
+EVENT_NAMES: frozenset[str] = frozenset(get_args(EventName))
 
 
 # Frames sent to websocket clients. Tagged by `type`; new fields always get defaults.
@@ -60,7 +60,7 @@ class HelloFrame(msgspec.Struct, tag="hello", tag_field="type"):
 
 class EventFrame(msgspec.Struct, tag="event", tag_field="type"):
     seq: int
-    event: str
+    event: EventName
     at: datetime
     data: msgspec.Raw
 
@@ -83,11 +83,19 @@ class HeartbeatFrame(msgspec.Struct, tag="heartbeat", tag_field="type"):
     last_seq: int
 
 
+# Frames clients send. Anything else (not JSON, another type) is ignored.
+class PingFrame(msgspec.Struct):
+    type: Literal["ping"]
+
+
+client_frames = msgspec.json.Decoder(PingFrame)
+
+
 class EventOut(msgspec.Struct):
     """An event over HTTP (`GET /api/sessions/{id}/events`): the same fields as the websocket frame."""
 
     seq: int
-    event: str
+    event: EventName
     at: datetime
     data: dict[str, Any]
 
@@ -105,7 +113,7 @@ def encode_frame(frame: msgspec.Struct) -> str:
     return _encoder.encode(frame).decode()
 
 
-async def emit(db: AsyncSession, session_id: uuid.UUID, event: str, data: msgspec.Struct | dict[str, Any]) -> int:
+async def emit(db: AsyncSession, session_id: uuid.UUID, event: EventName, data: msgspec.Struct) -> int:
     """Append an event to the session's log inside the caller's transaction; return its seq."""
     seq = await reserve_seq(db, session_id)
     await append_event(db, session_id, seq, event, data)
@@ -113,7 +121,12 @@ async def emit(db: AsyncSession, session_id: uuid.UUID, event: str, data: msgspe
 
 
 async def reserve_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
-    """Take the session's next seq (row lock held until commit); for data that must name its own seq."""
+    """Take the session's next seq; for data that must name its own seq.
+
+    The UPDATE holds the session row until commit, in the mode `db.locks.lock_session_row` takes: an action that
+    took the row first waits for nothing more here, and one that did not takes it here, in the same place of the
+    lock order.
+    """
     seq = await db.scalar(
         update(Session)
         .where(Session.id == session_id)
@@ -126,10 +139,10 @@ async def reserve_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
 
 
 async def append_event(
-    db: AsyncSession, session_id: uuid.UUID, seq: int, event: str, data: msgspec.Struct | dict[str, Any]
+    db: AsyncSession, session_id: uuid.UUID, seq: int, event: EventName, data: msgspec.Struct
 ) -> None:
     """Store the event under a seq from `reserve_seq`; it is announced after commit."""
-    if event not in EVENT_TYPES:
+    if event not in EVENT_NAMES:
         raise ValueError(f"unknown event type {event!r}")
     db.add(SessionEvent(session_id=session_id, seq=seq, type=event, data=msgspec.to_builtins(data)))
     await db.flush()

@@ -15,10 +15,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deliberation.forum.schemas import MemberOut
 from deliberation.observability import Metrics
 from deliberation.realtime.events import PresenceFrame, PresenceUser, encode_frame, event_frame, last_seqs, read_events
 from deliberation.realtime.revalidation import still_allowed
@@ -27,6 +29,7 @@ from deliberation.realtime.transport import EVENTS_CHANNEL, MAX_PAYLOAD, PRESENC
 log = logging.getLogger("deliberation.realtime")
 
 FETCH_PAGE = 500
+_member = msgspec.json.Decoder(MemberOut)  # the data of member.removed
 CLOSE_SLOW = 4008
 SLOW_CONSUMER = "slow consumer: reconnect with ?after=<last seq received>"
 CLOSE_UNAUTHENTICATED = 4401
@@ -104,7 +107,7 @@ class SessionChannel:
 
     def _drop_removed_member(self, data: str) -> None:
         """A removed member's streams end right after they receive their own removal (admins stay)."""
-        removed = uuid.UUID(msgspec.json.decode(data)["user"]["id"])
+        removed = _member.decode(data).user.id
         for subscriber in self.subscribers:
             if subscriber.user_id == removed:
                 subscriber.drop(CLOSE_FORBIDDEN, "you are no longer a member of this session")
@@ -206,6 +209,7 @@ class Hub:
         poll_interval: float,
         presence_refresh: float,
         revalidate_interval: float,
+        clock: Callable[[], datetime],
     ) -> None:
         self.sessionmaker = sessionmaker
         self.transport = transport
@@ -213,6 +217,7 @@ class Hub:
         self.queue_size = queue_size
         self.poll_interval = poll_interval
         self.revalidate_interval = revalidate_interval
+        self.clock = clock  # the app's clock (tests move it)
         self.instance_id = uuid.uuid4().hex
         self.channels: dict[uuid.UUID, SessionChannel] = {}
         self.connections: Counter[uuid.UUID] = Counter()  # open streams per user on this instance
@@ -322,7 +327,10 @@ class Hub:
             return
         async with self.sessionmaker() as db:
             live, allowed = await still_allowed(
-                db, {s.token_hash for s in subscribers}, {(s.session_id, s.user_id) for s in subscribers}
+                db,
+                {s.token_hash for s in subscribers},
+                {(s.session_id, s.user_id) for s in subscribers},
+                now=self.clock(),
             )
         for subscriber in subscribers:
             if subscriber.token_hash not in live:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import AccessToken, User
-from deliberation.db.base import utcnow
 from deliberation.forum.models import SessionMember
 
 
 async def still_allowed(
-    db: AsyncSession, token_hashes: Collection[str], readers: Collection[tuple[uuid.UUID, uuid.UUID]]
+    db: AsyncSession,
+    token_hashes: Collection[str],
+    readers: Collection[tuple[uuid.UUID, uuid.UUID]],
+    *,
+    now: datetime,
 ) -> tuple[set[str], set[tuple[uuid.UUID, uuid.UUID]]]:
     """Of these tokens, the live ones; of these (session, user) pairs, those still members (or admins)."""
     async with db.begin():
@@ -24,7 +28,7 @@ async def still_allowed(
                     select(AccessToken.token_hash).where(
                         AccessToken.token_hash.in_(token_hashes),
                         AccessToken.revoked_at.is_(None),
-                        AccessToken.expires_at > utcnow(),
+                        AccessToken.expires_at > now,
                     )
                 )
             ).all()

@@ -16,13 +16,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
-from deliberation.threads.schemas import FLAG_REASONS, REACTION_KINDS
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    """A CHECK expression: `column` holds one of `values` (the Literal types of threads.schemas)."""
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from deliberation.threads.schemas import FlagReasonName, FlagStatusName, ReactionName
 
 
 class FlagStatus(enum.StrEnum):
@@ -93,7 +88,7 @@ class Reaction(Base):
     """One reaction of a user to a post; the primary key allows one of each kind per user."""
 
     __tablename__ = "post_reactions"
-    __table_args__ = (CheckConstraint(_one_of("kind", REACTION_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(one_of("kind", ReactionName), name="kind"),)
 
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -106,8 +101,8 @@ class Flag(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "post_flags"
     __table_args__ = (
-        CheckConstraint(_one_of("reason", FLAG_REASONS), name="reason"),
-        CheckConstraint("status IN ('open', 'dismissed', 'post_hidden', 'post_deleted')", name="status"),
+        CheckConstraint(one_of("reason", FlagReasonName), name="reason"),
+        CheckConstraint(one_of("status", FlagStatusName), name="status"),
         # One open flag per user per post (a second one is 409); resolved flags do not count.
         Index(
             "uq_post_flags_open_post_id_user_id",

@@ -54,7 +54,9 @@ _MODERATION = {
 }
 
 
-async def moderate_thread(db: AsyncSession, thread_id: uuid.UUID, user: User, data: ThreadModerationIn) -> ThreadOut:
+async def moderate_thread(
+    db: AsyncSession, thread_id: uuid.UUID, user: User, data: ThreadModerationIn, *, now: datetime
+) -> ThreadOut:
     """Lock, unlock, pin or unpin (moderators); audited, emits thread.updated; 409 when it is so already."""
     reason = check_reason(data.reason, required=False)
     field, value, action = _MODERATION[data.action]
@@ -65,6 +67,7 @@ async def moderate_thread(db: AsyncSession, thread_id: uuid.UUID, user: User, da
         setattr(thread, field, value)
         await audit.record(
             db,
+            now=now,
             action=action,
             target_type="thread",
             target_id=thread.id,
@@ -128,6 +131,7 @@ async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: d
     await resolve_open_flags(db, post, user, FlagStatus.post_hidden, reason=reason, now=now)
     await audit.record(
         db,
+        now=now,
         action="post.hidden",
         target_type="post",
         target_id=post.id,
@@ -157,6 +161,7 @@ async def moderate_post(
             post.hidden_reason, post.hidden_at, post.hidden_by = None, None, None
             await audit.record(
                 db,
+                now=now,
                 action="post.unhidden",
                 target_type="post",
                 target_id=post.id,
@@ -259,6 +264,7 @@ async def resolve_flag(
             )
             await audit.record(
                 db,
+                now=now,
                 action="flag.dismissed",
                 target_type="post",
                 target_id=post.id,

@@ -188,6 +188,7 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
         if not by_author:
             await audit.record(
                 db,
+                now=now,
                 action="post.deleted",
                 target_type="post",
                 target_id=post.id,

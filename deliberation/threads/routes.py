@@ -112,9 +112,9 @@ class ThreadController(Controller):
 
     @post("/moderation", status_code=200, summary="Lock, unlock, pin or unpin a thread (moderators)")
     async def moderate_thread(
-        self, db: DB, user: CurrentUser, thread_id: FromPath[uuid.UUID], data: JSONBody[ThreadModerationIn]
+        self, db: DB, user: CurrentUser, now: Now, thread_id: FromPath[uuid.UUID], data: JSONBody[ThreadModerationIn]
     ) -> ThreadOut:
-        return await moderation.moderate_thread(db, thread_id, user, data)
+        return await moderation.moderate_thread(db, thread_id, user, data, now=now)
 
 
 class PostController(Controller):

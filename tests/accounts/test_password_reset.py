@@ -42,7 +42,7 @@ async def test_reset_end_to_end_through_smtp(settings, sessionmaker, db, smtp_se
         asked = await client.post("/api/auth/password-reset", json={"email": f" {user.email.upper()} "})
         assert asked.status_code == 202
 
-        await deliver_pending(sessionmaker, config)
+        await deliver_pending(sessionmaker, config, now=utcnow())
         [message] = smtp_server.inbox.to(user.email)
         assert message["From"] == config.mail_from
         assert "https://forum.example.org/reset-password?token=" in message.get_content()

@@ -23,7 +23,7 @@ from tests.conftest import serve_in_process
 
 async def record_in_transaction(db, **fields):
     async with db.begin():
-        return await service.record(db, **fields)
+        return await service.record(db, now=utcnow(), **fields)
 
 
 async def test_entries_chain_and_list_oldest_first(client, db):
@@ -126,7 +126,7 @@ async def test_concurrent_writers_build_one_valid_chain(own_engine):
 
     async def write(n: int) -> int:
         async with sessionmaker() as db, db.begin():
-            entry = await service.record(db, action="test.concurrent", target_type="test", data={"n": n})
+            entry = await service.record(db, action="test.concurrent", target_type="test", data={"n": n}, now=utcnow())
             await asyncio.sleep(0)  # hold the lock a little while others queue behind it
             return entry.seq
 

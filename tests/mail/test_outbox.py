@@ -27,7 +27,7 @@ def smtp_settings(settings: Settings, url: str, **overrides) -> Settings:
 
 async def enqueue(db, config: Settings, to: str, subject: str = "Hello") -> OutboxMail:
     async with db.begin():
-        return await mail.enqueue(db, config, to=to, subject=subject, body="Body text.\n")
+        return await mail.enqueue(db, config, to=to, subject=subject, body="Body text.\n", now=utcnow())
 
 
 async def reload(db, mail_id) -> OutboxMail:
@@ -42,7 +42,7 @@ async def test_a_mail_survives_an_smtp_outage(settings, sessionmaker, db, smtp_d
     to = address()
     queued = await enqueue(db, config, to)
 
-    await mail.deliver_pending(sessionmaker, config)
+    await mail.deliver_pending(sessionmaker, config, now=utcnow())
     row = await reload(db, queued.id)
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.last_error
@@ -50,7 +50,7 @@ async def test_a_mail_survives_an_smtp_outage(settings, sessionmaker, db, smtp_d
 
     smtp_down.start()
     # Not due yet: the backoff holds it back.
-    await mail.deliver_pending(sessionmaker, config)
+    await mail.deliver_pending(sessionmaker, config, now=utcnow())
     assert smtp_down.inbox.to(to) == []
 
     await mail.deliver_pending(sessionmaker, config, now=row.next_attempt_at)
@@ -80,7 +80,7 @@ async def test_a_refused_mail_is_not_retried(settings, sessionmaker, db):
     try:
         config = smtp_settings(settings, f"smtp://127.0.0.1:{port}")
         queued = await enqueue(db, config, address())
-        await mail.deliver_pending(sessionmaker, config)
+        await mail.deliver_pending(sessionmaker, config, now=utcnow())
     finally:
         controller.stop()
     row = await reload(db, queued.id)
@@ -95,9 +95,9 @@ async def test_concurrent_senders_deliver_each_mail_once(own_database_url, own_e
     recipients = [address() for _ in range(45)]
     async with sessionmaker() as db, db.begin():
         for to in recipients:
-            await mail.enqueue(db, config, to=to, subject="Once", body="Only once.\n")
+            await mail.enqueue(db, config, to=to, subject="Once", body="Only once.\n", now=utcnow())
 
-    await asyncio.gather(*(mail.deliver_pending(sessionmaker, config) for _ in range(4)))
+    await asyncio.gather(*(mail.deliver_pending(sessionmaker, config, now=utcnow()) for _ in range(4)))
     assert sorted(message["To"] for message in smtp_server.inbox.messages if message["To"] in recipients) == sorted(
         recipients
     )
@@ -120,7 +120,7 @@ async def test_a_refused_mail_loses_its_body_and_a_bad_address_fails_alone(setti
     config = smtp_settings(settings, smtp_server.url)
     good, bad = address(), "x<victim@corp.example>"
     bad_mail, good_mail = await enqueue(db, config, bad), await enqueue(db, config, good)
-    await mail.deliver_pending(sessionmaker, config)
+    await mail.deliver_pending(sessionmaker, config, now=utcnow())
     [message] = smtp_server.inbox.to(good)
     assert message["To"] == good
     assert [m for m in smtp_server.inbox.messages if "victim" in str(m["To"])] == []

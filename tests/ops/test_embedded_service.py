@@ -15,12 +15,13 @@ from tests.netutil import free_port
 
 RECORD_ENTRY = """
 from deliberation.audit.service import record
+from deliberation.db.base import utcnow
 from deliberation.cli import run_with_session
 from deliberation.settings import load_settings
 
 async def act(db):
     async with db.begin():
-        await record(db, action="test.persisted", target_type="test")
+        await record(db, action="test.persisted", target_type="test", now=utcnow())
 
 run_with_session(load_settings(), act)
 """

@@ -11,6 +11,9 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
+from deliberation.events import EVENT_DATA
 from tests.factories import PASSWORD, bearer, signed_in
 
 
@@ -181,3 +184,21 @@ async def test_session_to_export_through_the_api(client, db):
     assert as_markdown.status_code == 200 and as_markdown.headers["content-type"].startswith("text/markdown")
     assert as_markdown.text.startswith("# Valle Norte compact\n")
     assert published.json()["content_sha256"] in as_markdown.text
+
+    # Every event the path stored is its type's data, field for field (the types are what is stored and sent).
+    events = (await client.get(f"/api/sessions/{sid}/events", params={"limit": 200}, headers=admin)).json()["items"]
+    for item in events:
+        data = msgspec.convert(item["data"], EVENT_DATA[item["event"]])
+        assert msgspec.to_builtins(data) == item["data"], item["event"]
+    assert {item["event"] for item in events} >= {
+        "member.joined",
+        "post.created",
+        "conclusion.created",
+        "conclusion.updated",
+        "voting.opened",
+        "tally.updated",
+        "voting.closed",
+        "proposal.created",
+        "proposal.published",
+        "endorsement.created",
+    }
