@@ -2,11 +2,14 @@ import logging
 import secrets
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from deliberation.accounts.models import PasswordReset
+from deliberation.accounts.service import set_admin_account
 from deliberation.app import create_app
 from deliberation.db.base import utcnow
+from deliberation.errors import Invalid
 from deliberation.mail.models import OutboxMail
 from deliberation.mail.service import deliver_pending
 from deliberation.settings import Settings
@@ -138,3 +141,25 @@ async def test_reset_requests_are_throttled(settings, sessionmaker, db):
         throttled = await client.post("/api/auth/password-reset", json={"email": "y@example.org"})
         assert throttled.status_code == 429
         assert int(throttled.headers["retry-after"]) >= 1
+
+
+async def test_no_name_can_put_a_line_break_into_the_reset_mail(client, db):
+    """Issue 14, item 8: names with CR/LF once reached the reset mail verbatim (a forged line in its text)."""
+    injected = "Ana\r\nBcc: victim@example.org\r\n\r\nClick http://evil.example"
+    email = f"reset-{secrets.token_hex(4)}@example.org"
+    signup = {"email": email, "password": NEW_PASSWORD, "display_name": injected}
+    refused = await client.post("/api/auth/signup", json=signup)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "display_name"
+    user = await make_user(db, display_name="Ana")
+    headers = bearer(await make_token(db, user))
+    for field in ("display_name", "organization", "territory"):
+        patched = await client.patch("/api/me", json={field: injected}, headers=headers)
+        assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == field
+    with pytest.raises(Invalid) as admin:
+        await set_admin_account(db, user.email, injected, NEW_PASSWORD)
+    assert admin.value.errors[0].field == "display_name"
+
+    assert (await client.post("/api/auth/password-reset", json={"email": user.email})).status_code == 202
+    (mail,) = await outbox_for(db, user.email)
+    assert mail.body.splitlines()[0] == "Hello Ana,"
+    assert "\r" not in mail.body and "Bcc" not in mail.body and "evil" not in mail.body
