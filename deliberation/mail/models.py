@@ -29,3 +29,4 @@ class OutboxMail(UUIDPrimaryKey, CreatedAt, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]  # a sender's lease: no other sender claims the mail before then

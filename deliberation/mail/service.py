@@ -1,8 +1,11 @@
 """Mail: `enqueue` writes to the outbox in the caller's transaction; `deliver_pending` sends what is due.
 
 A mail is written in the same transaction as the change it reports (a password reset token), so it exists
-if and only if that change committed. Delivery is at least once: a mail is marked sent in the transaction
-that holds its row lock, after the SMTP server accepted it.
+if and only if that change committed. A sender claims due mails with a lease (`locked_until`, in one short
+transaction: no other sender takes them until it expires), sends them with no transaction open (SMTP may
+take `SMTP_TIMEOUT_SECONDS` per mail), then records each result in a short transaction of its own, if the
+lease is still its own. Delivery is at least once: a sender that dies mid-batch leaves its mails to be claimed
+again when the lease runs out.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deliberation.mail.models import MailStatus, OutboxMail
@@ -25,6 +28,8 @@ log = logging.getLogger("deliberation.mail")
 BATCH_SIZE = 20
 RETRY_BASE_SECONDS = 30
 SMTP_TIMEOUT_SECONDS = 30
+# Longer than a whole batch can take (a connection, then every send timing out), so a live sender keeps its mails.
+LEASE = timedelta(seconds=SMTP_TIMEOUT_SECONDS * (BATCH_SIZE + 2))
 
 
 async def enqueue(
@@ -105,48 +110,90 @@ def _attempt_failed(mail: OutboxMail, exc: Exception, now: datetime, settings: S
     )
 
 
-async def _deliver_batch(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
-    """Claim up to BATCH_SIZE due mails and try each once; return how many were claimed."""
-    assert settings.smtp_url is not None
+async def _claim(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> list[OutboxMail]:
+    """Lease up to BATCH_SIZE due mails to this sender (one short transaction); the leased rows, detached."""
+    lease = now + LEASE
     async with sessionmaker() as db, db.begin():
-        # SKIP LOCKED: instances running this at once claim disjoint rows, so no mail is sent twice.
+        # SKIP LOCKED: senders claiming at once take disjoint rows; the lease keeps them apart afterwards.
+        due = (
+            select(OutboxMail.id)
+            .where(
+                OutboxMail.status == MailStatus.pending.value,
+                OutboxMail.next_attempt_at <= now,
+                or_(OutboxMail.locked_until.is_(None), OutboxMail.locked_until <= now),
+            )
+            .order_by(OutboxMail.next_attempt_at)
+            .limit(BATCH_SIZE)
+            .with_for_update(skip_locked=True)
+        )
         mails = (
             await db.scalars(
-                select(OutboxMail)
-                .where(OutboxMail.status == MailStatus.pending.value, OutboxMail.next_attempt_at <= now)
-                .order_by(OutboxMail.next_attempt_at)
-                .limit(BATCH_SIZE)
-                .with_for_update(skip_locked=True)
+                update(OutboxMail)
+                .where(OutboxMail.id.in_(due))
+                .values(locked_until=lease)
+                .returning(OutboxMail)
+                .execution_options(synchronize_session=False)
             )
         ).all()
-        if not mails:
-            return 0
-        client = smtp_client(settings.smtp_url)
-        try:
-            await client.connect()
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            for mail in mails:
-                _attempt_failed(mail, exc, now, settings)
-            return len(mails)
-        try:
-            for mail in mails:
-                try:
-                    await client.send_message(_message(mail, settings.mail_from))
-                except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
-                    _attempt_failed(mail, exc, now, settings)
-                else:
-                    mail.attempts += 1
-                    mail.status, mail.sent_at, mail.last_error = MailStatus.sent.value, now, None
-                    # A delivered body may hold a live token: the outbox is not an archive.
-                    mail.body = ""
-                    log.info("mail %s delivered to %s", mail.id, mail.to_address)
-        finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
+        db.expunge_all()
+    return sorted(mails, key=lambda mail: mail.next_attempt_at)
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    claimed: OutboxMail,
+    error: Exception | None,
+    now: datetime,
+) -> None:
+    """Store the outcome of one attempt and end the lease (one short transaction); nothing if the lease was lost."""
+    async with sessionmaker() as db, db.begin():
+        mail = await db.scalar(
+            select(OutboxMail)
+            .where(OutboxMail.id == claimed.id, OutboxMail.locked_until == claimed.locked_until)
+            .with_for_update()
+        )
+        if mail is None:  # the lease ran out and another sender claimed the mail: its outcome counts
+            log.warning("mail %s: lease lost before its outcome was recorded", claimed.id)
+            return
+        mail.locked_until = None
+        if error is not None:
+            _attempt_failed(mail, error, now, settings)
+            return
+        mail.attempts += 1
+        mail.status, mail.sent_at, mail.last_error = MailStatus.sent.value, now, None
+        mail.body = ""  # a delivered body may hold a live token: the outbox is not an archive
+        log.info("mail %s delivered to %s", mail.id, mail.to_address)
+
+
+async def _deliver_batch(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
+    """Claim up to BATCH_SIZE due mails and try each once, outside any transaction; return how many were claimed."""
+    assert settings.smtp_url is not None
+    mails = await _claim(sessionmaker, now)
+    if not mails:
+        return 0
+    client = smtp_client(settings.smtp_url)
+    try:
+        await client.connect()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        for mail in mails:
+            await _record(sessionmaker, settings, mail, exc, now)
         return len(mails)
+    try:
+        for mail in mails:
+            error: Exception | None = None
+            try:
+                await client.send_message(_message(mail, settings.mail_from))
+            except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
+                error = exc
+            await _record(sessionmaker, settings, mail, error, now)
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+    return len(mails)
 
 
 async def deliver_pending(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime) -> None:

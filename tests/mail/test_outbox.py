@@ -1,9 +1,10 @@
 import asyncio
 import secrets
+import threading
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from deliberation.app import create_app
 from deliberation.db.base import utcnow
@@ -14,7 +15,7 @@ from deliberation.settings import Settings
 from tests.conftest import serve_in_process
 from tests.factories import make_user
 from tests.netutil import free_port
-from tests.smtp import reset_token
+from tests.smtp import Inbox, reset_token
 
 
 def address() -> str:
@@ -127,3 +128,48 @@ async def test_a_refused_mail_loses_its_body_and_a_bad_address_fails_alone(setti
     row = await reload(db, bad_mail.id)
     assert (row.status, row.body) == ("failed", "")
     assert (await reload(db, good_mail.id)).status == "sent"
+
+
+class HeldInbox(Inbox):
+    """An SMTP handler that holds every message until `release` is set (a slow server)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived, self.release = threading.Event(), threading.Event()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.arrived.set()
+        await asyncio.to_thread(self.release.wait, 20)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_smtp_runs_outside_any_transaction_under_a_lease(own_database_url, own_engine):
+    """While the SMTP server takes its time, the sender holds no row lock (its lease keeps others off the mail)."""
+    inbox, port = HeldInbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = smtp_settings(Settings(database_url=own_database_url), f"smtp://127.0.0.1:{port}")
+        sessionmaker = create_sessionmaker(own_engine)
+        to = address()
+        async with sessionmaker() as db:
+            queued = await enqueue(db, config, to)
+        sending = asyncio.create_task(mail.deliver_pending(sessionmaker, config, now=utcnow()))
+        assert await asyncio.to_thread(inbox.arrived.wait, 10)
+        async with own_engine.begin() as connection:  # NOWAIT: fails at once if a transaction holds the row
+            leased = await connection.scalar(
+                text("SELECT locked_until FROM mail_outbox WHERE id = :id FOR UPDATE NOWAIT"), {"id": queued.id}
+            )
+        assert leased is not None and leased > utcnow()
+        await mail.deliver_pending(
+            sessionmaker, config, now=utcnow()
+        )  # another sender meanwhile: the lease keeps it off
+        inbox.release.set()
+        await asyncio.wait_for(sending, 20)
+    finally:
+        inbox.release.set()
+        controller.stop()
+    assert [message["To"] for message in inbox.messages] == [to]
+    async with sessionmaker() as db:
+        row = await reload(db, queued.id)
+    assert (row.status, row.attempts, row.locked_until) == ("sent", 1, None)

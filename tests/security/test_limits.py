@@ -5,6 +5,7 @@ The other abuse limits have their tests where their feature lives (see docs/secu
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import msgspec
@@ -47,3 +48,18 @@ async def one_page(settings, url: str, headers: dict[str, str]) -> dict:
 def test_the_posting_rate_is_a_setting():
     assert load_settings({}).post_rate_per_minute == 30
     assert load_settings({"DELIBERATION_POST_RATE_PER_MINUTE": "5"}).post_rate_per_minute == 5
+
+
+async def test_simultaneous_posts_cannot_share_the_last_slot(committed, settings):
+    """The check and the count are atomic (one advisory lock per user, held to commit): 12 posts at once, 3 slots."""
+    limited = msgspec.structs.replace(settings, post_rate_per_minute=3)
+    author, headers = await signed_in(committed)
+    session = await make_forum_session(committed, members={author: "participant"})
+    thread = await make_thread(committed, session)
+    url = f"/api/threads/{thread.id}/posts"
+    async with serve_in_process(create_app(limited)) as one, serve_in_process(create_app(limited)) as two:
+        answers = await asyncio.gather(
+            *((one, two)[n % 2].post(url, json={"body": f"post {n}"}, headers=headers) for n in range(12))
+        )
+    assert sorted(answer.status_code for answer in answers) == [201] * 3 + [429] * 9
+    assert len((await one_page(settings, url, headers))["items"]) == 3
