@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
 from deliberation.settings import to_asyncpg_url
@@ -13,6 +13,18 @@ from deliberation.settings import to_asyncpg_url
 # session.info keys: seqs written by this transaction ({session_id: seq}), and who to tell after commit.
 WAKEUPS_KEY = "deliberation.wakeups"
 PUBLISHER_KEY = "deliberation.publisher"
+
+
+async def read_snapshot(db: AsyncSession) -> None:
+    """Make the transaction `db` just began read one snapshot and write nothing (REPEATABLE READ, READ ONLY).
+
+    Call it before the transaction's first statement. On a connection already inside a transaction of its own
+    (the tests' rolled-back one; `db.begin()` makes a savepoint there) PostgreSQL cannot change isolation: the
+    enclosing transaction's holds.
+    """
+    bind = db.bind
+    if not (isinstance(bind, AsyncConnection) and bind.in_transaction()):
+        await db.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
 
 
 class EventSession(Session):

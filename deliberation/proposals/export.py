@@ -1,6 +1,7 @@
 """The exported record of a proposal: the whole chain post -> conclusion -> vote -> proposal -> endorsement.
 
-One read transaction gathers it, so every part comes from one snapshot: the proposal, each included conclusion
+One read transaction gathers it, REPEATABLE READ and read only, so every part comes from one snapshot (at READ
+COMMITTED an endorsement committing mid-export could appear in one part and not another): the proposal, each included conclusion
 with every version of its text, the version voted on and its final tally, the posts it rests on (public view:
 a hidden post shows only that it was hidden and the public reason, a deleted one is a tombstone), the
 endorsements (withdrawn ones included), the session's audit entries with the links (seq and hashes) of the
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.audit.checkpoint import Signer
+from deliberation.db.engine import read_snapshot
 from deliberation.audit.service import GENESIS_HASH
 from deliberation.conclusions.models import ConclusionSource, ConclusionVersion
 from deliberation.conclusions.presenters import voting_out
@@ -76,6 +78,7 @@ async def export_proposal(
     """The exported record (readable like the proposal: published ones by anyone, drafts by signed-in users), with
     the checkpoint `signer` signs of the chain's head it was made under."""
     async with db.begin():
+        await read_snapshot(db)
         proposal = await visible_proposal(db, proposal_id, viewer)
         out = await one_proposal_out(db, proposal)
         session = await db.get(Session, proposal.session_id)

@@ -7,10 +7,15 @@ import hashlib
 import itertools
 import json
 
+from deliberation.app import create_app
+from deliberation.db.engine import create_sessionmaker
+from deliberation.proposals import export
+from deliberation.settings import Settings
 from tests.audit.test_audit_log import check_signature
 from tests.conclusions.conftest import close_vote, draft, open_vote, vote, write_post
+from tests.conftest import serve_in_process
 from tests.factories import make_forum_session
-from tests.proposals.conftest import decided, endorse, propose, publish
+from tests.proposals.conftest import decided, endorse, make_forum, propose, publish
 
 
 async def test_export_shows_hidden_and_deleted_sources_without_their_text(client, forum):
@@ -153,3 +158,27 @@ async def test_the_exported_audit_trail_verifies_alone_with_the_links_of_other_s
     for before, item in itertools.pairwise(chain):
         assert item["prev_hash"] == before["hash"]
     assert all(entry_hash(entry) == entry["hash"] for entry in entries)
+
+
+async def test_the_export_reads_one_snapshot_while_an_endorsement_commits(own_database_url, own_engine, monkeypatch):
+    """An endorsement committing mid-export is in no part of it (REPEATABLE READ), not in the audit part only."""
+    async with create_sessionmaker(own_engine)() as committed:
+        forum = await make_forum(committed)
+    async with serve_in_process(create_app(Settings(database_url=own_database_url))) as client:
+        proposal = await propose(client, forum, [(await decided(client, forum, "Buy local"))["id"]])
+        await publish(client, forum, proposal["id"])
+        assert (await endorse(client, forum, "mayor", proposal["id"])).status_code == 201
+        read_entries = export.audit.session_entries
+
+        async def entries_after_a_concurrent_endorsement(db, **kwargs):
+            # Runs between the export's read of the endorsements and its read of the audit entries.
+            assert (await endorse(client, forum, "councillor", proposal["id"])).status_code == 201
+            return await read_entries(db, **kwargs)
+
+        monkeypatch.setattr(export.audit, "session_entries", entries_after_a_concurrent_endorsement)
+        record = (await client.get(f"/api/proposals/{proposal['id']}/export")).json()
+        monkeypatch.setattr(export.audit, "session_entries", read_entries)
+        later = (await client.get(f"/api/proposals/{proposal['id']}/export")).json()
+    endorsed = [entry for entry in record["audit"]["entries"] if entry["action"] == "endorsement.given"]
+    assert len(record["endorsements"]) == len(endorsed) == 1
+    assert len(later["endorsements"]) == 2  # it did commit, during the first export
