@@ -1,8 +1,8 @@
 """The exported record of a proposal: the whole chain post -> conclusion -> vote -> proposal -> endorsement.
 
 One read transaction gathers it, REPEATABLE READ and read only, so every part comes from one snapshot (at READ
-COMMITTED an endorsement committing mid-export could appear in one part and not another): the proposal, each included conclusion
-with every version of its text, the version voted on and its final tally, the posts it rests on (public view:
+COMMITTED an endorsement committing mid-export could appear in one part and not another): the proposal, each
+included conclusion with every version of its text, the version voted on and its final tally, the posts it rests on (public view:
 a hidden post shows only that it was hidden and the public reason, a deleted one is a tombstone), the
 endorsements (withdrawn ones included), the session's audit entries with the links (seq and hashes) of the
 other entries between its first and last, so the exported chain verifies on its own, and the head of the chain.
@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.audit.checkpoint import Signer
-from deliberation.db.engine import read_snapshot
 from deliberation.audit.service import GENESIS_HASH
 from deliberation.conclusions.models import ConclusionSource, ConclusionVersion
 from deliberation.conclusions.presenters import voting_out
+from deliberation.db.engine import read_snapshot
 from deliberation.forum.models import Session, Thread
 from deliberation.proposals.access import visible_proposal
 from deliberation.proposals.canonical import CANONICAL_FORMAT, final_conclusions
