@@ -2,8 +2,8 @@
 
 One read transaction gathers it, REPEATABLE READ and read only, so every part comes from one snapshot (at READ
 COMMITTED an endorsement committing mid-export could appear in one part and not another): the proposal, each
-included conclusion with every version of its text, the version voted on and its final tally, the posts it rests on (public view:
-a hidden post shows only that it was hidden and the public reason, a deleted one is a tombstone), the
+included conclusion with every version of its text, the version voted on and its final tally, the posts it rests
+on (public view: a hidden post shows only that it was hidden and the public reason, a deleted one is a tombstone), the
 endorsements (withdrawn ones included), the session's audit entries with the links (seq and hashes) of the
 other entries between its first and last, so the exported chain verifies on its own, and the head of the chain.
 `markdown.render` turns it into a document for people.
