@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +28,7 @@ from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker
 from deliberation.deps import provide_db, provide_now
-from deliberation.errors import EXCEPTION_HANDLERS, JSONRequest
+from deliberation.errors import EXCEPTION_HANDLERS, JSONRequest, handle_http_exception
 from deliberation.forum.routes import LineController, MySessionsController, SessionController
 from deliberation.mail.worker import mail_sender
 from deliberation.membership.routes import MembershipController
@@ -55,6 +56,7 @@ from deliberation.realtime.transport import PostgresTransport, RedisTransport
 from deliberation.security import add_security_headers
 from deliberation.settings import Settings, load_settings
 from deliberation.threads.routes import FlagController, PostController, SessionThreadsController, ThreadController
+from deliberation.web import pages_or_problems, static_files_router, template_config, web_router
 
 log = logging.getLogger("deliberation")
 
@@ -145,7 +147,7 @@ def create_app(
             await hub.stop()
 
     app = Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, web_router(), static_files_router()],
         dependencies={
             "db": Provide(provide_db),
             "now": Provide(provide_now, sync_to_thread=False),
@@ -153,7 +155,9 @@ def create_app(
             "user": Provide(provide_user),
             "admin": Provide(provide_admin),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
+        # An HTTP error outside any route (an unknown path) is a page outside the API, problem details inside it.
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: pages_or_problems(handle_http_exception)},
+        template_config=template_config(),
         request_class=JSONRequest,
         on_startup=[
             document_problems,

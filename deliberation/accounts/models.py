@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
@@ -23,6 +23,7 @@ class ActorType(enum.StrEnum):
 
 class User(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("language IN ('en', 'es', 'fr')", name="language"),)
 
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
@@ -31,6 +32,7 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     actor_type: Mapped[str] = mapped_column(String(32), default=ActorType.citizen.value)
     territory: Mapped[str | None] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str | None] = mapped_column(String(8))  # pages and mails; None: not chosen (English)
 
 
 class AccessToken(UUIDPrimaryKey, CreatedAt, Base):

@@ -24,9 +24,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deliberation import i18n
 from deliberation.accounts import throttle
 from deliberation.accounts.auth import hash_token, issue_token, prune_user_tokens, revoke_user_tokens
-from deliberation.accounts.models import ClaimStatus, KnownNetwork, PasswordReset, RepresentativeClaim, User
+from deliberation.accounts.models import (
+    AccessToken,
+    ClaimStatus,
+    KnownNetwork,
+    PasswordReset,
+    RepresentativeClaim,
+    User,
+)
 from deliberation.accounts.passwords import hash_password, in_hash_slot, password_problem, verify_password
 from deliberation.accounts.schemas import (
     AuthorRef,
@@ -40,6 +48,7 @@ from deliberation.accounts.schemas import (
 )
 from deliberation.db.base import utcnow
 from deliberation.errors import BadRequest, Conflict, FieldError, Invalid, Unauthorized
+from deliberation.i18n import N_
 from deliberation.mail import service as mail
 from deliberation.settings import Settings
 from deliberation.text import DisplayName, field_message
@@ -284,17 +293,23 @@ async def request_password_reset(
         )
         raw = secrets.token_urlsafe(32)
         db.add(PasswordReset(user_id=user.id, token_hash=hash_token(raw), expires_at=now + RESET_TTL))
+        language = user.language or i18n.DEFAULT_LANGUAGE
         await mail.enqueue(
             db,
             settings,
             now=now,
             to=user.email,
-            subject="Reset your password",
-            body=(
-                f"Hello {user.display_name},\n\n"
-                "Someone (we hope you) asked to reset the password of your account. To choose a new one,\n"
-                f"open this link within 30 minutes:\n\n{reset_link(settings, raw)}\n\n"
-                "If you did not ask for this, ignore this mail: your password stays as it is.\n"
+            subject=i18n.gettext(language, N_("Reset your password")),
+            body=i18n.gettext(
+                language,
+                N_(
+                    "Hello %(name)s,\n\n"
+                    "Someone (we hope you) asked to reset the password of your account. To choose a new one,\n"
+                    "open this link within 30 minutes:\n\n%(link)s\n\n"
+                    "If you did not ask for this, ignore this mail: your password stays as it is.\n"
+                ),
+                name=user.display_name,
+                link=reset_link(settings, raw),
             ),
         )
 
@@ -341,6 +356,42 @@ async def update_profile(db: AsyncSession, user: User, data: ProfilePatch) -> Us
             if value is not UNSET:
                 setattr(row, field, _optional_text(value))
         return user_out(row, row, await db.get(RepresentativeClaim, user.id))
+
+
+async def find_user(db: AsyncSession, email: str) -> User | None:
+    """The account with this address (for organizers naming a moderator), or None."""
+    async with db.begin():
+        return await db.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+async def set_language(db: AsyncSession, user_id: uuid.UUID, language: str) -> None:
+    """Remember the user's language (`en`, `es`, `fr`): of the pages they see and the mails they get."""
+    async with db.begin():
+        await db.execute(update(User).where(User.id == user_id).values(language=language))
+
+
+async def change_password(
+    db: AsyncSession, settings: Settings, user: User, current: str, new: str, *, keep_token: str, now: datetime
+) -> None:
+    """Replace the password after checking the current one (422 naming `current_password` when wrong, or
+    `password` for a weak new one); every other access token of the user is revoked, `keep_token` stays."""
+    _check_password(new, user.email)
+    wait = settings.password_hash_wait_seconds
+    if not await in_hash_slot(wait, verify_password, user.password_hash, current):
+        raise Invalid.field("current_password", "The current password is not correct.")
+    password_hash = await in_hash_slot(wait, hash_password, new)
+    async with db.begin():
+        row = await db.get_one(User, user.id, with_for_update=True)
+        row.password_hash = password_hash
+        await db.execute(
+            update(AccessToken)
+            .where(
+                AccessToken.user_id == user.id,
+                AccessToken.revoked_at.is_(None),
+                AccessToken.token_hash != hash_token(keep_token),
+            )
+            .values(revoked_at=now)
+        )
 
 
 async def set_admin_account(db: AsyncSession, email: str, display_name: str, password: str) -> bool:

@@ -4,8 +4,9 @@ Rows are found by natural keys (line number, subline number, session code, email
 again adds nothing. An existing account at a demo address is the demo's only if it still has the demo password:
 then it gets its demo role back (the organizer is admin again). Any other account at a demo address stops the
 load (409) and is left untouched: the demo never resets a password. The two representatives get their
-verification (by the organizer, in the audit log). Session times are set relative to the first run (one
-upcoming, two live, one passed) and left alone afterwards.
+verification (by the organizer, in the audit log). Session times are set relative to the first run (1.1.1
+passed a day before, as the seed's event page shows it; 1.2.1 live; 1.1.2 upcoming; 2.1.1 passed) and left
+alone afterwards.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def demo_sessions(now: datetime) -> list[tuple[str, dict]]:
             "title": "Alliances and partnerships between actors: towards co-responsibility to address crisis "
             "contexts and achieve sustainable objectives",
             "category": "round_table", "description": MAIN_SESSION_DESCRIPTION,
-            "starts_at": start - timedelta(minutes=20), "duration_minutes": 90, "platform": "Zoom",
+            "starts_at": start - timedelta(days=1), "duration_minutes": 90, "platform": "Zoom",
+            "time_zone": "Europe/Madrid",
             "meeting_url": "https://zoom.example.org/j/1110001", "guiding_questions": GUIDING_QUESTIONS,
         }),
         ("1.1", {

@@ -58,6 +58,7 @@ class Session(UUIDPrimaryKey, CreatedAt, Base):
     starts_at: Mapped[datetime] = mapped_column(index=True)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     platform: Mapped[str] = mapped_column(String(100))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")  # IANA name
     meeting_url: Mapped[str | None] = mapped_column(String(2000))
     discussion_open: Mapped[bool] = mapped_column(default=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -17,6 +19,9 @@ RoleName = Literal["moderator", "participant"]
 StatusName = Literal["upcoming", "live", "passed"]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
+TimeZoneName = Annotated[
+    str, Meta(min_length=1, max_length=64, description="An IANA time zone name, such as Europe/Madrid or UTC.")
+]
 # Session times are bounded so that derived times (ends_at) always fit a datetime and a timestamp.
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
@@ -26,6 +31,18 @@ def check_start(starts_at: datetime | UnsetType) -> None:
     """Refuse (400, through msgspec) a start time outside the years 2000 to 2099."""
     if starts_at is not UNSET and not EARLIEST_START <= starts_at < LATEST_START:
         raise ValueError("starts_at must be between 2000-01-01 and 2099-12-31 (UTC)")
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names this machine knows."""
+    return frozenset(available_timezones())
+
+
+def check_time_zone(time_zone: str | UnsetType) -> None:
+    """Refuse (400, through msgspec) a time zone that is not an IANA name ("Europe/Madrid", "UTC")."""
+    if time_zone is not UNSET and time_zone not in time_zone_names():
+        raise ValueError("time_zone must be an IANA time zone name, such as Europe/Madrid or UTC")
 
 
 class LineIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,9 +91,11 @@ class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     meeting_url: Url | None = None
     guiding_questions: Annotated[list[Title], Meta(max_length=50)] = []
     discussion_open: bool = True
+    time_zone: TimeZoneName = "UTC"
 
     def __post_init__(self) -> None:
         check_start(self.starts_at)
+        check_time_zone(self.time_zone)
 
 
 class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,9 +107,11 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
     meeting_url: Url | UnsetType | None = UNSET
     discussion_open: bool | UnsetType = UNSET
     category: CategoryName | UnsetType = UNSET
+    time_zone: TimeZoneName | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         check_start(self.starts_at)
+        check_time_zone(self.time_zone)
 
 
 class GuidingQuestion(msgspec.Struct):
@@ -113,6 +134,7 @@ class SessionOut(msgspec.Struct):
     ends_at: datetime
     duration_minutes: int
     platform: str
+    time_zone: str
     meeting_url: str | None
     status: StatusName
     discussion_open: bool

@@ -69,9 +69,9 @@ async def test_demo_forum_has_the_main_round_table_and_sessions_in_every_status(
         items = (await client.get("/api/sessions", params={"status": status})).json()["items"]
         return {item["code"] for item in items}
 
-    assert {"1.1.1", "1.2.1"} <= await codes("live")
+    assert "1.2.1" in await codes("live")
     assert "1.1.2" in await codes("upcoming")
-    assert "2.1.1" in await codes("passed")
+    assert {"1.1.1", "2.1.1"} <= await codes("passed")  # 1.1.1 as the seed's event page shows it
 
     async with db.begin():
         main_session = await db.scalar(select(Session).where(Session.code == "1.1.1"))

@@ -181,11 +181,12 @@ def fill(value, ids: dict[str, str]):
 
 
 def served_routes() -> set[tuple[str, str]]:
-    """(method, path) of every route the app serves, but the schema viewer and automatic OPTIONS answers."""
+    """(method, path) of every route the app serves, but the schema viewer, automatic OPTIONS answers and the
+    web pages (signed in by cookie, not by token: their matrix is tests/web/test_page_permissions.py)."""
     app = create_app()
     routes = set()
     for route in app.routes:
-        if route.path.startswith("/schema"):
+        if route.path.startswith("/schema") or not route.path.startswith(("/api", "/health", "/ready", "/metrics")):
             continue
         if isinstance(route, WebSocketRoute):
             routes.add((WEBSOCKET, route.path_format))

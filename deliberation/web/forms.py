@@ -1,0 +1,112 @@
+"""Forms: the submitted values become the service's input struct; every refusal becomes a message next to its
+field, in the page's language, with what was typed kept.
+
+    values = await page.form()
+    try:
+        data = parse(page, SignupIn, values, optional=("organization", "territory"))
+        await service.sign_up(db, data)
+    except FormInvalid as invalid:
+        return page.render("accounts/signup.html", values=values, errors=invalid.errors, status=422)
+
+Service messages a form can show are listed in `SERVICE_MESSAGES` so that they are in the catalogs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import msgspec
+
+from deliberation.errors import DomainError
+from deliberation.i18n import N_
+from deliberation.web.page import Page
+
+T = TypeVar("T")
+FIELD = re.compile(r"at `\$\.(\w+)")
+
+# What the services answer that a person can act on (their English text is the msgid).
+SERVICE_MESSAGES = [
+    N_("The email address or the password is not correct."),
+    N_("Too many failed sign-in attempts; try again later."),
+    N_("This is not an email address."),
+    N_("Too many accounts created from your address; try again later."),
+    N_("Too many sign-ins at once; try again in a moment."),
+    N_("An account with this email address already exists."),
+    N_("The password must be at least 12 characters long."),
+    N_("The password must be at most 1024 characters long."),
+    N_("This password is one of the most common ones; choose another."),
+    N_("The password must not be your email address."),
+    N_("This reset token is unknown, already used or expired; ask for a new one."),
+    N_("Too many password reset requests; try again later."),
+    N_("The term has already ended."),
+    N_("The current password is not correct."),
+]
+
+
+class FormInvalid(Exception):
+    """A form's errors, by field name, already in the page's language."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def parse(
+    page: Page,
+    type_: type[T],
+    values: dict[str, Any],
+    *,
+    fields: Iterable[str],
+    optional: Iterable[str] = (),
+    texts: Iterable[str] = (),
+) -> T:
+    """`values` (only `fields`) as a `type_`. A field left blank is an error, unless it is `optional` (then None)
+    or one of `texts` (free text that may be empty: then "")."""
+    optional, texts = set(optional), set(texts)
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in fields:
+        value = values.get(name, "")
+        if name in texts or not isinstance(value, str):  # free text, or a value already built (a list)
+            data[name] = value
+            continue
+        if not value.strip():
+            if name in optional:
+                data[name] = None
+            else:
+                errors[name] = page.gettext("This field is required.")
+            continue
+        data[name] = value
+    if errors:
+        raise FormInvalid(errors)
+    try:
+        return msgspec.convert(data, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        match = FIELD.search(str(exc))
+        # A check of the whole struct (`__post_init__`) names its field at the start of its message.
+        field = (
+            match.group(1) if match else next((name for name in data if str(exc).startswith(name)), next(iter(data)))
+        )
+        message = (
+            page.gettext("This value is too long.")
+            if "length <=" in str(exc)
+            else page.gettext("This value is not valid.")
+        )
+        raise FormInvalid({field: message}) from None
+
+
+def refusal(page: Page, exc: DomainError, field: str) -> FormInvalid:
+    """A service's refusal as form errors: on the fields it names, else on `field`. An address refused by
+    email-validator gets our own words (its reasons are English only)."""
+    if exc.errors:
+        return FormInvalid(
+            {
+                error.field: page.gettext(
+                    N_("This is not an email address.") if error.field == "email" else error.message
+                )
+                for error in exc.errors
+            }
+        )
+    return FormInvalid({field: page.gettext(exc.detail)})

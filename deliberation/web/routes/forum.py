@@ -1,0 +1,174 @@
+"""The forum (`/`) and the event page of a session (`/sessions/{code}`, its `.ics`, join and leave)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from litestar import get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Response, Template
+
+from deliberation.db.base import utcnow
+from deliberation.deps import DB
+from deliberation.errors import NotFound
+from deliberation.forum import service as forum
+from deliberation.forum.schemas import SessionOut
+from deliberation.membership import service as membership
+from deliberation.web.markdown import render_markdown
+from deliberation.web.page import Page, WebPage, zone
+
+STATUSES = ("upcoming", "live", "passed")
+FORUM_LIMIT = 200  # sessions on one forum page; beyond, the page says so and offers the filters
+
+
+def status_label(page, status: str) -> str:
+    return {
+        "upcoming": page.gettext("Upcoming"),
+        "live": page.gettext("Live now"),
+        "passed": page.gettext("This event has passed"),
+    }[status]
+
+
+def category_label(page, category: str) -> str:
+    return {
+        "round_table": page.gettext("Round tables"),
+        "workshop": page.gettext("Workshops"),
+        "plenary": page.gettext("Plenaries"),
+        "other": page.gettext("Other"),
+    }[category]
+
+
+async def session_by_code(page: Page, db: DB, code: str) -> SessionOut:
+    """The session with this code as the viewer may see it (meeting link for members, `my_role`), or 404."""
+    found = await forum.list_sessions(db, page.viewer, now=page.now, code=code, limit=1)
+    if not found:
+        raise NotFound("No such session.")
+    return found[0]
+
+
+@get("/", name="forum")
+async def forum_page(
+    page: WebPage,
+    db: DB,
+    line: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+) -> Template:
+    """Thematic lines > sublines > sessions, filtered by line and status (an unknown filter shows everything)."""
+    lines = (await forum.list_lines(db)).items
+    line_id = next((item.id for item in lines if item.number == line), None)
+    status = status if status in STATUSES else None
+    sessions = await forum.list_sessions(
+        db, page.viewer, now=page.now, line_id=line_id, status=status, after=None, limit=FORUM_LIMIT
+    )
+    more = len(sessions) > FORUM_LIMIT
+    by_subline: dict[uuid.UUID, list[SessionOut]] = {}
+    for session in sessions[:FORUM_LIMIT]:
+        by_subline.setdefault(session.subline.id, []).append(session)
+    shown = [item for item in lines if line_id is None or item.id == line_id]
+    return page.render(
+        "forum/index.html",
+        lines=shown,
+        all_lines=lines,
+        by_subline=by_subline,
+        line=line if line_id is not None else None,
+        status=status,
+        statuses=STATUSES,
+        status_label=lambda value: status_label(page, value),
+        more=more,
+        empty=not any(by_subline.values()),
+    )
+
+
+@get("/sessions/{code:str}", name="event")
+async def event_page(page: WebPage, db: DB, code: str) -> Template:
+    """The seed's event page: status, title and code, placement, category, duration, platform, description,
+    guiding questions linking to their threads; sign-up or join controls by who is looking."""
+    session = await session_by_code(page, db, code)
+    session_zone = zone(session.time_zone)
+    return page.render(
+        "forum/event.html",
+        session=session,
+        description=render_markdown(session.description),
+        status_label=status_label(page, session.status),
+        category=category_label(page, session.category),
+        duration=page.duration(session.duration_minutes),
+        starts=page.datetime(session.starts_at, session_zone),
+        ends=page.time(session.ends_at, session_zone),
+        starts_local=page.datetime(session.starts_at),
+        session_zone=session.time_zone,
+        viewer_zone=str(page.time_zone),
+    )
+
+
+def ics_text(value: str) -> str:
+    """An iCalendar TEXT value (RFC 5545 3.3.11)."""
+    return (
+        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    )
+
+
+def ics_fold(line: str) -> str:
+    """Lines longer than 75 octets are folded (RFC 5545 3.1), never inside a UTF-8 character."""
+    out, current = [], ""
+    for char in line:
+        if len((current + char).encode()) > (75 if not out else 74):
+            out.append(current)
+            current = ""
+        current += char
+    out.append(current)
+    return "\r\n ".join(out)
+
+
+def ics_time(value: datetime) -> str:
+    return value.astimezone(zone("UTC")).strftime("%Y%m%dT%H%M%SZ")
+
+
+@get("/sessions/{code:str}/calendar.ics", name="event-ics")
+async def event_calendar(page: WebPage, db: DB, code: str) -> Response[bytes]:
+    """`Add to calendar`: the session as an iCalendar event (times in UTC, the event page as its URL)."""
+    session = await session_by_code(page, db, code)
+    url = f"{page.settings.public_url.rstrip('/')}/sessions/{session.code}"
+    summary = page.gettext("%(title)s (Session %(code)s)", title=session.title, code=session.code)
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//deliberation//web//EN",
+        "CALSCALE:GREGORIAN",
+        "BEGIN:VEVENT",
+        f"UID:session-{session.id}@deliberation",
+        f"DTSTAMP:{ics_time(utcnow())}",
+        f"DTSTART:{ics_time(session.starts_at)}",
+        f"DTEND:{ics_time(session.ends_at)}",
+        f"SUMMARY:{ics_text(summary)}",
+        f"DESCRIPTION:{ics_text(session.description)}",
+        f"LOCATION:{ics_text(session.platform)}",
+        f"URL:{url}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return Response(
+        ("\r\n".join(ics_fold(line) for line in lines) + "\r\n").encode(),
+        media_type="text/calendar; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="session-{session.code}.ics"'},
+        cookies=page.cookies,
+    )
+
+
+@post("/sessions/{code:str}/join", name="event-join")
+async def join(page: WebPage, db: DB, code: str) -> Redirect:
+    """`Join the discussion`: the signed-in person becomes a participant."""
+    session = await session_by_code(page, db, code)
+    await membership.join_session(db, session.id, page.user)
+    return page.redirect(f"/sessions/{session.code}")
+
+
+@post("/sessions/{code:str}/leave", name="event-leave")
+async def leave(page: WebPage, db: DB, code: str) -> Redirect:
+    """`Leave`: the member leaves the session."""
+    session = await session_by_code(page, db, code)
+    await membership.leave_session(db, session.id, page.user)
+    return page.redirect(f"/sessions/{session.code}")
+
+
+ROUTES = [forum_page, event_page, event_calendar, join, leave]

@@ -1,0 +1,109 @@
+"""Done when 1 (languages): the pages in Spanish and French, `<html lang>` right, no interface string left in
+English on them; the Language control is remembered; the reset mail goes out in the recipient's language."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+from babel.messages.pofile import read_po
+from playwright.async_api import expect
+
+from deliberation import i18n
+from tests.web.conftest import check_axe, mail_to
+
+ANONYMOUS_PAGES = [
+    "/",
+    "/sessions/1.1.1",
+    "/signup",
+    "/login",
+    "/recover-password",
+    "/reset-password?token=x",
+    "/nowhere",
+]
+SIGNED_IN_PAGES = ["/account", "/sessions/1.2.1", "/admin", "/admin/sessions/1.1.1"]
+TEXTS = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const parent = walker.currentNode.parentElement;
+    if (parent && !["SCRIPT", "STYLE"].includes(parent.tagName)) out.push(walker.currentNode.textContent);
+  }
+  for (const element of document.querySelectorAll("[aria-label], [placeholder], [title], [alt]")) {
+    for (const name of ["aria-label", "placeholder", "title", "alt"]) {
+      if (element.hasAttribute(name)) out.push(element.getAttribute(name));
+    }
+  }
+  return out.flatMap((text) => text.split(" · ")).map((text) => text.trim()).filter((text) => text);
+}"""
+
+
+def english_patterns(language: str) -> list[re.Pattern]:
+    """Every interface string whose translation differs from the English, as a pattern for a whole text."""
+    with i18n.po_path(language).open("rb") as source:
+        catalog = read_po(source, locale=language)
+    patterns = []
+    for message in catalog:
+        english = message.id if isinstance(message.id, str) else message.id[0]
+        if not english or message.string == english:
+            continue
+        parts = re.split(r"%\(\w+\)s", english)
+        patterns.append(re.compile("^" + ".+".join(re.escape(part) for part in parts) + "$"))
+    return patterns
+
+
+async def english_left(page, patterns) -> list[str]:
+    return sorted({text for text in await page.evaluate(TEXTS) for pattern in patterns if pattern.match(text)})
+
+
+async def sign_in_as_organizer(page) -> None:
+    await page.goto("/login")
+    await page.locator("#f-email").fill("organizer@demo.example.org")
+    await page.locator("#f-password").fill("forum-demo-password")
+    await page.locator("form.stacked button[type=submit]").click()
+    await expect(page.locator("header form[action='/logout']")).to_be_visible()
+
+
+@pytest.mark.parametrize(("language", "accept"), [("es", "es-ES,es;q=0.9"), ("fr", "fr-FR,fr;q=0.9")])
+async def test_pages_in_spanish_and_french_hold_no_english_interface_string(open_page, language, accept):
+    patterns = english_patterns(language)
+    assert patterns
+    page = await open_page(locale=accept.split(",")[0])
+    for path in ANONYMOUS_PAGES:
+        await page.goto(path)
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+        assert await english_left(page, patterns) == [], f"{language} {path}"
+        await check_axe(page)
+    await sign_in_as_organizer(page)
+    for path in SIGNED_IN_PAGES:
+        await page.goto(path)
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+        assert await english_left(page, patterns) == [], f"{language} {path}"
+        await check_axe(page)
+
+
+async def test_the_language_control_is_remembered_and_the_reset_mail_follows_it(page, web_server):
+    await page.goto("/sessions/1.1.1")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.get_by_label("Language").select_option(label="Français")
+    await page.get_by_role("button", name="Change").click()
+    await expect(page).to_have_url(re.compile(r"/sessions/1\.1\.1$"))
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await expect(page.get_by_text("Cet événement est passé.")).to_be_visible()
+    await page.get_by_role("link", name="« Tous les événements").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+
+    email = f"claire.{secrets.token_hex(4)}@example.org"
+    await page.get_by_role("banner").get_by_role("link", name="S’inscrire").click()  # noqa: RUF001 (French typography)
+    await page.get_by_label("Adresse e-mail").fill(email)
+    await page.get_by_label("Mot de passe").fill("un mot de passe assez long")
+    await page.get_by_label("Nom affiché").fill("Claire")
+    await page.get_by_role("button", name="S’inscrire").click()  # noqa: RUF001
+    await page.get_by_role("banner").get_by_role("button", name="Se déconnecter").click()
+    await page.goto("/recover-password")
+    await page.get_by_label("Adresse e-mail").fill(email)
+    await page.get_by_role("button", name="Envoyer le lien").click()
+    mail = await mail_to(web_server.smtp, email)
+    assert mail["Subject"] == "Réinitialisez votre mot de passe"
+    assert mail.get_content().startswith("Bonjour Claire,")
