@@ -40,6 +40,10 @@ NAME = _rule(
 )
 OPTIONAL_NAME = _rule(rf"^[^{CONTROL}]*$", "must not contain control characters (line breaks, tabs, NUL)")
 DOTTED = _rule(r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$", "must be letters and digits in dot-separated parts, like 1.2")
+TIME_ZONE = _rule(
+    r"^[0-9A-Za-z][0-9A-Za-z_+\-]*(/[0-9A-Za-z][0-9A-Za-z_+\-]*)*$",
+    "must be an IANA time zone name, like Europe/Madrid or UTC",
+)
 WEB_ADDRESS = _rule(rf"^https?://[^\s{CONTROL}]+$", "must be an http:// or https:// address without spaces")
 
 # Free text: any characters but NUL, up to a limit (empty allowed).
@@ -58,6 +62,8 @@ Title = Annotated[str, Meta(min_length=1, max_length=300, pattern=VISIBLE)]
 DISPLAY_NAME_MAX = 120
 DisplayName = Annotated[str, Meta(min_length=1, max_length=DISPLAY_NAME_MAX, pattern=NAME)]
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NAME)]
+# An IANA time zone name (forum.schemas checks that the zone exists).
+TimeZoneName = Annotated[str, Meta(min_length=1, max_length=64, pattern=TIME_ZONE)]
 OptionalName = Annotated[str, Meta(max_length=200, pattern=OPTIONAL_NAME)]
 Platform = Annotated[str, Meta(min_length=1, max_length=100, pattern=NAME)]
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=NAME)]

@@ -12,16 +12,13 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import UserOut
-from deliberation.text import Code, Number, Platform, Text, Title, Url
+from deliberation.text import Code, Number, Platform, Text, TimeZoneName, Title, Url
 
 CategoryName = Literal["round_table", "workshop", "plenary", "other"]
 RoleName = Literal["moderator", "participant"]
 StatusName = Literal["upcoming", "live", "passed"]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Minutes = Annotated[int, Meta(ge=1, le=7 * 24 * 60)]
-TimeZoneName = Annotated[
-    str, Meta(min_length=1, max_length=64, description="An IANA time zone name, such as Europe/Madrid or UTC.")
-]
 # Session times are bounded so that derived times (ends_at) always fit a datetime and a timestamp.
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
