@@ -4,8 +4,8 @@
 pages they see and of the mails they get. `sessions.time_zone` (an IANA name) is where the session's times
 are shown on its event page.
 
-Revision ID: 0016_web_client
-Revises: 0015_event_redaction
+Revision ID: 0017_web_client
+Revises: 0016_mail_leases
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_web_client"
-down_revision: str | None = "0015_event_redaction"
+revision: str = "0017_web_client"
+down_revision: str | None = "0016_mail_leases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
