@@ -55,6 +55,7 @@ from deliberation.realtime.routes import EventsController, LiveTicketController,
 from deliberation.realtime.transport import PostgresTransport, RedisTransport
 from deliberation.security import add_security_headers
 from deliberation.settings import Settings, load_settings
+from deliberation.state.routes import SessionStateController
 from deliberation.threads.routes import FlagController, PostController, SessionThreadsController, ThreadController
 from deliberation.web import pages_or_problems, static_files_router, template_config, web_router
 
@@ -72,6 +73,7 @@ ROUTE_HANDLERS = [
     EventsController,
     LiveTicketController,
     PresenceController,
+    SessionStateController,
     live,
     LineController,
     SessionController,

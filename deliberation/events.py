@@ -13,14 +13,14 @@ import msgspec
 
 from deliberation.conclusions.schemas import ConclusionOut, TallyOut
 from deliberation.forum.schemas import MemberOut, SessionOut
-from deliberation.proposals.schemas import EndorsementOut, ProposalOut
+from deliberation.proposals.schemas import EndorsementEventOut, ProposalOut
 from deliberation.realtime.events import EventName
-from deliberation.threads.schemas import FlagsChanged, PostOut, ThreadOut
+from deliberation.threads.schemas import FlagsChanged, PostEventOut, PostOut, ThreadOut
 
 EVENT_DATA: dict[EventName, type[msgspec.Struct]] = {
-    "post.created": PostOut,
+    "post.created": PostEventOut,
     "post.updated": PostOut,
-    "post.deleted": PostOut,
+    "post.deleted": PostEventOut,
     "post.hidden": PostOut,
     "post.unhidden": PostOut,
     "reactions.updated": PostOut,
@@ -38,7 +38,7 @@ EVENT_DATA: dict[EventName, type[msgspec.Struct]] = {
     "proposal.created": ProposalOut,
     "proposal.updated": ProposalOut,
     "proposal.published": ProposalOut,
-    "endorsement.created": EndorsementOut,
-    "endorsement.withdrawn": EndorsementOut,
+    "endorsement.created": EndorsementEventOut,
+    "endorsement.withdrawn": EndorsementEventOut,
     "flags.changed": FlagsChanged,
 }

@@ -190,10 +190,15 @@ async def create_session(db: AsyncSession, data: SessionIn, *, now: datetime) ->
 async def get_session(db: AsyncSession, session_id: uuid.UUID, viewer: User | None, *, now: datetime) -> SessionOut:
     """One session; the meeting URL is shown to its members and to admins."""
     async with db.begin():
-        session = await get_session_or_404(db, session_id)
-        subline, line = await _placement(db, session.subline_id)
-        role = await membership_role(db, session_id, viewer)
-        return _viewer_session_out(session, subline, line, viewer, role, now=now)
+        return await viewer_session(db, await get_session_or_404(db, session_id), viewer, now=now)
+
+
+async def viewer_session(db: AsyncSession, session: Session, viewer: User | None, *, now: datetime) -> SessionOut:
+    """The session as `viewer` sees it (their role, the meeting URL if a member or admin), in the caller's
+    transaction."""
+    subline, line = await _placement(db, session.subline_id)
+    role = await membership_role(db, session.id, viewer)
+    return _viewer_session_out(session, subline, line, viewer, role, now=now)
 
 
 def _status_filter(query: Select, status: str, now: datetime) -> Select:

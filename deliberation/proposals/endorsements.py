@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +26,8 @@ from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Forbidden, NotFound
 from deliberation.proposals.access import lock_proposal, visible_proposal
-from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, ProposalStatus
-from deliberation.proposals.schemas import EndorsementIn, EndorsementOut, RepresentativeRef
+from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, Proposal, ProposalStatus
+from deliberation.proposals.schemas import EndorsementEventOut, EndorsementIn, EndorsementOut, RepresentativeRef
 from deliberation.realtime.events import emit
 
 EndorsementAfter = tuple[datetime, uuid.UUID]
@@ -150,7 +151,7 @@ async def endorse(
                     "territory": claim.territory,
                 },
             )
-            await emit(db, session.id, "endorsement.created", out)
+            await emit(db, session.id, "endorsement.created", counted(out, proposal))
             return out
     except IntegrityError as error:
         # The session row serializes endorsements of a proposal, so the check above decides; the partial unique
@@ -158,6 +159,11 @@ async def endorse(
         if getattr(error.orig.__cause__, "constraint_name", None) != ACTIVE_ENDORSEMENT_INDEX:
             raise
         raise Conflict("You have already endorsed this proposal; withdraw it first to change it.") from None
+
+
+def counted(endorsement: EndorsementOut, proposal: Proposal) -> EndorsementEventOut:
+    """The endorsement as its events carry it: with the proposal's active-endorsement count after the change."""
+    return EndorsementEventOut(**msgspec.structs.asdict(endorsement), endorsement_count=proposal.endorsement_count)
 
 
 async def withdraw(db: AsyncSession, proposal_id: uuid.UUID, user: User, *, now: datetime) -> None:
@@ -186,4 +192,4 @@ async def withdraw(db: AsyncSession, proposal_id: uuid.UUID, user: User, *, now:
             session_id=session.id,
             data={"endorsement_id": endorsement.id},
         )
-        await emit(db, session.id, "endorsement.withdrawn", out)
+        await emit(db, session.id, "endorsement.withdrawn", counted(out, proposal))

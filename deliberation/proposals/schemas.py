@@ -98,6 +98,13 @@ class EndorsementOut(msgspec.Struct):
     withdrawn_at: datetime | None
 
 
+class EndorsementEventOut(EndorsementOut):
+    """`endorsement.created` / `endorsement.withdrawn`: the endorsement and its proposal's `endorsement_count`
+    after the change (a client takes it, never adds)."""
+
+    endorsement_count: int | None = None
+
+
 class EndorsementPage(msgspec.Struct):
     items: list[EndorsementOut]
     next_cursor: str | None

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 import msgspec
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, cast, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.db.engine import WAKEUPS_KEY
@@ -159,7 +160,8 @@ async def redact_events(
 ) -> None:
     """Give every stored event of these types about `subject_id` (its `data.id`) this data instead, inside the
     caller's transaction. As Matrix servers redact events, each keeps its seq, type and time: a replay from any
-    seq then tells no more than `data` (the subject's public view now) does."""
+    seq then tells no more than `data` (the subject's public view now) does. Keys `data` does not have (the
+    counters an event carried, like `thread_post_count`) are kept."""
     await db.execute(
         update(SessionEvent)
         .where(
@@ -167,7 +169,7 @@ async def redact_events(
             SessionEvent.type.in_(event_types),
             SessionEvent.data["id"].astext == str(subject_id),
         )
-        .values(data=msgspec.to_builtins(data))
+        .values(data=SessionEvent.data.op("||")(cast(msgspec.to_builtins(data), JSONB)))
         .execution_options(synchronize_session=False)
     )
 

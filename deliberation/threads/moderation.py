@@ -115,10 +115,15 @@ async def resolve_open_flags(
 async def announce_open_flags(db: AsyncSession, session_id: uuid.UUID) -> None:
     """Emit `flags.changed` with the session's open-flag count, after a flag was raised or resolved."""
     await db.flush()
+    await emit(db, session_id, "flags.changed", FlagsChanged(open_flags=await open_flag_count(db, session_id)))
+
+
+async def open_flag_count(db: AsyncSession, session_id: uuid.UUID) -> int:
+    """How many flags of the session wait for a moderator (inside the caller's transaction)."""
     count = await db.scalar(
         select(func.count()).where(Flag.session_id == session_id, Flag.status == FlagStatus.open.value)
     )
-    await emit(db, session_id, "flags.changed", FlagsChanged(open_flags=count or 0))
+    return count or 0
 
 
 async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: datetime, data: dict) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ from deliberation.threads.presenters import (
 )
 from deliberation.threads.rules import check_body, check_reason, ensure_discussion_open, ensure_not_deleted
 from deliberation.threads.schemas import (
+    PostEventOut,
     PostIn,
     PostOut,
     PostPage,
@@ -67,6 +69,7 @@ async def create_post(
             body=body,
             created_at=now,
         )
+        parent_reply_count = None
         if data.parent_id is None:
             post.root_id, post.depth = post.id, 0
         else:
@@ -79,11 +82,20 @@ async def create_post(
                 raise Invalid.field("parent_id", f"replies may nest at most {settings.max_reply_depth} deep")
             post.parent_id, post.root_id, post.depth = parent.id, parent.root_id, parent.depth + 1
             parent.reply_count += 1  # exact: every writer of this thread holds the session row
+            parent_reply_count = parent.reply_count
         thread.post_count += 1
         db.add(post)
         await db.flush()
-        out = post_out(post, user)
-        await emit(db, session.id, "post.created", out)
+        await emit(
+            db,
+            session.id,
+            "post.created",
+            PostEventOut(
+                **msgspec.structs.asdict(post_out(post, user)),
+                thread_post_count=thread.post_count,
+                parent_reply_count=parent_reply_count,
+            ),
+        )
     return post_out(post, user, reveal=True)
 
 
@@ -198,7 +210,7 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
                 data={"thread_id": thread.id, "author_id": post.author_id},
             )
         await db.flush()
-        await emit_erasure(db, post, "post.deleted")
+        await emit_erasure(db, post, "post.deleted", thread_post_count=thread.post_count)
 
 
 async def set_reaction(db: AsyncSession, post_id: uuid.UUID, user: User, kind: ReactionName, *, present: bool) -> None:

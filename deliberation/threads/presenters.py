@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import msgspec
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,7 @@ from deliberation.accounts.schemas import AuthorRef
 from deliberation.forum.models import Thread
 from deliberation.realtime.events import emit, redact_events
 from deliberation.threads.models import Post, Reaction
-from deliberation.threads.schemas import REACTION_KINDS, Hidden, PostOut, Reactions, ThreadOut
+from deliberation.threads.schemas import REACTION_KINDS, Hidden, PostEventOut, PostOut, Reactions, ThreadOut
 
 
 def thread_out(thread: Thread) -> ThreadOut:
@@ -90,9 +91,12 @@ async def public_post_out(db: AsyncSession, post: Post) -> PostOut:
 POST_EVENTS = ("post.created", "post.updated", "post.deleted", "post.hidden", "post.unhidden", "reactions.updated")
 
 
-async def emit_erasure(db: AsyncSession, post: Post, event: str) -> None:
+async def emit_erasure(db: AsyncSession, post: Post, event: str, *, thread_post_count: int | None = None) -> None:
     """Emit `event` (a post deleted or hidden) with the post's public view, after giving that view to every earlier
-    event about the post: replaying the log (`after=0`, any member, later ones too) never shows the erased text."""
+    event about the post: replaying the log (`after=0`, any member, later ones too) never shows the erased text.
+    Earlier events keep the counters they carried (`thread_post_count`, `parent_reply_count`)."""
     view = await public_post_out(db, post)
     await redact_events(db, post.session_id, POST_EVENTS, post.id, view)
+    if thread_post_count is not None:
+        view = PostEventOut(**msgspec.structs.asdict(view), thread_post_count=thread_post_count)
     await emit(db, post.session_id, event, view)

@@ -85,6 +85,14 @@ class PostOut(msgspec.Struct):
     replies: list[PostOut] | UnsetType = UNSET
 
 
+class PostEventOut(PostOut):
+    """`post.created` / `post.deleted`: the post's public view and the counters it moved, as they are now (a
+    client takes the values, never adds: a repeated or overlapping event cannot count twice)."""
+
+    thread_post_count: int | None = None  # the thread's `post_count` after this change
+    parent_reply_count: int | None = None  # the parent's `reply_count` after a reply (null for a top-level post)
+
+
 class PostPage(msgspec.Struct):
     items: list[PostOut]
     next_cursor: str | None

@@ -22,15 +22,15 @@ from deliberation.threads.presenters import thread_out
 from deliberation.threads.schemas import ThreadIn, ThreadOut, ThreadPage
 
 # Pinned threads first, then in the order they were made (guiding questions first).
-_THREAD_KEY = (case((Thread.pinned, 0), else_=1), Thread.position, Thread.created_at, Thread.id)
+THREAD_ORDER = (case((Thread.pinned, 0), else_=1), Thread.position, Thread.created_at, Thread.id)
 ThreadAfter = tuple[Int32, Int32, datetime, uuid.UUID]
 
 
 async def list_threads(db: AsyncSession, session_id: uuid.UUID, *, after: ThreadAfter | None, limit: int) -> ThreadPage:
     """A session's threads, pinned first, then in order of creation."""
-    query = select(Thread).where(Thread.session_id == session_id).order_by(*_THREAD_KEY).limit(limit + 1)
+    query = select(Thread).where(Thread.session_id == session_id).order_by(*THREAD_ORDER).limit(limit + 1)
     if after is not None:
-        query = query.where(tuple_(*_THREAD_KEY) > tuple_(*after))
+        query = query.where(tuple_(*THREAD_ORDER) > tuple_(*after))
     async with db.begin():
         await get_session_or_404(db, session_id)
         rows = (await db.scalars(query)).all()

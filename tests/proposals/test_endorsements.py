@@ -122,8 +122,9 @@ async def test_endorsing_and_withdrawing_are_audited_and_announced(client, forum
     events = (await client.get(f"/api/sessions/{forum.session.id}/events", headers=forum.as_("ana"))).json()["items"]
     endorsement_events = [e for e in events if e["event"].startswith("endorsement.")]
     assert [e["event"] for e in endorsement_events] == ["endorsement.created", "endorsement.withdrawn"]
-    assert endorsement_events[0]["data"] == given
+    assert endorsement_events[0]["data"] == {**given, "endorsement_count": 1}  # the count after, not a delta
     assert endorsement_events[1]["data"]["withdrawn_at"] is not None
+    assert endorsement_events[1]["data"]["endorsement_count"] == 0
 
 
 async def test_the_database_allows_one_active_endorsement_per_representative(db, forum, published, client):

@@ -101,6 +101,7 @@ MATRIX = [
     Row(WEBSOCKET, "/api/sessions/{session_id}/live", "4401 4403 ok 4403 ok 4403 ok"),
     Row("POST", "/api/sessions/{session_id}/live-ticket", "401 403 201 403 201 403 201"),
     Row("GET", "/api/sessions/{session_id}/presence", "401 403 200 403 200 403 200"),
+    Row("GET", "/api/sessions/{session_id}/state", "401 403 200 403 200 403 200"),
     Row("GET", "/api/lines", "200 200 200 200 200 200 200"),
     Row("POST", "/api/lines", "401 403 403 403 403 403 201", {"number": f"X{TAG}", "title": "New line"}),
     Row("POST", "/api/lines/{line_id}/sublines", "401 403 403 403 403 403 201",

@@ -14,23 +14,21 @@ from tests.threads.conftest import make_forum
 
 
 def apply(state: dict, event: str, data: dict) -> None:
-    """What a client does with each event: replace the object; keep the derived counters."""
+    """What a client does with each event: replace the object; take the counters it carries (never add).
+
+    Replayed after a deletion, a `post.created` carries the tombstone (the log is redacted) and its counters."""
     threads, posts, order = state["threads"], state["posts"], state["order"]
     if event in ("thread.created", "thread.updated"):
         threads[data["id"]] = data
-    elif event == "post.created":  # replayed after a deletion, it carries the tombstone (the log is redacted)
-        posts[data["id"]] = data
-        order.append(data["id"])
-        if not data["deleted"]:
-            threads[data["thread_id"]]["post_count"] += 1
-        if data["parent_id"] is not None:
-            posts[data["parent_id"]]["reply_count"] += 1
-    elif event == "post.deleted":
-        if not posts[data["id"]]["deleted"]:
-            threads[data["thread_id"]]["post_count"] -= 1
-        posts[data["id"]] = data
-    else:  # post.updated, post.hidden, post.unhidden, reactions.updated
-        posts[data["id"]] = data
+        return
+    post = {key: value for key, value in data.items() if key not in ("thread_post_count", "parent_reply_count")}
+    if event == "post.created" and post["id"] not in posts:
+        order.append(post["id"])
+    posts[post["id"]] = post
+    if data.get("thread_post_count") is not None:  # post.created, post.deleted
+        threads[data["thread_id"]]["post_count"] = data["thread_post_count"]
+    if data.get("parent_reply_count") is not None:  # a reply's post.created
+        posts[data["parent_id"]]["reply_count"] = data["parent_reply_count"]
 
 
 def tree(state: dict, thread_id: str) -> list[dict]:
