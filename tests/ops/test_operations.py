@@ -12,10 +12,11 @@ from sqlalchemy.exc import DBAPIError
 
 from deliberation.app import create_app
 from deliberation.db import migrate
-from deliberation.db.engine import create_engine
+from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.errors import handle_database_error
 from deliberation.settings import Settings, SettingsError, load_settings
 from tests.conftest import serve_in_process
+from tests.factories import make_forum_session, make_thread, signed_in
 
 
 async def test_health_ready_and_metrics(client):
@@ -228,3 +229,35 @@ async def test_the_email_migration_normalises_addresses_and_reports_collisions(c
     assert len(reports) == 2
     assert "share the address 'alice@example.org'" in reports[1] and "alice@\uff45xample.org" in reports[1]
     assert "carol@\u0435xample.org" in reports[0] and "not accepted" in reports[0]
+
+
+async def test_the_redaction_migration_erases_text_left_in_older_events(own_database_url, own_engine):
+    """Events stored before redaction existed may carry a deleted or hidden post's text: 0015 redacts them."""
+    async with create_sessionmaker(own_engine)() as db:
+        (author, headers), (moderator, moderating) = await signed_in(db), await signed_in(db)
+        session = await make_forum_session(db, members={author: "participant", moderator: "moderator"})
+        thread = await make_thread(db, session)
+    async with serve_in_process(create_app(Settings(database_url=own_database_url))) as client:
+        posts = f"/api/threads/{thread.id}/posts"
+        kept, gone, hidden = [
+            (await client.post(posts, json={"body": body}, headers=headers)).json()["id"]
+            for body in ("KEPT text", "GONE text", "HIDDEN text")
+        ]
+        assert (await client.delete(f"/api/posts/{gone}", headers=headers)).status_code == 204
+        moderation = {"action": "hide", "reason": "r"}
+        assert (await client.post(f"/api/posts/{hidden}/moderation", json=moderation, headers=moderating)).is_success
+    async with own_engine.begin() as connection:  # as the code before redaction left them
+        for post_id, body in ((gone, "GONE text"), (hidden, "HIDDEN text")):
+            await connection.execute(
+                text(
+                    "UPDATE session_events SET data = jsonb_set(data, '{body}', to_jsonb(CAST(:body AS text)))"
+                    " WHERE type = 'post.created' AND data->>'id' = :id"
+                ),
+                {"body": body, "id": post_id},
+            )
+    await anyio.to_thread.run_sync(migrate.downgrade, own_database_url, "0014_guiding_questions")
+    await anyio.to_thread.run_sync(migrate.upgrade, own_database_url)
+    async with own_engine.connect() as connection:
+        stored = " ".join((await connection.execute(text("SELECT data::text FROM session_events"))).scalars())
+    assert "KEPT text" in stored and "GONE" not in stored and "HIDDEN" not in stored
+    assert kept in stored
