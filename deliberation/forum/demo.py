@@ -152,7 +152,8 @@ def demo_sessions(now: datetime) -> list[tuple[str, dict]]:
             "title": "Alliances and partnerships between actors: towards co-responsibility to address crisis "
             "contexts and achieve sustainable objectives",
             "category": "round_table", "description": MAIN_SESSION_DESCRIPTION,
-            "starts_at": start - timedelta(days=1), "duration_minutes": 90, "platform": "Zoom",
+            "starts_at": (start - timedelta(days=1)).replace(hour=14, minute=0), "duration_minutes": 90,
+            "platform": "Zoom",
             "time_zone": "Europe/Madrid",
             "meeting_url": "https://zoom.example.org/j/1110001", "guiding_questions": GUIDING_QUESTIONS,
         }),

@@ -1,5 +1,5 @@
 """Done when 4: the forum, the event page and sign-up read well at 1280 px and on a 390 px phone (nothing wider
-than the screen, text large enough, controls big enough to tap). With DELIBERATION_WRITE_SCREENSHOTS=1 the
+than the screen, text large enough, controls big enough to tap and none broken over two lines). With DELIBERATION_WRITE_SCREENSHOTS=1 the
 screenshots in docs/web.md are written again:
 
     DELIBERATION_WRITE_SCREENSHOTS=1 .venv/bin/pytest -q tests/web/test_layout.py
@@ -25,6 +25,10 @@ MEASURE = """() => ({
     .filter((element) => element.offsetParent !== null && element.type !== "hidden")
     .filter((element) => element.getBoundingClientRect().height < 24)
     .map((element) => element.outerHTML.slice(0, 80)),
+  wrapped: [...document.querySelectorAll("header a, header label, header button, main button, .status")]
+    .filter((element) => element.offsetParent !== null)
+    .filter((element) => element.getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(element).fontSize) + 24)
+    .map((element) => element.textContent.trim()),
 })"""
 
 
@@ -37,6 +41,7 @@ async def test_pages_fit_the_screen(open_page, name, width, viewport):
     assert measured["overflow"] <= 0, f"{name} is {measured['overflow']} px wider than a {width} px screen"
     assert measured["smallest"] >= 14, f"{name}: text of {measured['smallest']} px"
     assert measured["small_targets"] == [], name
+    assert measured["wrapped"] == [], f"{name}: controls broken over lines at {width} px"
     await check_axe(page)
     if os.environ.get("DELIBERATION_WRITE_SCREENSHOTS"):
         SHOTS.mkdir(exist_ok=True)
