@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 from deliberation import i18n
 from deliberation.errors import DomainError, Problem
 from deliberation.security import NON_PAGE_PREFIXES
+from deliberation.web.markdown import render_markdown
 from deliberation.web.page import CSRF_FIELD, CSRF_HEADER, CSRFRejected, LoginRequired, csrf_valid, provide_page
 from deliberation.web.page import request_language as _request_language
 from deliberation.web.routes import ROUTES
@@ -44,6 +45,7 @@ def template_config() -> TemplateConfig:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["markdown"] = render_markdown  # `{{ post.body|markdown }}`: user text, sanitized
     environment.policies["ext.i18n.trimmed"] = True  # `{% trans %}` blocks are one line each in the catalogs
     environment.install_null_translations(newstyle=True)  # every page passes its own gettext (page.render)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))

@@ -1,6 +1,6 @@
 """Done when 4: the forum, the event page and sign-up read well at 1280 px and on a 390 px phone (nothing wider
-than the screen, text large enough, controls big enough to tap and none broken over two lines). With DELIBERATION_WRITE_SCREENSHOTS=1 the
-screenshots in docs/web.md are written again:
+than the screen, text large enough, controls big enough to tap and none broken over two lines). With
+DELIBERATION_WRITE_SCREENSHOTS=1 the screenshots in docs/web.md are written again:
 
     DELIBERATION_WRITE_SCREENSHOTS=1 .venv/bin/pytest -q tests/web/test_layout.py
 """
@@ -27,7 +27,10 @@ MEASURE = """() => ({
     .map((element) => element.outerHTML.slice(0, 80)),
   wrapped: [...document.querySelectorAll("header a, header label, header button, main button, .status")]
     .filter((element) => element.offsetParent !== null)
-    .filter((element) => element.getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(element).fontSize) + 24)
+    .filter((element) => {
+      const size = parseFloat(getComputedStyle(element).fontSize);
+      return element.getBoundingClientRect().height > 2.2 * size + 24;  // two lines of text and its padding
+    })
     .map((element) => element.textContent.trim()),
 })"""
 

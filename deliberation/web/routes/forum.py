@@ -9,16 +9,18 @@ from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
+from deliberation.conclusions import service as conclusion_service
 from deliberation.db.base import utcnow
 from deliberation.deps import DB
 from deliberation.errors import NotFound
 from deliberation.forum import service as forum
 from deliberation.forum.schemas import SessionOut
 from deliberation.membership import service as membership
-from deliberation.web.markdown import render_markdown
+from deliberation.proposals import service as proposal_service
 from deliberation.web.page import Page, WebPage, zone
 
 STATUSES = ("upcoming", "live", "passed")
+SHOWN = 100  # conclusions and proposals on an event page (a round table has a handful)
 FORUM_LIMIT = 200  # sessions on one forum page; beyond, the page says so and offers the filters
 
 
@@ -86,10 +88,21 @@ async def event_page(page: WebPage, db: DB, code: str) -> Template:
     guiding questions linking to their threads; sign-up or join controls by who is looking."""
     session = await session_by_code(page, db, code)
     session_zone = zone(session.time_zone)
+    conclusions = []
+    if page.viewer is not None:  # conclusions are for signed-in people; published proposals are public
+        conclusions = await conclusion_service.list_conclusions(db, session.id, page.viewer, after=None, limit=SHOWN)
+    proposals = (await proposal_service.list_proposals(db, session.id, page.viewer, after=None, limit=SHOWN)).items
     return page.render(
         "forum/event.html",
         session=session,
-        description=render_markdown(session.description),
+        conclusions=conclusions[:SHOWN],
+        conclusion_status={
+            "draft": page.gettext("Draft"),
+            "voting": page.gettext("Voting"),
+            "adopted": page.gettext("Adopted"),
+            "rejected": page.gettext("Rejected"),
+        },
+        proposals=[proposal for proposal in proposals if proposal.status == "published"],
         status_label=status_label(page, session.status),
         category=category_label(page, session.category),
         duration=page.duration(session.duration_minutes),
