@@ -230,7 +230,7 @@ async def set_moderator(page: WebPage, db: DB, code: str) -> Template | Redirect
     values = await page.form()
     if user_id := values.get("user_id"):
         try:
-            await membership.set_member_role(db, session.id, admin, uuid.UUID(user_id), "participant")
+            await membership.set_member_role(db, session.id, admin, uuid.UUID(user_id), "participant", now=page.now)
         except (ValueError, NotFound):
             raise NotFound("No such member.") from None
         return page.redirect(f"/admin/sessions/{session.code}#moderators")
@@ -238,7 +238,7 @@ async def set_moderator(page: WebPage, db: DB, code: str) -> Template | Redirect
     if user is None:
         errors = {"email": page.gettext("No account uses this address.")}
         return await session_page(page, db, code, errors=errors, values=values, status=422)
-    await membership.set_member_role(db, session.id, admin, user.id, "moderator")
+    await membership.set_member_role(db, session.id, admin, user.id, "moderator", now=page.now)
     return page.redirect(f"/admin/sessions/{session.code}#moderators")
 
 
