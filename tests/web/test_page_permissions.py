@@ -9,12 +9,17 @@ route without a row fails `test_every_page_route_has_a_row`. (The API's matrix i
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from litestar.routes import HTTPRoute
 
 from deliberation.app import create_app
-from tests.factories import make_forum_session, make_user
+from deliberation.db.base import utcnow
+from deliberation.settings import Settings
+from deliberation.threads.posts import create_post
+from deliberation.threads.schemas import PostIn
+from tests.factories import make_forum_session, make_thread, make_user
 from tests.web.test_sessions_and_csrf import csrf_of, log_in
 
 ROLES = ("anonymous", "participant", "outsider", "admin")
@@ -47,6 +52,21 @@ MATRIX = [
     ("POST", "/admin/sessions/{code}", "303> 404 404 422"),
     ("POST", "/admin/sessions/{code}/moderators", "303> 404 404 422"),
     ("POST", "/admin/claims/{user_id}", "303> 404 404 409"),  # the participant has claimed no office
+    ("GET", "/sessions/{code}/threads/{thread_id}", "303> 200 200 200"),
+    ("GET", "/sessions/{code}/threads/{thread_id}/summary", "303> 200 200 200"),
+    ("POST", "/sessions/{code}/threads/{thread_id}/posts", "303> 422 422 422"),
+    ("POST", "/sessions/{code}/threads/{thread_id}/moderation", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/posts/{post_id}", "303> 200 200 200"),
+    ("GET", "/sessions/{code}/posts/{post_id}/history", "303> 200 200 200"),
+    ("POST", "/sessions/{code}/posts/{post_id}/edit", "303> 422 422 422"),
+    ("POST", "/sessions/{code}/posts/{post_id}/reactions", "303> 404 404 404"),
+    ("POST", "/sessions/{code}/posts/{post_id}/flag", "303> 422 422 422"),
+    ("POST", "/sessions/{code}/posts/{post_id}/moderation", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/moderation", "303> 404 404 200"),
+    ("GET", "/sessions/{code}/moderation/flags", "303> 404 404 200"),
+    ("GET", "/sessions/{code}/moderation/members", "303> 404 404 200"),
+    ("POST", "/sessions/{code}/flags/{flag_id}", "303> 404 404 404"),
+    ("POST", "/sessions/{code}/members/{user_id}", "303> 404 404 404"),
 ]
 
 
@@ -74,7 +94,11 @@ async def test_page_matrix(app, db, method, path, expected):
 
     participant, outsider, admin = await make_user(db), await make_user(db), await make_user(db, is_admin=True)
     session = await make_forum_session(db, members={participant: "participant"})
-    url = path.format(code=session.code, user_id=participant.id)
+    thread = await make_thread(db, session)
+    written = await create_post(db, thread.id, participant, PostIn(body="A post"), settings=Settings(), now=utcnow())
+    url = path.format(
+        code=session.code, user_id=participant.id, thread_id=thread.id, post_id=written.id, flag_id=uuid.uuid4()
+    )
     for role, answer in zip(ROLES, expected.split(), strict=True):
         async with serve_in_process(app) as client:
             if role != "anonymous":

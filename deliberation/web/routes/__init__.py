@@ -1,5 +1,5 @@
 """Every page route, one module per area; each module ends with its `ROUTES`."""
 
-from deliberation.web.routes import accounts, admin, forum
+from deliberation.web.routes import accounts, admin, forum, moderation, threads
 
-ROUTES = [*forum.ROUTES, *accounts.ROUTES, *admin.ROUTES]
+ROUTES = [*forum.ROUTES, *accounts.ROUTES, *admin.ROUTES, *threads.ROUTES, *moderation.ROUTES]

@@ -1,0 +1,161 @@
+"""`/sessions/{code}/moderation`, for the session's moderators and admins: the open flags (`Hide post` /
+`Dismiss`, live from `flags.changed`) and the members with their roles.
+
+The page is built so that the deciding (issue 18) adds its own sections without editing this module: its
+context comes from the functions in `SECTIONS` (each `async (page, db, session) -> dict`, merged into the
+template's context) and its markup from the templates listed in `moderation/sections.html`. Its live events
+go into the page's live.js config through `LIVE_EVENTS` (event name -> rule, see static/live.js).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import get, post
+from litestar.response import Template
+
+from deliberation.deps import DB
+from deliberation.errors import DomainError, NotFound
+from deliberation.forum.schemas import SessionOut
+from deliberation.membership import service as membership
+from deliberation.threads import moderation
+from deliberation.threads.schemas import FlagResolutionIn
+from deliberation.web import forms
+from deliberation.web.forms import FormInvalid
+from deliberation.web.markdown import render_markdown
+from deliberation.web.page import Page, WebPage
+from deliberation.web.routes.forum import session_by_code
+from deliberation.web.routes.threads import done, in_place
+
+FLAGS_SHOWN = 200  # open flags on the page, oldest first
+MEMBERS_SHOWN = 1000
+
+Section = Callable[[Page, DB, SessionOut], Awaitable[dict[str, Any]]]
+SECTIONS: list[Section] = []  # more sections' context (the deciding, issue 18)
+LIVE_EVENTS: dict[str, dict[str, Any]] = {}  # more sections' live rules
+
+
+async def moderated_session(page: Page, db: DB, code: str) -> SessionOut:
+    """The session, if the viewer moderates it (or is an admin); 404 for anyone else."""
+    session = await session_by_code(page, db, code)
+    if session.my_role != "moderator" and not page.user.is_admin:
+        raise NotFound("No such page.")
+    return session
+
+
+async def flags_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
+    flags = await moderation.list_flags(db, session.id, page.user, status="open", after=None, limit=FLAGS_SHOWN)
+    return {
+        "flags": flags[:FLAGS_SHOWN],
+        "more_flags": len(flags) > FLAGS_SHOWN,
+        "markdown": render_markdown,
+        "when": page.datetime,
+        "values": {},
+        "errors": {},
+        "form_key": None,
+    }
+
+
+async def members_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
+    members = await membership.list_members(db, session.id, page.user, limit=MEMBERS_SHOWN)
+    return {"members": members[:MEMBERS_SHOWN], "more_members": len(members) > MEMBERS_SHOWN}
+
+
+def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
+    base = f"/sessions/{session.code}/moderation"
+    members = {"fragment": f"{base}/members"}
+    return {
+        "session": str(session.id),
+        "after": session.last_seq,
+        "events": {
+            "flags.changed": {"fragment": f"{base}/flags"},
+            "member.joined": members,
+            "member.updated": members,
+            "member.removed": members,
+            **LIVE_EVENTS,
+        },
+        "status": "live-status",
+        "states": {
+            "connecting": page.gettext("Connecting…"),
+            "open": page.gettext("Live"),
+            "closed": page.gettext("Reconnecting…"),
+            "refused": page.gettext("Not live: reload the page to see new posts"),
+        },
+    }
+
+
+@get("/sessions/{code:str}/moderation", name="moderation")
+async def moderation_page(page: WebPage, db: DB, code: str) -> Template:
+    """Open flags, members and roles, and the sections others add (`SECTIONS`)."""
+    session = await moderated_session(page, db, code)
+    # The seq first: whatever changes after it is applied again by live.js, which changes nothing.
+    context: dict[str, Any] = {"session": session, "live": live_config(page, session)}
+    for section in (flags_context, members_context, *SECTIONS):
+        context.update(await section(page, db, session))
+    return page.render("moderation/moderation.html", **context)
+
+
+@get("/sessions/{code:str}/moderation/flags", name="moderation-flags")
+async def flags_fragment(page: WebPage, db: DB, code: str) -> Template:
+    session = await moderated_session(page, db, code)
+    return page.render("moderation/flags.html", session=session, **await flags_context(page, db, session))
+
+
+@get("/sessions/{code:str}/moderation/members", name="moderation-members")
+async def members_fragment(page: WebPage, db: DB, code: str) -> Template:
+    session = await moderated_session(page, db, code)
+    return page.render("moderation/members.html", session=session, **await members_context(page, db, session))
+
+
+@post("/sessions/{code:str}/flags/{flag_id:uuid}", name="moderation-flag")
+async def resolve_flag(page: WebPage, db: DB, code: str, flag_id: uuid.UUID) -> Any:
+    """`Hide post` (with `Reason`, shown where the post was) or `Dismiss` a flag."""
+    session = await moderated_session(page, db, code)
+    values = await page.form()
+    if values.get("action") not in ("hide_post", "dismiss"):
+        raise NotFound("No such action.")
+    try:
+        data = forms.parse(
+            page,
+            FlagResolutionIn,
+            values,
+            fields=("action", "reason"),
+            optional=() if values["action"] == "hide_post" else ("reason",),
+        )
+        try:
+            await moderation.resolve_flag(db, flag_id, page.user, data, now=page.now)
+        except DomainError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            raise forms.refusal(page, exc, "reason") from None
+    except FormInvalid as invalid:
+        context = await flags_context(page, db, session)
+        context.update(values=values, errors=invalid.errors, form_key=f"flag:{flag_id}")
+        if in_place(page):
+            return page.render("moderation/flags.html", status_code=422, session=session, **context)
+        context.update(await members_context(page, db, session))
+        for section in SECTIONS:
+            context.update(await section(page, db, session))
+        return page.render(
+            "moderation/moderation.html", status_code=422, session=session, live=live_config(page, session), **context
+        )
+    return done(page, f"/sessions/{session.code}/moderation")
+
+
+@post("/sessions/{code:str}/members/{user_id:uuid}", name="moderation-member")
+async def change_member(page: WebPage, db: DB, code: str, user_id: uuid.UUID) -> Any:
+    """`Make moderator`, `Make participant`, `Remove` a member."""
+    session = await moderated_session(page, db, code)
+    action = (await page.form()).get("action")
+    if action in ("moderator", "participant"):
+        await membership.set_member_role(db, session.id, page.user, user_id, action, now=page.now)
+    elif action == "remove":
+        await membership.remove_member(db, session.id, page.user, user_id, now=page.now)
+    else:
+        raise NotFound("No such action.")
+    return done(page, f"/sessions/{session.code}/moderation")
+
+
+ROUTES = [moderation_page, flags_fragment, members_fragment, resolve_flag, change_member]

@@ -1,0 +1,406 @@
+"""A guiding question's thread, live (`/sessions/{code}/threads/{thread_id}`), its post fragments and its forms.
+
+Every post is drawn by `threads/post.html`, on the page and as the fragment `static/live.js` fetches when an
+event names the post (`/sessions/{code}/posts/{post_id}`), so a live update looks exactly like a reload.
+A form answers 303 back to the thread (to the post) or, sent in place by live.js (`X-Live-Submit`), 204: the
+change then arrives by the live stream; a refusal answers 422 with the form and its errors next to the field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Response, Template
+
+from deliberation.deps import DB
+from deliberation.errors import Busy, DomainError, NotFound
+from deliberation.forum.schemas import SessionOut
+from deliberation.pagination import decode_cursor
+from deliberation.realtime import service as realtime
+from deliberation.threads import moderation, posts
+from deliberation.threads import service as threads
+from deliberation.threads.posts import PostAfter
+from deliberation.threads.schemas import (
+    FlagIn,
+    PostIn,
+    PostModerationIn,
+    PostOut,
+    PostPatch,
+    ThreadModerationIn,
+    ThreadOut,
+)
+from deliberation.web import forms
+from deliberation.web.forms import FormInvalid
+from deliberation.web.markdown import render_markdown
+from deliberation.web.page import Page, WebPage
+from deliberation.web.routes.forum import session_by_code
+
+SORTS = ("oldest", "newest", "top")
+COLLAPSE_OVER = 20  # a subtree of more replies than this starts collapsed (its count shown)
+LIVE_SUBMIT = "x-live-submit"
+
+
+@dataclass
+class Viewer:
+    """What the viewer may do in this session's threads."""
+
+    member: bool
+    moderator: bool
+    user_id: uuid.UUID
+
+
+def viewer_of(page: Page, session: SessionOut) -> Viewer:
+    user = page.user
+    return Viewer(
+        member=session.my_role is not None,
+        moderator=session.my_role == "moderator" or user.is_admin,
+        user_id=user.id,
+    )
+
+
+def first_line(text: str) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line if len(line) <= 80 else line[:79] + "…"
+
+
+def subtree_sizes(items: list[PostOut]) -> dict[uuid.UUID, int]:
+    """How many replies are under each post (all depths), for the collapsed branches' counts."""
+    sizes: dict[uuid.UUID, int] = {}
+
+    def walk(post: PostOut) -> int:
+        size = 0
+        for reply in post.replies or []:
+            size += 1 + walk(reply)
+        sizes[post.id] = size
+        return size
+
+    for item in items:
+        walk(item)
+    return sizes
+
+
+def post_context(page: Page, session: SessionOut, viewer: Viewer) -> dict[str, Any]:
+    """What `threads/post.html` needs besides the post: how to draw text and times, who looks."""
+    return {
+        "session": session,
+        "viewer": viewer,
+        "markdown": render_markdown,
+        "when": page.datetime,
+        "first_line": first_line,
+        "collapse_over": COLLAPSE_OVER,
+        "values": {},
+        "errors": {},
+        "form_key": None,
+    }
+
+
+def live_config(page: Page, session: SessionOut, thread: ThreadOut, sort: str, as_of: int) -> dict[str, Any]:
+    """What live.js follows on the thread page: each event of this thread fetches its post or the counter."""
+    code = session.code
+    post = f"/sessions/{code}/posts/{{id}}"
+    same_thread = {"thread_id": str(thread.id)}
+    summary = f"/sessions/{code}/threads/{thread.id}/summary"
+    counter = {"when": same_thread, "fragment": summary}
+    created = {
+        "when": same_thread,
+        "fragment": post,
+        "insert": {"into": ["replies-{parent_id}", "posts"], "at": "start" if sort == "newest" else "end"},
+        "announce": page.gettext("New post by %(name)s", name="{author.display_name}"),
+    }
+    changed = {"when": same_thread, "fragment": post}
+    return {
+        "session": str(session.id),
+        "after": as_of,
+        "events": {
+            "post.created": [created, counter],
+            "post.deleted": [changed, counter],
+            **{name: changed for name in ("post.updated", "post.hidden", "post.unhidden", "reactions.updated")},
+            "thread.updated": {"when": {"id": str(thread.id)}, "fragment": summary},
+        },
+        "presence": {
+            "target": "online",
+            "one": page.ngettext("%(num)s online", "%(num)s online", 1, num="{n}"),
+            "other": page.ngettext("%(num)s online", "%(num)s online", 2, num="{n}"),
+        },
+        "new_posts": "new-posts",
+        "log": "live-log",
+        "status": "live-status",
+        "states": {
+            "connecting": page.gettext("Connecting…"),
+            "open": page.gettext("Live"),
+            "closed": page.gettext("Reconnecting…"),
+            "refused": page.gettext("Not live: reload the page to see new posts"),
+        },
+    }
+
+
+async def thread_of(page: Page, db: DB, code: str, thread_id: uuid.UUID) -> tuple[SessionOut, ThreadOut]:
+    """The session and one of its threads (for signed-in people), or 404 (another session's thread is not here)."""
+    page.user  # noqa: B018 (anonymous people are sent to `Log in` first)
+    session = await session_by_code(page, db, code)
+    thread = await threads.get_thread(db, thread_id)
+    if thread.session_id != session.id:
+        raise NotFound("No such thread.")
+    return session, thread
+
+
+async def post_of(page: Page, db: DB, code: str, post_id: uuid.UUID) -> tuple[SessionOut, ThreadOut, PostOut]:
+    """A post as the viewer sees it, with its session and thread, or 404."""
+    session = await session_by_code(page, db, code)
+    found = await posts.get_post(db, post_id, page.user)
+    thread = await threads.get_thread(db, found.thread_id)
+    if thread.session_id != session.id:
+        raise NotFound("No such post.")
+    return session, thread, found
+
+
+async def thread_context(
+    page: Page, db: DB, session: SessionOut, thread: ThreadOut, sort: str, after: str | None
+) -> dict[str, Any]:
+    viewer = viewer_of(page, session)
+    # The seq is read before the posts: an event between the two is applied again, which changes nothing
+    # (live.js fetches the post's current fragment and swaps it by id).
+    as_of = session.last_seq
+    cursor = posts_cursor(after)
+    listing = await posts.list_posts(
+        db, thread.id, page.user, sort=sort, after=cursor, limit=100_000, max_posts=page.settings.max_posts_per_page
+    )
+    return {
+        **post_context(page, session, viewer),
+        "online": await online(page, db, session) if viewer.member or page.user.is_admin else None,
+        "thread": thread,
+        "thread_body": render_markdown(thread.body),
+        "items": listing.items,
+        "next_cursor": listing.next_cursor,
+        "sizes": subtree_sizes(listing.items),
+        "sort": sort,
+        "sorts": SORTS,
+        "live": live_config(page, session, thread, sort, as_of) if viewer.member or page.user.is_admin else None,
+    }
+
+
+async def online(page: Page, db: DB, session: SessionOut) -> int | None:
+    """How many are online in the session now (None on an instance that does not follow presence)."""
+    try:
+        return (await realtime.get_presence(db, session.id, page.user, page.request.app.state.hub)).online
+    except Busy:
+        return None
+
+
+def posts_cursor(after: str | None) -> PostAfter | None:
+    """`More posts`: the cursor of the page before (a wrong one is 400, as on the API)."""
+    return decode_cursor(after, PostAfter) if after else None
+
+
+@get("/sessions/{code:str}/threads/{thread_id:uuid}", name="thread")
+async def thread_page(
+    page: WebPage,
+    db: DB,
+    code: str,
+    thread_id: uuid.UUID,
+    sort: FromQuery[str] = "oldest",
+    after: FromQuery[str | None] = None,
+) -> Template:
+    """The question, its reply tree in the chosen sort, the composer; live for members."""
+    session, thread = await thread_of(page, db, code, thread_id)
+    sort = sort if sort in SORTS else "oldest"
+    context = await thread_context(page, db, session, thread, sort, after)
+    return page.render("threads/thread.html", **context)
+
+
+@get("/sessions/{code:str}/threads/{thread_id:uuid}/summary", name="thread-summary")
+async def thread_summary(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) -> Template:
+    """Fragment: the thread's counter and state (locked, pinned), as on the page."""
+    session, thread = await thread_of(page, db, code, thread_id)
+    return page.render("threads/summary.html", session=session, thread=thread, viewer=viewer_of(page, session))
+
+
+@get("/sessions/{code:str}/posts/{post_id:uuid}", name="post")
+async def post_fragment(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+    """Fragment: one post as the viewer sees it (its replies are the page's own, kept in place by live.js)."""
+    session, thread, found = await post_of(page, db, code, post_id)
+    parent = await posts.get_post(db, found.parent_id, page.user) if found.parent_id else None
+    return page.render(
+        "threads/post_fragment.html",
+        post=found,
+        parent=parent,
+        sizes={},
+        thread_locked=thread.locked,
+        **post_context(page, session, viewer_of(page, session)),
+    )
+
+
+@get("/sessions/{code:str}/posts/{post_id:uuid}/history", name="post-history")
+async def post_history(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+    """`History`: the earlier texts of a post with the times they were current."""
+    session, thread, found = await post_of(page, db, code, post_id)
+    revisions = await posts.list_revisions(db, post_id, page.user)
+    return page.render(
+        "threads/history.html",
+        session=session,
+        thread=thread,
+        post=found,
+        body=render_markdown(found.body),
+        revisions=[(render_markdown(rev.body), rev) for rev in revisions.items],
+        when=page.datetime,
+    )
+
+
+def in_place(page: Page) -> bool:
+    return page.request.headers.get(LIVE_SUBMIT) == "1"
+
+
+def done(page: Page, path: str) -> Redirect | Response[None]:
+    """After a form: 204 when sent in place (the stream brings the change), else 303 to `path`."""
+    if in_place(page):
+        return Response(None, status_code=204, cookies=page.cookies)
+    return page.redirect(path)
+
+
+async def refused(
+    page: Page, db: DB, session: SessionOut, thread: ThreadOut, form_key: str, values: dict, errors: dict
+) -> Template:
+    """A refused form, 422: in place, the form alone; else the thread page with the form's errors."""
+    if in_place(page):
+        subject = None
+        if form_key != "post":
+            subject = await posts.get_post(db, uuid.UUID(form_key.split(":", 1)[1]), page.user)
+        return page.render(
+            "threads/form_fragment.html",
+            status_code=422,
+            thread=thread,
+            subject=subject,
+            **{
+                **post_context(page, session, viewer_of(page, session)),
+                "values": values,
+                "errors": errors,
+                "form_key": form_key,
+            },
+        )
+    context = await thread_context(page, db, session, thread, "oldest", None)
+    context.update(values=values, errors=errors, form_key=form_key)
+    return page.render("threads/thread.html", status_code=422, **context)
+
+
+def thread_path(session: SessionOut, thread_id: uuid.UUID, post_id: uuid.UUID | None = None) -> str:
+    return f"/sessions/{session.code}/threads/{thread_id}" + (f"#post-{post_id}" if post_id else "")
+
+
+@post("/sessions/{code:str}/threads/{thread_id:uuid}/posts", name="thread-post")
+async def create_post(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) -> Any:
+    """`Post` (composer `Your post`) and `Post reply` (composer `Your reply`, with `parent_id`)."""
+    session, thread = await thread_of(page, db, code, thread_id)
+    values = await page.form()
+    form_key = f"reply:{values['parent_id']}" if values.get("parent_id") else "post"
+    try:
+        data = forms.parse(page, PostIn, values, fields=("body", "parent_id"), optional=("parent_id",))
+        try:
+            created = await posts.create_post(db, thread.id, page.user, data, settings=page.settings, now=page.now)
+        except DomainError as exc:
+            raise forms.refusal(page, exc, "body") from None
+    except FormInvalid as invalid:
+        return await refused(page, db, session, thread, form_key, values, invalid.errors)
+    return done(page, thread_path(session, thread.id, created.id))
+
+
+@post("/sessions/{code:str}/posts/{post_id:uuid}/edit", name="post-edit")
+async def edit_post(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+    """`Edit` (the author): the new text; the earlier one is kept in `History`."""
+    session, thread, _ = await post_of(page, db, code, post_id)
+    values = await page.form()
+    try:
+        data = forms.parse(page, PostPatch, values, fields=("body",))
+        try:
+            await posts.edit_post(db, post_id, page.user, data.body, settings=page.settings, now=page.now)
+        except DomainError as exc:
+            raise forms.refusal(page, exc, "body") from None
+    except FormInvalid as invalid:
+        return await refused(page, db, session, thread, f"edit:{post_id}", values, invalid.errors)
+    return done(page, thread_path(session, thread.id, post_id))
+
+
+@post("/sessions/{code:str}/posts/{post_id:uuid}/reactions", name="post-react")
+async def react(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+    """`Agree` / `Disagree` / `Insightful`: each button adds the reaction, or takes it back when pressed."""
+    session, thread, _ = await post_of(page, db, code, post_id)
+    kind, _, change = (await page.form()).get("reaction", "").partition(":")
+    if kind not in ("agree", "disagree", "insightful") or change not in ("add", "remove"):
+        raise NotFound("No such reaction.")
+    await posts.set_reaction(db, post_id, page.user, kind, present=change == "add")  # type: ignore[arg-type]
+    return done(page, thread_path(session, thread.id, post_id))
+
+
+@post("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag")
+async def flag(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+    """`Flag` (reason, note): the post goes to the moderators' open flags."""
+    session, thread, _ = await post_of(page, db, code, post_id)
+    values = await page.form()
+    try:
+        data = forms.parse(page, FlagIn, values, fields=("reason", "note"), optional=("note",))
+        try:
+            await moderation.flag_post(db, post_id, page.user, data, now=page.now)
+        except DomainError as exc:
+            raise forms.refusal(page, exc, "reason") from None
+    except FormInvalid as invalid:
+        return await refused(page, db, session, thread, f"flag:{post_id}", values, invalid.errors)
+    return done(page, thread_path(session, thread.id, post_id))
+
+
+@post("/sessions/{code:str}/posts/{post_id:uuid}/moderation", name="post-moderate")
+async def moderate(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+    """Moderators: `Hide` (with `Reason`), `Unhide`, `Delete`; the author: `Delete`."""
+    session, thread, _ = await post_of(page, db, code, post_id)
+    values = await page.form()
+    action = values.get("action")
+    try:
+        try:
+            if action == "delete":
+                reason = values.get("reason", "").strip() or None
+                await posts.delete_post(db, post_id, page.user, reason=reason, now=page.now)
+            elif action in ("hide", "unhide"):
+                data = forms.parse(
+                    page,
+                    PostModerationIn,
+                    values,
+                    fields=("action", "reason"),
+                    optional=() if action == "hide" else ("reason",),
+                )
+                await moderation.moderate_post(db, post_id, page.user, data, now=page.now)
+            else:
+                raise NotFound("No such action.")
+        except DomainError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            raise forms.refusal(page, exc, "reason") from None
+    except FormInvalid as invalid:
+        return await refused(page, db, session, thread, f"moderate:{post_id}", values, invalid.errors)
+    return done(page, thread_path(session, thread.id, post_id))
+
+
+@post("/sessions/{code:str}/threads/{thread_id:uuid}/moderation", name="thread-moderate")
+async def moderate_thread(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) -> Any:
+    """Moderators: `Lock` / `Unlock`, `Pin` / `Unpin` the thread."""
+    session, thread = await thread_of(page, db, code, thread_id)
+    action = (await page.form()).get("action")
+    if action not in ("lock", "unlock", "pin", "unpin"):
+        raise NotFound("No such action.")
+    await moderation.moderate_thread(db, thread.id, page.user, ThreadModerationIn(action=action), now=page.now)
+    return done(page, thread_path(session, thread.id))
+
+
+ROUTES = [
+    thread_page,
+    thread_summary,
+    post_fragment,
+    post_history,
+    create_post,
+    edit_post,
+    react,
+    flag,
+    moderate,
+    moderate_thread,
+]

@@ -1,0 +1,234 @@
+// The live stream of a page, and forms that submit in place. One module for every live page (docs/web.md, "Live pages").
+//
+// A page declares what it follows in a data block (not a script: no code is run from it):
+//   <script type="application/json" id="live-config">{"session": "<id>", "after": <as_of_seq of the page>,
+//     "events": {"post.created": {"when": {"thread_id": "<id>"}, "fragment": "/…/posts/{id}",
+//                                 "insert": {"into": ["replies-{parent_id}", "posts"], "at": "end"},
+//                                 "announce": "New post by {author.display_name}"}, …},
+//     "presence": {"target": "online", "one": "1 online", "other": "{n} online"},
+//     "new_posts": "new-posts", "log": "live-log", "status": "live-status"}</script>
+// An event may have a list of rules (each applied in turn). `{name}` in a template is a field of the event's data (dotted for nested ones); a rule whose template names a
+// missing or null field is skipped, and so is an event whose data differs from `when`.
+//
+// Each event (seq > the last applied, in order, one at a time) fetches its fragment (HTML of one element with an
+// id, rendered by the same template as the page) and swaps it for the element with that id, or inserts it where
+// `insert` says. Elements marked `data-live-keep` (forms, lists of replies that update on their own) are moved
+// from the old element into the new one, so a form being typed into is never touched. After a drop the stream
+// reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
+//
+// Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
+// change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
+// replaces the form. Without JavaScript they are ordinary forms (POST, then redirect).
+
+const STOP_CODES = new Set([4400, 4401, 4403, 4404, 1008]); // refused: reconnecting cannot help
+
+function field(data, path) {
+  return path.split(".").reduce((value, key) => (value == null ? undefined : value[key]), data);
+}
+
+function fill(template, data) {
+  let missing = false;
+  const text = template.replace(/\{([\w.]+)\}/g, (_, path) => {
+    const value = field(data, path);
+    if (value == null) missing = true;
+    return String(value);
+  });
+  return missing ? null : text;
+}
+
+function matches(when, data) {
+  return Object.entries(when || {}).every(([key, value]) => field(data, key) === value);
+}
+
+function parse(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content.firstElementChild;
+}
+
+function isKept(element, root) {
+  for (let node = element.parentElement; node && node !== root; node = node.parentElement) {
+    if (node.hasAttribute("data-live-keep")) return true;
+  }
+  return false;
+}
+
+// Put `fresh` where `old` is, keeping what `old` holds in its data-live-keep elements.
+export function swap(old, fresh) {
+  const keeps = [...old.querySelectorAll("[data-live-keep][id]")].filter((keep) => !isKept(keep, old));
+  const focused = old.contains(document.activeElement) ? document.activeElement.id : null;
+  for (const keep of keeps) {
+    const slot = fresh.querySelector(`#${CSS.escape(keep.id)}`);
+    if (slot) slot.replaceWith(keep);
+  }
+  old.replaceWith(fresh);
+  if (focused && !document.activeElement?.id) document.getElementById(focused)?.focus({ preventScroll: true });
+}
+
+function inView(element) {
+  const box = element.getBoundingClientRect();
+  return box.top < window.innerHeight && box.bottom > 0;
+}
+
+export function start(config) {
+  const root = document.documentElement;
+  let last = config.after;
+  let attempt = 0;
+  let socket = null;
+  let stopped = false;
+  let queue = Promise.resolve();
+  const element = (id) => (id ? document.getElementById(id) : null);
+  const status = (state) => {
+    root.dataset.live = state; // "connecting", "open", "closed", "refused"
+    const target = element(config.status);
+    if (target && config.states?.[state]) target.textContent = config.states[state];
+  };
+
+  async function apply(rule, data) {
+    const url = rule.fragment && fill(rule.fragment, data);
+    if (!url) return;
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) return; // gone or no longer visible to this viewer: nothing to show
+    const fresh = parse(await response.text());
+    if (!fresh?.id) return;
+    const old = document.getElementById(fresh.id);
+    if (old) {
+      swap(old, fresh);
+      return;
+    }
+    if (!rule.insert) return;
+    const into = (rule.insert.into || []).map((name) => element(fill(name, data))).find(Boolean);
+    if (!into) return;
+    if (rule.insert.at === "start") into.prepend(fresh);
+    else into.append(fresh);
+    const text = rule.announce && fill(rule.announce, data);
+    const log = element(config.log);
+    if (text && log) {
+      const line = document.createElement("p");
+      line.textContent = text;
+      log.append(line);
+      while (log.childElementCount > 20) log.firstElementChild.remove();
+    }
+    const marker = element(config.new_posts);
+    if (marker && !inView(fresh)) {
+      marker.href = `#${fresh.id}`;
+      marker.hidden = false;
+    }
+  }
+
+  async function handle(frame) {
+    if (frame.type === "presence") {
+      const target = element(config.presence?.target);
+      if (target) {
+        const words = frame.online === 1 ? config.presence.one : config.presence.other;
+        target.textContent = fill(words, { n: frame.online });
+      }
+      return;
+    }
+    if (frame.type !== "event" || frame.seq <= last) return; // a replayed event already applied
+    if (frame.seq > last + 1) {
+      socket?.close(); // a gap is never expected; resume from what was applied
+      return;
+    }
+    for (const rule of [config.events[frame.event] || []].flat()) {
+      if (!matches(rule.when, frame.data)) continue;
+      try {
+        await apply(rule, frame.data);
+      } catch (error) {
+        socket?.close(); // the fragment could not be fetched: resume from here, after a pause
+        throw error;
+      }
+    }
+    last = frame.seq;
+    root.dataset.liveSeq = String(last);
+  }
+
+  function connect() {
+    status("connecting");
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const current = new WebSocket(`${scheme}//${location.host}/api/sessions/${config.session}/live?after=${last}`);
+    socket = current;
+    current.onopen = () => {
+      attempt = 0;
+      status("open");
+    };
+    current.onmessage = (message) => {
+      const frame = JSON.parse(message.data);
+      queue = queue.then(() => (socket === current ? handle(frame) : undefined)).catch(() => undefined);
+    };
+    current.onclose = (event) => {
+      if (socket !== current) return;
+      socket = null;
+      if (STOP_CODES.has(event.code) || stopped) {
+        status("refused");
+        return;
+      }
+      status("closed");
+      const delay = Math.min(30000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
+      attempt += 1;
+      // Reconnect only once every event received so far is applied, so `last` is where to resume.
+      setTimeout(() => queue.then(connect), delay);
+    };
+  }
+
+  root.dataset.liveSeq = String(last);
+  window.deliberationLive = { close: () => socket?.close(), get seq() { return last; } };
+  window.addEventListener("pagehide", () => {
+    stopped = true;
+    socket?.close();
+  });
+  connect();
+}
+
+async function submit(event) {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-live-submit")) return;
+  event.preventDefault();
+  const button = event.submitter;
+  const body = new FormData(form, button);
+  form.setAttribute("aria-busy", "true");
+  try {
+    const response = await fetch(form.getAttribute("action") || location.href, {
+      method: "POST",
+      body: new URLSearchParams(body),
+      credentials: "same-origin",
+      headers: { "X-Live-Submit": "1" },
+    });
+    if (response.status === 422) {
+      const fresh = parse(await response.text());
+      if (fresh) {
+        form.replaceWith(fresh);
+        fresh.querySelector("[aria-invalid=true]")?.focus();
+      }
+      return;
+    }
+    if (!response.ok) {
+      form.removeAttribute("data-live-submit"); // let the server's page say what went wrong
+      form.requestSubmit(button);
+      return;
+    }
+    if (form.hasAttribute("data-live-reset")) {
+      form.reset();
+      const details = form.closest("details");
+      if (details) details.open = false;
+    }
+  } finally {
+    form.removeAttribute("aria-busy");
+  }
+}
+
+// A permalink (#post-…) opens every collapsed branch around its post.
+function reveal() {
+  const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+  if (!target) return;
+  for (let node = target.parentElement; node; node = node.parentElement) {
+    if (node instanceof HTMLDetailsElement) node.open = true;
+  }
+  target.scrollIntoView();
+}
+
+document.addEventListener("submit", submit);
+window.addEventListener("hashchange", reveal);
+reveal();
+const block = document.getElementById("live-config");
+if (block) start(JSON.parse(block.textContent));

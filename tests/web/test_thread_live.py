@@ -1,0 +1,245 @@
+"""Issue 17, Done when 1-3: the thread page, live in Chromium for two people (and a moderator), without ever
+touching what someone is typing; gap-free after a cut websocket (checked against the API); untrusted text inert.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from deliberation.forum.demo import DEMO_PASSWORD
+from tests.web.conftest import PHONE, check_axe
+from tests.web.test_accounts import PASSWORD, log_in, sign_up
+
+LIVE_CODE = "1.2.1"  # the demo's live session
+MODERATOR = "moderator@demo.example.org"
+AGREE = re.compile(r"^Agree \d+$")
+
+
+async def thread_url(page: Page) -> str:
+    await page.goto(f"/sessions/{LIVE_CODE}")
+    return await page.get_by_role("region", name="Guiding questions").get_by_role("link").first.get_attribute("href")
+
+
+async def member(open_page, name: str, **options) -> tuple[Page, str]:
+    """A new person who signed up and joined the live session, on its first thread; and their email."""
+    page = await open_page(**options)
+    email = f"{name.lower()}.{secrets.token_hex(4)}@example.org"
+    await sign_up(page, email, name=name)
+    await page.goto(f"/sessions/{LIVE_CODE}")
+    await page.get_by_role("button", name="Join the discussion").click()
+    await page.goto(await thread_url(page))
+    await live(page)
+    return page, email
+
+
+async def moderator(open_page, **options) -> Page:
+    page = await open_page(**options)
+    await page.goto("/login")
+    await log_in(page, MODERATOR, DEMO_PASSWORD)
+    await expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    return page
+
+
+async def live(page: Page) -> None:
+    await expect(page.locator("html")).to_have_attribute("data-live", "open")
+
+
+def post(page: Page, text: str):
+    """The post (its article) whose own text (not a reply's quote of it) contains `text`."""
+    return page.get_by_role("article").filter(has=page.locator(":scope > .body", has_text=text))
+
+
+async def write(page: Page, text: str) -> None:
+    await page.get_by_label("Your post").fill(text)
+    await page.get_by_role("button", name="Post", exact=True).click()
+    await expect(page.get_by_label("Your post")).to_have_value("")
+
+
+async def reply(page: Page, to: str, text: str) -> None:
+    article = post(page, to).last
+    await article.get_by_text("Reply", exact=True).click()
+    await article.get_by_label("Your reply").fill(text)
+    await article.get_by_role("button", name="Post reply").click()
+    await expect(article.get_by_label("Your reply")).to_be_hidden()
+
+
+async def parent_text(page: Page, text: str) -> str | None:
+    """The text of the post directly above the post containing `text` in the tree (None for a top-level one)."""
+    return await post(page, text).last.evaluate(
+        "a => { const up = a.closest('li').parentElement.closest('li');"
+        " return up ? up.querySelector(':scope > article .body').textContent.trim() : null; }"
+    )
+
+
+async def test_two_people_in_one_thread_see_each_other_live_and_keep_what_they_type(open_page):
+    ana, _ = await member(open_page, "Ana")
+    ben, _ = await member(open_page, "Ben")
+    tag = secrets.token_hex(3)
+
+    await write(ana, f"First thought {tag}")
+    await expect(post(ben, f"First thought {tag}")).to_be_visible()
+    # Ben starts a post and a reply, and leaves both half-written while Ana keeps writing.
+    await ben.get_by_label("Your post").fill("Half of my post")
+    first = post(ben, f"First thought {tag}")
+    await first.get_by_text("Reply", exact=True).click()
+    await first.get_by_label("Your reply").fill("Half of my reply")
+
+    await write(ana, f"Second thought {tag}")
+    chain = [f"First thought {tag}"] + [f"Depth {depth} {tag}" for depth in range(1, 5)]
+    for above, text in itertools.pairwise(chain):
+        await reply(ana, above, text)
+    await expect(post(ben, f"Second thought {tag}")).to_be_visible()
+    for above, text in itertools.pairwise(chain):
+        await expect(post(ben, text)).to_be_visible()
+        assert await parent_text(ben, text) == above
+        await expect(post(ben, text).get_by_role("link", name="In reply to Ana")).to_be_visible()
+    assert await parent_text(ben, f"Second thought {tag}") is None
+    await expect(ben.get_by_label("Your post")).to_have_value("Half of my post")
+    await expect(first.get_by_label("Your reply")).to_have_value("Half of my reply")
+    await expect(first.get_by_label("Your reply")).to_be_visible()
+
+    # Reactions: counts on both pages, each one's own pressed.
+    await post(ana, f"Second thought {tag}").get_by_role("button", name=AGREE).click()
+    for page in (ana, ben):
+        await expect(post(page, f"Second thought {tag}").get_by_role("button", name=AGREE)).to_have_text("Agree 1")
+    await expect(post(ana, f"Second thought {tag}").get_by_role("button", name=AGREE)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await expect(post(ben, f"Second thought {tag}").get_by_role("button", name=AGREE)).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    await post(ben, f"Second thought {tag}").get_by_role("button", name=AGREE).click()
+    for page in (ana, ben):
+        await expect(post(page, f"Second thought {tag}").get_by_role("button", name=AGREE)).to_have_text("Agree 2")
+    await expect(post(ben, f"Second thought {tag}").get_by_role("button", name=AGREE)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    # An edit shows live, with its History.
+    second = post(ana, f"Second thought {tag}")
+    await second.get_by_text("Edit", exact=True).click()
+    await second.get_by_label("New text").fill(f"Second thought, *revised* {tag}")
+    await second.get_by_role("button", name="Save").click()
+    revised = post(ben, f"Second thought, revised {tag}")
+    await expect(revised.locator("em")).to_have_text("revised")
+    await expect(revised.get_by_text("edited")).to_be_visible()
+
+    # A moderator hides it with a reason: both see the reason where the post was.
+    mod = await moderator(open_page)
+    await mod.goto(ana.url)
+    await live(mod)
+    target = post(mod, f"Second thought, revised {tag}")
+    await target.get_by_text("Moderate", exact=True).click()
+    await target.get_by_role("textbox", name="Reason").fill("Personal data")
+    await target.get_by_role("button", name="Hide", exact=True).click()
+    for page in (ana, ben):
+        await expect(page.get_by_text("Hidden by a moderator: Personal data")).to_be_visible()
+    await expect(ben.get_by_text(f"Second thought, revised {tag}")).to_have_count(0)
+    await expect(ben.get_by_label("Your post")).to_have_value("Half of my post")
+    await expect(first.get_by_label("Your reply")).to_have_value("Half of my reply")
+    await check_axe(ben)
+    await check_axe(mod)
+
+
+async def api_token(web_server, email: str) -> str:
+    async with httpx.AsyncClient(base_url=web_server.url) as client:
+        answer = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        answer.raise_for_status()
+        return answer.json()["access_token"]
+
+
+async def test_after_a_cut_websocket_every_post_is_shown_once_in_its_place(open_page, web_server):
+    ana, ana_email = await member(open_page, "Ana")
+    token = await api_token(web_server, ana_email)
+    thread_id = ana.url.rsplit("/", 1)[1]
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=web_server.url, headers=headers) as api:
+        thread = (await api.get(f"/api/threads/{thread_id}")).json()
+        posted: list[str] = []
+        for round_ in range(4):
+            await ana.evaluate("window.deliberationLive.close()")  # the test cuts the page's websocket
+            for n in range(5):
+                parent = posted[(round_ * 7 + n) % len(posted)] if posted and n % 2 else None
+                body = {"body": f"Posted while cut {round_}.{n}", "parent_id": parent}
+                answer = await api.post(f"/api/threads/{thread_id}/posts", json=body)
+                assert answer.status_code == 201, answer.text
+                posted.append(answer.json()["id"])
+        last_seq = (await api.get(f"/api/sessions/{thread['session_id']}")).json()["last_seq"]
+        await expect(ana.locator("html")).to_have_attribute("data-live-seq", str(last_seq), timeout=20_000)
+        tree = (await api.get(f"/api/threads/{thread_id}/posts", params={"limit": 100})).json()["items"]
+
+    expected: list[tuple[str, str | None]] = []
+
+    def walk(items, parent):
+        for item in items:
+            expected.append((item["id"], parent))
+            walk(item["replies"], item["id"])
+
+    walk(tree, None)
+    shown = await ana.evaluate(
+        "() => [...document.querySelectorAll('li[id^=post-]')].map(li => "
+        "[li.id.slice(5), li.parentElement.closest('li[id^=post-]')?.id.slice(5) ?? null])"
+    )
+    assert sorted(map(tuple, shown)) == sorted(expected)  # each exactly once, under its parent
+    assert len({post_id for post_id, _ in shown}) == len(shown)
+    assert set(posted) <= {post_id for post_id, _ in shown}
+    top = await ana.evaluate("() => [...document.querySelectorAll('#posts > li')].map(li => li.id.slice(5))")
+    assert top == [item["id"] for item in tree]  # oldest first, as the API orders them
+
+
+UNTRUSTED = """<script>window.pwned = 1</script> raw <b>bold tag</b>
+<img src=x onerror="window.pwned = 2">
+
+[click me](javascript:window.pwned=3) and [a site](https://example.org/page)
+
+*soft* and **strong**
+
+- one
+- two
+
+> quoted words
+"""
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+async def test_untrusted_text_is_inert_and_markdown_still_renders(open_page, viewport):
+    options = {"viewport": viewport} if viewport else {}
+    ana, _ = await member(open_page, "Ana", **options)
+    ben, _ = await member(open_page, "Ben", **options)
+    tag = secrets.token_hex(3)
+    await write(ana, UNTRUSTED + f"\n{tag}")
+    for page, when in ((ben, "live"), (ana, "live")):
+        shown = post(page, tag)
+        await expect(shown).to_be_visible()
+        raw = shown.get_by_role("paragraph").filter(has_text="<script>window.pwned = 1</script> raw <b>bold tag</b>")
+        await expect(raw).to_be_visible()
+        await expect(shown.locator("em")).to_have_text("soft")
+        await expect(shown.locator("strong")).to_have_text("strong")
+        await expect(shown.get_by_role("listitem")).to_have_text(["one", "two"])
+        await expect(shown.locator("blockquote")).to_have_text("quoted words")
+        await expect(shown.get_by_role("link", name="a site")).to_have_attribute("rel", "nofollow ugc noopener")
+        await expect(shown.get_by_role("link", name="click me")).to_have_count(0)
+        await page.reload()
+        await expect(post(page, tag)).to_be_visible()
+        assert await page.evaluate("() => window.pwned") is None, when
+        assert await page.locator("[href^='javascript:' i], img, script:not([src]):not([type])").count() == 0
+        await check_axe(page)
+
+
+async def test_a_permalink_opens_its_thread_at_the_post_with_its_branch_open(open_page):
+    ana, _ = await member(open_page, "Ana")
+    tag = secrets.token_hex(3)
+    await write(ana, f"Root {tag}")
+    await reply(ana, f"Root {tag}", f"Answer {tag}")
+    link = await post(ana, f"Answer {tag}").get_by_role("link", name=re.compile(r"\d")).get_attribute("href")
+    assert link.startswith("#post-")
+    other = await moderator(open_page, viewport=PHONE)
+    await other.goto(ana.url + link)
+    await expect(post(other, f"Answer {tag}")).to_be_in_viewport()
+    await check_axe(other)
