@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
@@ -10,7 +11,6 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from deliberation.conclusions import service as conclusion_service
-from deliberation.db.base import utcnow
 from deliberation.deps import DB
 from deliberation.errors import NotFound
 from deliberation.forum import service as forum
@@ -114,11 +114,15 @@ async def event_page(page: WebPage, db: DB, code: str) -> Template:
     )
 
 
+ICS_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+ICS_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # RFC 5545 TEXT has no control characters but HTAB
+
+
 def ics_text(value: str) -> str:
-    """An iCalendar TEXT value (RFC 5545 3.3.11)."""
-    return (
-        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
-    )
+    """An iCalendar TEXT value (RFC 5545 3.3.11): every line break (CRLF, a lone CR or LF) is `\\n`, so no text
+    (a moderator may set a session's title and description through the API) starts a calendar line of its own."""
+    escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return ICS_CONTROL.sub("", ICS_LINE_BREAK.sub(r"\\n", escaped))
 
 
 def ics_fold(line: str) -> str:
@@ -150,7 +154,7 @@ async def event_calendar(page: WebPage, db: DB, code: str) -> Response[bytes]:
         "CALSCALE:GREGORIAN",
         "BEGIN:VEVENT",
         f"UID:session-{session.id}@deliberation",
-        f"DTSTAMP:{ics_time(utcnow())}",
+        f"DTSTAMP:{ics_time(page.now)}",
         f"DTSTART:{ics_time(session.starts_at)}",
         f"DTEND:{ics_time(session.ends_at)}",
         f"SUMMARY:{ics_text(summary)}",
