@@ -74,13 +74,17 @@ async def signup(page: WebPage, db: DB) -> Template | Redirect:
     except FormInvalid as invalid:
         return signup_page(page, without_passwords(values), invalid.errors, 422)
     await accounts.set_language(db, user.id, page.language)
-    login = await accounts.log_in(
-        db,
-        page.settings,
-        LoginIn(email=data.email, password=data.password),
-        address=client_address(page.request),
-        now=page.now,
-    )
+    try:
+        login = await accounts.log_in(
+            db,
+            page.settings,
+            LoginIn(email=data.email, password=data.password),
+            address=client_address(page.request),
+            now=page.now,
+        )
+    except RetryLater as exc:  # the account exists: `Log in` (with its address) says why it cannot sign in yet
+        values = {"email": user.email, "next": local_path(values.get("next"))}
+        return login_page(page, values, {"password": page.gettext(exc.detail)}, exc.status_code)
     page.sign_in(login.access_token, login.expires_at)
     return page.redirect(local_path(values.get("next")))
 
