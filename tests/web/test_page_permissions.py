@@ -67,6 +67,15 @@ MATRIX = [
     ("GET", "/sessions/{code}/moderation/members", "303> 404 404 200"),
     ("POST", "/sessions/{code}/flags/{flag_id}", "303> 404 404 404"),
     ("POST", "/sessions/{code}/members/{user_id}", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/conclusions", "303> 200 200 200"),
+    # {conclusion_id} and {proposal_id} name none here: members get as far as the form's errors, or 404
+    ("POST", "/sessions/{code}/conclusions/{conclusion_id}/vote", "303> 422 404 422"),
+    ("POST", "/sessions/{code}/conclusions/{conclusion_id}/vote/withdraw", "303> 404 404 404"),
+    ("GET", "/proposals/{proposal_id}", "404 404 404 404"),
+    ("POST", "/proposals/{proposal_id}/endorse", "303> 404 404 404"),
+    ("POST", "/proposals/{proposal_id}/endorsement/withdraw", "303> 404 404 404"),
+    ("GET", "/proposals/{proposal_id}/export", "404 404 404 404"),
+    ("GET", "/audit", "200 200 200 200"),
 ]
 
 
@@ -97,7 +106,13 @@ async def test_page_matrix(app, db, method, path, expected):
     thread = await make_thread(db, session)
     written = await create_post(db, thread.id, participant, PostIn(body="A post"), settings=Settings(), now=utcnow())
     url = path.format(
-        code=session.code, user_id=participant.id, thread_id=thread.id, post_id=written.id, flag_id=uuid.uuid4()
+        code=session.code,
+        user_id=participant.id,
+        thread_id=thread.id,
+        post_id=written.id,
+        flag_id=uuid.uuid4(),
+        conclusion_id=uuid.uuid4(),
+        proposal_id=uuid.uuid4(),
     )
     for role, answer in zip(ROLES, expected.split(), strict=True):
         async with serve_in_process(app) as client:

@@ -1,5 +1,5 @@
 """Every page route, one module per area; each module ends with its `ROUTES`."""
 
-from deliberation.web.routes import accounts, admin, forum, moderation, threads
+from deliberation.web.routes import accounts, admin, deciding, forum, moderation, threads
 
-ROUTES = [*forum.ROUTES, *accounts.ROUTES, *admin.ROUTES, *threads.ROUTES, *moderation.ROUTES]
+ROUTES = [*forum.ROUTES, *accounts.ROUTES, *admin.ROUTES, *threads.ROUTES, *moderation.ROUTES, *deciding.ROUTES]

@@ -16,6 +16,7 @@ from deliberation.errors import NotFound
 from deliberation.forum import service as forum
 from deliberation.forum.schemas import SessionOut
 from deliberation.membership import service as membership
+from deliberation.proposals import endorsements
 from deliberation.proposals import service as proposal_service
 from deliberation.web.page import Page, WebPage, zone
 
@@ -92,6 +93,7 @@ async def event_page(page: WebPage, db: DB, code: str) -> Template:
     if page.viewer is not None:  # conclusions are for signed-in people; published proposals are public
         conclusions = await conclusion_service.list_conclusions(db, session.id, page.viewer, after=None, limit=SHOWN)
     proposals = (await proposal_service.list_proposals(db, session.id, page.viewer, after=None, limit=SHOWN)).items
+    published = [proposal for proposal in proposals if proposal.status == "published"]
     return page.render(
         "forum/event.html",
         session=session,
@@ -102,7 +104,13 @@ async def event_page(page: WebPage, db: DB, code: str) -> Template:
             "adopted": page.gettext("Adopted"),
             "rejected": page.gettext("Rejected"),
         },
-        proposals=[proposal for proposal in proposals if proposal.status == "published"],
+        proposals=published,
+        endorsements={
+            proposal.id: await endorsements.list_endorsements(
+                db, proposal.id, page.viewer, after=None, limit=SHOWN, now=page.now
+            )
+            for proposal in published
+        },
         status_label=status_label(page, session.status),
         category=category_label(page, session.category),
         duration=page.duration(session.duration_minutes),
