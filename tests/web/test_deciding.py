@@ -209,7 +209,7 @@ async def test_a_representative_endorses_and_a_visitor_checks_the_record(open_pa
 
     visitor = await open_page()
     await visitor.goto(f"/sessions/{session.code}")
-    await expect(visitor.get_by_text("Open procurement to small suppliers")).to_be_visible()
+    await expect(visitor.get_by_role("link", name="Audit trail")).to_be_visible()
     await expect(visitor.get_by_text("Rosa Intendenta, Mayor, Rosario (with reservations)")).to_be_visible()
     await check_axe(visitor)
     await visitor.get_by_role("link", name="Local procurement for small suppliers").click()
