@@ -72,7 +72,8 @@ def csrf_token_of(session_token: str | None, anonymous_secret: str | None) -> st
 
 def csrf_valid(request: Request, sent: str | None) -> bool:
     expected = csrf_token_of(request.cookies.get(SESSION_COOKIE), request.cookies.get(CSRF_COOKIE))
-    return bool(expected and sent) and hmac.compare_digest(expected, sent or "")
+    # As bytes: compare_digest refuses str with non-ASCII characters (TypeError), and any text may be sent.
+    return bool(expected and sent) and hmac.compare_digest(expected.encode(), (sent or "").encode())
 
 
 def local_path(value: str | None, default: str = "/") -> str:
