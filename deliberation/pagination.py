@@ -1,4 +1,8 @@
-"""Cursor pagination shared by every list: `?limit=` (default 50, max 200) and an opaque `?cursor=`."""
+"""Cursor pagination shared by every list: `?limit=` (default 50, max 200) and an opaque `?cursor=`.
+
+A list service builds its query, hands it to `keyset_page` with the columns it is ordered by, and returns
+its page type (a `Page`). Handlers only pass `limit` and `cursor` through.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar.params import Parameter
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.errors import BadRequest
 
@@ -29,6 +35,7 @@ MAX_SEQ = 2**63 - 1  # seqs are BIGINT
 # Numbers inside cursor tuples, bounded like the columns they are compared with (else a 400 names the cursor).
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=MAX_SEQ)]
 After = Annotated[int, Parameter(ge=0, le=MAX_SEQ, description="Only items with a greater seq.")]
 
 
@@ -52,3 +59,40 @@ def paginate(rows: Sequence[R], limit: int, key: Callable[[R], tuple[Any, ...]])
     """A page from `limit + 1` rows: the first `limit`, and a cursor on `key` of the last when more follow."""
     items = list(rows[:limit])
     return items, encode_cursor(*key(items[-1])) if len(rows) > limit else None
+
+
+class Page(msgspec.Struct, kw_only=True):
+    """What every list answers: its `items` (each page type declares them) and `next_cursor`.
+
+    Fields every page of a kind shares go here or on a subclass (kw_only, so they follow `items`).
+    """
+
+    next_cursor: str | None
+
+
+def _key_type(key: ColumnElement[Any]) -> Any:
+    """The Python type a cursor holds for a key column, bounded like the column."""
+    if isinstance(key.type, BigInteger):
+        return Int64
+    if isinstance(key.type, Integer):
+        return Int32
+    return key.type.python_type
+
+
+async def keyset_page(
+    db: AsyncSession, query: Select[Any], keys: Sequence[ColumnElement[Any]], *, cursor: str | None, limit: int
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """One page of `query` in the order of `keys` (ascending) after `cursor`, and the next page's cursor.
+
+    The ORDER BY, the `(keys) > (cursor)` filter and what the cursor holds all come from `keys`, so they cannot
+    disagree; the cursor decodes into the key columns' types, bounded like them (400 when it is not a cursor of
+    this list). Each row comes back without the key columns. Runs inside the caller's transaction.
+    """
+    width = len(keys)
+    query = query.add_columns(*keys).order_by(*keys).limit(limit + 1)
+    if cursor is not None:
+        after = decode_cursor(cursor, tuple[tuple(_key_type(key) for key in keys)])  # type: ignore[misc]
+        query = query.where(tuple_(*keys) > tuple_(*after))
+    rows = (await db.execute(query)).all()
+    next_cursor = encode_cursor(*rows[limit - 1][-width:]) if len(rows) > limit else None
+    return [tuple(row[:-width]) for row in rows[:limit]], next_cursor

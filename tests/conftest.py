@@ -1,5 +1,9 @@
 """Test fixtures: one fresh, migrated database per test session; each test rolls back.
 
+Tests whose writes really commit (live servers, concurrency, several instances) use a second database of the
+test session, `committed_database_url` (`committed`, `committed_engine`, `live_client`, `live_settings`,
+`server`), or one of their own (`own_database_url`), so the rolled-back database never holds their rows.
+
 `DELIBERATION_TEST_DATABASE_URL` names an existing server (a throwaway database is created on it);
 without it an embedded PostgreSQL is started in a temporary directory.
 """
@@ -26,6 +30,7 @@ from deliberation.db import migrate
 from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.settings import Settings
+from tests.live import LiveServer, live_server
 from tests.smtp import smtp_down, smtp_server
 
 __all__ = ["smtp_down", "smtp_server"]  # SMTP fixtures for every test package
@@ -76,25 +81,25 @@ async def create_database(server_url: str) -> AsyncIterator:
         await admin.close()
 
 
-@pytest.fixture(scope="session")
-async def database_url(create_database) -> str:
-    """The session's database, migrated to head with Alembic."""
+async def migrated(create_database, prefix: str) -> str:
+    """A new database, migrated to head with Alembic."""
     import anyio
 
-    url = await create_database()
+    url = await create_database(prefix)
     await anyio.to_thread.run_sync(migrate.upgrade, url)
     return url
+
+
+@pytest.fixture(scope="session")
+async def database_url(create_database) -> str:
+    """The session's database (each test's work in it is rolled back)."""
+    return await migrated(create_database, "deliberation_test")
 
 
 @pytest.fixture
 async def own_database_url(create_database) -> str:
-    """A migrated database of the test's own, for tests whose writes really commit (the shared one only holds
-    rolled-back work, apart from the live-stream tests' sessions)."""
-    import anyio
-
-    url = await create_database("deliberation_own")
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
-    return url
+    """A migrated database of the test's own, for tests that need an empty log or database."""
+    return await migrated(create_database, "deliberation_own")
 
 
 @pytest.fixture
@@ -106,8 +111,39 @@ async def own_engine(own_database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(scope="session")
+async def committed_database_url(create_database) -> str:
+    """The session's database for tests whose writes commit (shared by them, never by rolled-back tests)."""
+    return await migrated(create_database, "deliberation_committed")
+
+
+@pytest.fixture
+async def committed(committed_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose writes really commit (other connections, other instances see them)."""
+    async with create_sessionmaker(committed_engine)() as db:
+        yield db
+
+
+@pytest.fixture
+def live_settings(committed_database_url: str) -> Settings:
+    return Settings(database_url=committed_database_url, live_poll_seconds=1.0, presence_refresh_seconds=1.0)
+
+
+@pytest.fixture
+async def server(live_settings: Settings) -> AsyncIterator[LiveServer]:
+    async with live_server(live_settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def committed_engine(committed_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(committed_database_url)
     yield engine
     await engine.dispose()
 
@@ -179,7 +215,7 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def live_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on an app with its own connection pool: writes commit, concurrency is real."""
-    async with serve_in_process(create_app(settings)) as client:
+async def live_client(committed_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on an app with its own connection pool on the committed database: concurrency is real."""
+    async with serve_in_process(create_app(Settings(database_url=committed_database_url))) as client:
         yield client

@@ -1,9 +1,14 @@
-"""Build rows directly for tests that need users, tokens and the like without going through every route."""
+"""Build rows directly for tests that need users, tokens and the like without going through every route.
+
+`make_forum` is the one way tests build a forum (a session with its people and a thread); the API steps at
+the end (a post, a draft conclusion, a vote) are what several test packages do through the routes.
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -127,3 +132,97 @@ async def make_thread(
     async with db.begin():
         db.add(thread)
     return thread
+
+
+# The people of `make_forum`: members of several actor types, an outsider, an admin; with `representatives`,
+# two verified elected representatives (not members) and one unverified claimant.
+PEOPLE = {
+    "moderator": {"display_name": "Mod", "actor_type": "civil_society"},
+    "ana": {"display_name": "Ana", "actor_type": "civil_society"},
+    "ben": {"display_name": "Ben", "actor_type": "local_government"},
+    "cai": {"display_name": "Cai", "actor_type": "academia"},
+    "outsider": {"display_name": "Out"},
+    "admin": {"display_name": "Org", "is_admin": True},
+}
+REPRESENTATIVES = {
+    "mayor": {"display_name": "Mayor Elena", "actor_type": "local_government"},
+    "councillor": {"display_name": "Councillor Sam", "actor_type": "regional_government"},
+    "claimant": {"display_name": "Pending Pat", "actor_type": "local_government"},
+}
+MEMBERS = {"moderator": "moderator", "ana": "participant", "ben": "participant", "cai": "participant"}
+
+
+@dataclass
+class Forum:
+    """A session with one thread, and its people by name (`forum.ana`, `forum.as_("ana")` for headers)."""
+
+    session: Session
+    thread: Thread
+    users: dict[str, User]
+    headers: dict[str, dict[str, str]]
+
+    def as_(self, who: str) -> dict[str, str]:
+        return self.headers[who]
+
+    def __getattr__(self, name: str) -> User:
+        try:
+            return self.__dict__["users"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def make_forum(db: AsyncSession, *, representatives: bool = False) -> Forum:
+    """The forum, written through `db` (the rolled-back test session, or one that commits)."""
+    people = {name: await signed_in(db, **fields) for name, fields in PEOPLE.items()}
+    if representatives:
+        people |= {name: await signed_in(db, **fields) for name, fields in REPRESENTATIVES.items()}
+    session = await make_forum_session(db, members={people[name][0]: role for name, role in MEMBERS.items()})
+    if representatives:
+        await make_representative(db, people["mayor"][0], office="Mayor", territory="Valle Norte")
+        await make_representative(db, people["councillor"][0], office="Regional Councillor", territory="Costa")
+        await make_representative(db, people["claimant"][0], verified=False)
+    return Forum(
+        session=session,
+        thread=await make_thread(db, session),
+        users={name: user for name, (user, _) in people.items()},
+        headers={name: headers for name, (_, headers) in people.items()},
+    )
+
+
+async def write_post(client, forum: Forum, body: str = "We need local procurement.") -> str:
+    """Ana's post in the forum's thread (201 expected); its id."""
+    response = await client.post(f"/api/threads/{forum.thread.id}/posts", json={"body": body}, headers=forum.as_("ana"))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def draft(client, forum: Forum, **fields) -> dict:
+    """A draft conclusion made by the moderator."""
+    body = {"title": "Buy local", "body": "Municipalities should buy from local firms.", **fields}
+    response = await client.post(
+        f"/api/sessions/{forum.session.id}/conclusions", json=body, headers=forum.as_("moderator")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def open_vote(client, forum: Forum, conclusion_id: str, **rules) -> dict:
+    response = await client.post(
+        f"/api/conclusions/{conclusion_id}/voting", json={"action": "open", **rules}, headers=forum.as_("moderator")
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def close_vote(client, forum: Forum, conclusion_id: str) -> dict:
+    response = await client.post(
+        f"/api/conclusions/{conclusion_id}/voting", json={"action": "close"}, headers=forum.as_("moderator")
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def vote(client, forum: Forum, who: str, conclusion_id: str, choice: str, **extra):
+    return await client.put(
+        f"/api/conclusions/{conclusion_id}/vote", json={"choice": choice, **extra}, headers=forum.as_(who)
+    )

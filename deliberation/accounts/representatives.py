@@ -5,26 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import ClaimStatus, RepresentativeClaim, User
-from deliberation.accounts.schemas import ClaimIn, ClaimOut, UserOut, VerifyIn
+from deliberation.accounts.schemas import ClaimIn, ClaimOut, ClaimPage, UserOut, VerifyIn
 from deliberation.accounts.service import claim_is_verified, user_out
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Invalid, NotFound
+from deliberation.pagination import keyset_page
 
 
-async def verified_claim(db: AsyncSession, user_id: uuid.UUID, today: date | None = None) -> RepresentativeClaim | None:
+async def verified_claim(db: AsyncSession, user_id: uuid.UUID, today: date) -> RepresentativeClaim | None:
     """The user's claim if it is verified and its term not over, else None (inside the caller's transaction)."""
     claim = await db.get(RepresentativeClaim, user_id)
     return claim if claim_is_verified(claim, today) else None
-
-
-async def is_verified_representative(db: AsyncSession, user_id: uuid.UUID, today: date | None = None) -> bool:
-    """Whether the user may act as an elected representative (endorse), inside the caller's transaction."""
-    return await verified_claim(db, user_id, today) is not None
 
 
 def _audit_data(claim: RepresentativeClaim) -> dict[str, str | None]:
@@ -69,27 +65,24 @@ async def submit_claim(db: AsyncSession, user: User, data: ClaimIn, *, now: date
             .returning(RepresentativeClaim),
             execution_options={"populate_existing": True},
         )
-        return user_out(user, user, claim)
+        return user_out(user, user, claim, today=now.date())
 
 
 async def list_claims(
-    db: AsyncSession, admin: User, *, status: str, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[ClaimOut]:
-    """Claims with this status, oldest first; `limit + 1` items tell a page follows."""
+    db: AsyncSession, admin: User, *, status: str, cursor: str | None, limit: int, now: datetime
+) -> ClaimPage:
+    """Claims with this status, oldest first."""
+    query = (
+        select(RepresentativeClaim, User)
+        .join(User, User.id == RepresentativeClaim.user_id)
+        .where(RepresentativeClaim.status == status)
+    )
+    keys = (RepresentativeClaim.claimed_at, RepresentativeClaim.user_id)
     async with db.begin():
-        query = (
-            select(RepresentativeClaim, User)
-            .join(User, User.id == RepresentativeClaim.user_id)
-            .where(RepresentativeClaim.status == status)
-            .order_by(RepresentativeClaim.claimed_at, RepresentativeClaim.user_id)
-            .limit(limit + 1)
-        )
-        if after is not None:
-            query = query.where(tuple_(RepresentativeClaim.claimed_at, RepresentativeClaim.user_id) > after)
-        rows = (await db.execute(query)).all()
-    return [
+        rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
+    items = [
         ClaimOut(
-            user=user_out(user, admin, claim),
+            user=user_out(user, admin, claim, today=now.date()),
             office=claim.office,
             territory=claim.territory,
             term_ends=claim.term_ends,
@@ -99,6 +92,7 @@ async def list_claims(
         )
         for claim, user in rows
     ]
+    return ClaimPage(items=items, next_cursor=next_cursor)
 
 
 async def set_verified(db: AsyncSession, admin: User, user_id: uuid.UUID, data: VerifyIn, *, now: datetime) -> UserOut:
@@ -126,4 +120,4 @@ async def set_verified(db: AsyncSession, admin: User, user_id: uuid.UUID, data: 
                 reason=data.reason,
                 data=_audit_data(claim),
             )
-        return user_out(user, admin, claim)
+        return user_out(user, admin, claim, today=now.date())

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Request, get, patch, post
@@ -25,7 +24,7 @@ from deliberation.accounts.schemas import (
     VerifyIn,
 )
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 
 def client_address(request: Request) -> str:
@@ -88,12 +87,12 @@ class MeController(Controller):
     tags = ["accounts"]
 
     @get("/", summary="The signed-in user")
-    async def get_me(self, db: DB, user: CurrentUser) -> UserOut:
-        return await service.get_me(db, user)
+    async def get_me(self, db: DB, user: CurrentUser, now: Now) -> UserOut:
+        return await service.get_me(db, user, now=now)
 
     @patch("/", summary="Edit your profile: display name, organization, actor type, territory")
-    async def update_me(self, db: DB, user: CurrentUser, data: JSONBody[ProfilePatch]) -> UserOut:
-        return await service.update_profile(db, user, data)
+    async def update_me(self, db: DB, user: CurrentUser, now: Now, data: JSONBody[ProfilePatch]) -> UserOut:
+        return await service.update_profile(db, user, data, now=now)
 
     @post("/representative-claim", status_code=202, summary="Claim an elected office (pending until verified)")
     async def claim_office(self, db: DB, user: CurrentUser, now: Now, data: JSONBody[ClaimIn]) -> UserOut:
@@ -109,14 +108,12 @@ class AdminAccountsController(Controller):
         self,
         db: DB,
         admin: Admin,
+        now: Now,
         status: Annotated[ClaimStatusName, Parameter(description="Only claims with this status.")] = "pending",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ClaimPage:
-        after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
-        rows = await representatives.list_claims(db, admin, status=status, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda claim: (claim.claimed_at, claim.user.id))
-        return ClaimPage(items=items, next_cursor=next_cursor)
+        return await representatives.list_claims(db, admin, status=status, cursor=cursor, limit=limit, now=now)
 
     @post("/users/{user_id:uuid}/representative", status_code=200, summary="Verify or unverify a claim (admins)")
     async def set_representative(

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from deliberation.pagination import Page
 from deliberation.text import DisplayName, Email, Name, OptionalName, Reason
 
 ActorTypeName = Literal[
@@ -114,6 +115,5 @@ class ClaimOut(msgspec.Struct):
     reviewed_at: datetime | None
 
 
-class ClaimPage(msgspec.Struct):
+class ClaimPage(Page):
     items: list[ClaimOut]
-    next_cursor: str | None

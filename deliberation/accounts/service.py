@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import msgspec
 from email_validator import EmailNotValidError, validate_email
@@ -109,17 +109,17 @@ def _check_password(password: str, email: str) -> None:
         raise Invalid.field("password", problem)
 
 
-def claim_is_verified(claim: RepresentativeClaim | None, today: date | None = None) -> bool:
-    """Verified by an admin and the term (if given) not over on `today` (default: the UTC date)."""
+def claim_is_verified(claim: RepresentativeClaim | None, today: date) -> bool:
+    """Verified by an admin and the term (if given) not over on `today` (the UTC date of the action's now)."""
     if claim is None or claim.status != ClaimStatus.verified:
         return False
-    return claim.term_ends is None or claim.term_ends >= (today or datetime.now(UTC).date())
+    return claim.term_ends is None or claim.term_ends >= today
 
 
-def user_out(user: User, viewer: User | None, claim: RepresentativeClaim | None) -> UserOut:
-    """A user as `viewer` may see them: the email and an unverified claim only for themselves and admins."""
+def user_out(user: User, viewer: User | None, claim: RepresentativeClaim | None, *, today: date) -> UserOut:
+    """A user as `viewer` may see them on `today`: the email and an unverified claim only for themselves and admins."""
     privileged = viewer is not None and (viewer.id == user.id or viewer.is_admin)
-    verified = claim_is_verified(claim)
+    verified = claim_is_verified(claim, today)
     representative = None
     if claim is not None and (privileged or verified):
         representative = RepresentativeOut(
@@ -152,11 +152,11 @@ async def claims_of(db: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uui
     return {claim.user_id: claim for claim in claims}
 
 
-async def users_out(db: AsyncSession, users: Iterable[User], viewer: User | None) -> list[UserOut]:
+async def users_out(db: AsyncSession, users: Iterable[User], viewer: User | None, *, today: date) -> list[UserOut]:
     """`user_out` for many users, with their claims read in one query (inside the caller's transaction)."""
     users = list(users)
     claims = await claims_of(db, (user.id for user in users))
-    return [user_out(user, viewer, claims.get(user.id)) for user in users]
+    return [user_out(user, viewer, claims.get(user.id), today=today) for user in users]
 
 
 async def sign_up(db: AsyncSession, settings: Settings, data: SignupIn, *, address: str, now: datetime) -> UserOut:
@@ -189,7 +189,7 @@ async def sign_up(db: AsyncSession, settings: Settings, data: SignupIn, *, addre
     except IntegrityError:
         # The unique constraint decides, so two sign-ups racing for one address cannot both win.
         raise Conflict("An account with this email address already exists.") from None
-    return user_out(user, user, None)
+    return user_out(user, user, None, today=now.date())
 
 
 def _account_network_key(email: str, address: str) -> str:
@@ -242,7 +242,7 @@ async def log_in(db: AsyncSession, settings: Settings, data: LoginIn, *, address
         await prune_user_tokens(db, user.id, now)
         raw, token = await issue_token(db, user.id, timedelta(days=settings.token_ttl_days), now=now)
         claim = await db.get(RepresentativeClaim, user.id)
-    return LoginOut(access_token=raw, expires_at=token.expires_at, user=user_out(user, user, claim))
+    return LoginOut(access_token=raw, expires_at=token.expires_at, user=user_out(user, user, claim, today=now.date()))
 
 
 async def log_out(db: AsyncSession, user: User, raw_token: str, *, now: datetime) -> None:
@@ -337,13 +337,13 @@ async def confirm_password_reset(
         await revoke_user_tokens(db, user.id, now)
 
 
-async def get_me(db: AsyncSession, user: User) -> UserOut:
+async def get_me(db: AsyncSession, user: User, *, now: datetime) -> UserOut:
     """The signed-in user, as they see themselves."""
     async with db.begin():
-        return user_out(user, user, await db.get(RepresentativeClaim, user.id))
+        return user_out(user, user, await db.get(RepresentativeClaim, user.id), today=now.date())
 
 
-async def update_profile(db: AsyncSession, user: User, data: ProfilePatch) -> UserOut:
+async def update_profile(db: AsyncSession, user: User, data: ProfilePatch, *, now: datetime) -> UserOut:
     """Change the editable profile fields that are given."""
     async with db.begin():
         row = await db.get_one(User, user.id, with_for_update=True)
@@ -355,7 +355,7 @@ async def update_profile(db: AsyncSession, user: User, data: ProfilePatch) -> Us
             value = getattr(data, field)
             if value is not UNSET:
                 setattr(row, field, _optional_text(value))
-        return user_out(row, row, await db.get(RepresentativeClaim, user.id))
+        return user_out(row, row, await db.get(RepresentativeClaim, user.id), today=now.date())
 
 
 async def find_user(db: AsyncSession, email: str) -> User | None:

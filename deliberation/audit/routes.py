@@ -13,7 +13,7 @@ from deliberation.audit.schemas import AuditPage
 from deliberation.audit.service import VerifyResult
 from deliberation.deps import DB, Now
 from deliberation.errors import Conflict
-from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit, Seq, decode_cursor, paginate
+from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit
 
 
 class AuditController(Controller):
@@ -29,11 +29,7 @@ class AuditController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> AuditPage:
-        if cursor is not None:
-            (after,) = decode_cursor(cursor, tuple[Seq])
-        rows = await service.list_entries(db, session_id=session, after=after, limit=limit)
-        page, next_cursor = paginate(rows, limit, lambda row: (row[0].seq,))
-        return AuditPage(items=[service.entry_out(entry, name) for entry, name in page], next_cursor=next_cursor)
+        return await service.list_entries(db, session_id=session, after=after, cursor=cursor, limit=limit)
 
     @get("/verify", summary="Recompute the hash chain of the whole log (the answer may be a few seconds old)")
     async def verify_audit(self, db: DB, state: State, now: Now) -> VerifyResult:

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from deliberation.pagination import Page
+
 
 class ActorRef(msgspec.Struct):
     id: uuid.UUID
@@ -26,9 +28,8 @@ class AuditEntryOut(msgspec.Struct):
     hash: str
 
 
-class AuditPage(msgspec.Struct):
+class AuditPage(Page):
     items: list[AuditEntryOut]
-    next_cursor: str | None
 
 
 class AuditLink(msgspec.Struct):

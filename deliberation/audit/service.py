@@ -17,14 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit.checkpoint import Checkpoint
 from deliberation.audit.models import AuditEntry
-from deliberation.audit.schemas import ActorRef, AuditEntryOut, AuditLink
+from deliberation.audit.schemas import ActorRef, AuditEntryOut, AuditLink, AuditPage
 from deliberation.db import locks
+from deliberation.pagination import keyset_page
 
 GENESIS_HASH = "0" * 64
 VERIFY_BATCH = 1000
@@ -124,28 +125,34 @@ async def links_between(db: AsyncSession, *, session_id: uuid.UUID, first: int, 
     return [AuditLink(seq=seq, prev_hash=prev_hash, hash=hash_) for seq, prev_hash, hash_ in rows]
 
 
-async def session_entries(
-    db: AsyncSession, *, session_id: uuid.UUID | None, after: int = 0, limit: int | None = None
-) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
-    """(entry, actor display name) with `seq > after`, oldest first, inside the caller's transaction."""
+def _entries_query(session_id: uuid.UUID | None, after: int) -> Select[tuple[AuditEntry, str | None]]:
+    """(entry, actor display name) with `seq > after`, of one session or of all."""
     query = (
         select(AuditEntry, User.display_name)
         .outerjoin(User, User.id == AuditEntry.actor_id)
         .where(AuditEntry.seq > after)
-        .order_by(AuditEntry.seq)
-        .limit(limit)
     )
     if session_id is not None:
         query = query.where(AuditEntry.session_id == session_id)
-    return (await db.execute(query)).all()
+    return query
+
+
+async def session_entries(
+    db: AsyncSession, *, session_id: uuid.UUID | None
+) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
+    """Every (entry, actor display name) of a session, oldest first, inside the caller's transaction."""
+    return (await db.execute(_entries_query(session_id, 0).order_by(AuditEntry.seq))).all()
 
 
 async def list_entries(
-    db: AsyncSession, *, session_id: uuid.UUID | None, after: int, limit: int
-) -> Sequence[Row[tuple[AuditEntry, str | None]]]:
-    """(entry, actor display name) with `seq > after`, oldest first; `limit + 1` rows tell a page follows."""
+    db: AsyncSession, *, session_id: uuid.UUID | None, after: int, cursor: str | None, limit: int
+) -> AuditPage:
+    """A page of entries with `seq > after`, oldest first."""
     async with db.begin():
-        return await session_entries(db, session_id=session_id, after=after, limit=limit + 1)
+        rows, next_cursor = await keyset_page(
+            db, _entries_query(session_id, after), (AuditEntry.seq,), cursor=cursor, limit=limit
+        )
+    return AuditPage(items=[entry_out(entry, name) for entry, name in rows], next_cursor=next_cursor)
 
 
 def entry_out(entry: AuditEntry, display_name: str | None) -> AuditEntryOut:

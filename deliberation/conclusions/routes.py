@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody
@@ -22,7 +21,7 @@ from deliberation.conclusions.schemas import (
     VotingIn,
 )
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 from deliberation.preconditions import ETAG, IfMatch, expected_version, with_etag
 
 
@@ -39,10 +38,7 @@ class SessionConclusionsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ConclusionPage:
-        after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
-        rows = await service.list_conclusions(db, session_id, user, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda conclusion: (conclusion.created_at, conclusion.id))
-        return ConclusionPage(items=items, next_cursor=next_cursor)
+        return await service.list_conclusions(db, session_id, user, cursor=cursor, limit=limit)
 
     @post("/", summary="Draft a conclusion from posts of the session (moderators)")
     async def create_conclusion(
@@ -85,10 +81,7 @@ class ConclusionController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> VersionPage:
-        after = decode_cursor(cursor, tuple[int])[0] if cursor is not None else 0
-        rows = await service.list_versions(db, conclusion_id, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda version: (version.version,))
-        return VersionPage(items=items, next_cursor=next_cursor)
+        return await service.list_versions(db, conclusion_id, cursor=cursor, limit=limit)
 
     @post("/voting", status_code=200, summary="Open the vote with its rule set, or close it (moderators)")
     async def change_voting(
@@ -108,6 +101,6 @@ class ConclusionController(Controller):
     async def retract_vote(self, db: DB, user: CurrentUser, now: Now, conclusion_id: FromPath[uuid.UUID]) -> None:
         await voting.retract_vote(db, conclusion_id, user, now=now)
 
-    @get("/tally", summary="The tally of the current version (members while open; anyone once closed)")
+    @get("/tally", summary="The tally of the current version (signed-in users while open; anyone once closed)")
     async def get_tally(self, db: DB, viewer: Viewer, conclusion_id: FromPath[uuid.UUID]) -> TallyOut:
         return await voting.get_tally(db, conclusion_id, viewer)

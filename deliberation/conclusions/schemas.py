@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
+from deliberation.pagination import Page
 from deliberation.text import Reason, Text, Title
 
 StatusName = Literal["draft", "voting", "adopted", "rejected"]
@@ -84,9 +85,8 @@ class ConclusionOut(msgspec.Struct):
     updated_at: datetime
 
 
-class ConclusionPage(msgspec.Struct):
+class ConclusionPage(Page):
     items: list[ConclusionOut]
-    next_cursor: str | None
 
 
 class VersionOut(msgspec.Struct):
@@ -97,9 +97,8 @@ class VersionOut(msgspec.Struct):
     author: AuthorRef | None
 
 
-class VersionPage(msgspec.Struct):
+class VersionPage(Page):
     items: list[VersionOut]
-    next_cursor: str | None
 
 
 class ChoiceCounts(msgspec.Struct):

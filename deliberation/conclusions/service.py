@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -29,13 +29,16 @@ from deliberation.conclusions.presenters import conclusion_out, conclusions_out
 from deliberation.conclusions.schemas import (
     ConclusionIn,
     ConclusionOut,
+    ConclusionPage,
     ConclusionPatch,
     VersionOut,
+    VersionPage,
 )
 from deliberation.conclusions.tally import mark_tally_changed
 from deliberation.errors import Conflict, Invalid
 from deliberation.forum.access import get_session_or_404, require_moderator
 from deliberation.forum.models import Thread
+from deliberation.pagination import keyset_page
 from deliberation.preconditions import check_version
 from deliberation.realtime.events import emit
 from deliberation.threads.models import Post
@@ -167,10 +170,10 @@ async def list_conclusions(
     session_id: uuid.UUID,
     viewer: User,
     *,
-    after: tuple[datetime, uuid.UUID] | None,
+    cursor: str | None,
     limit: int,
-) -> list[ConclusionOut]:
-    """The session's conclusions, oldest first, after `(created_at, id)`; `limit + 1` tell more follow."""
+) -> ConclusionPage:
+    """The session's conclusions, oldest first."""
     query = (
         select(Conclusion, ConclusionVersion)
         .join(
@@ -178,35 +181,33 @@ async def list_conclusions(
             (ConclusionVersion.conclusion_id == Conclusion.id) & (ConclusionVersion.version == Conclusion.version),
         )
         .where(Conclusion.session_id == session_id)
-        .order_by(Conclusion.created_at, Conclusion.id)
-        .limit(limit + 1)
     )
-    if after is not None:
-        query = query.where(tuple_(Conclusion.created_at, Conclusion.id) > tuple_(*after))
     async with db.begin():
         await get_session_or_404(db, session_id)
-        rows = [(conclusion, text) for conclusion, text in await db.execute(query)]
-        return await conclusions_out(db, rows, viewer)
+        keys = (Conclusion.created_at, Conclusion.id)
+        rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
+        items = await conclusions_out(db, [(conclusion, text) for conclusion, text in rows], viewer)
+    return ConclusionPage(items=items, next_cursor=next_cursor)
 
 
-async def list_versions(db: AsyncSession, conclusion_id: uuid.UUID, *, after: int, limit: int) -> list[VersionOut]:
-    """Every version, oldest first, after version `after`; `limit + 1` tell more follow."""
+async def list_versions(db: AsyncSession, conclusion_id: uuid.UUID, *, cursor: str | None, limit: int) -> VersionPage:
+    """Every version, oldest first."""
+    query = (
+        select(ConclusionVersion, User)
+        .outerjoin(User, User.id == ConclusionVersion.created_by)
+        .where(ConclusionVersion.conclusion_id == conclusion_id)
+    )
     async with db.begin():
         await get_conclusion_or_404(db, conclusion_id)
-        rows = await db.execute(
-            select(ConclusionVersion, User)
-            .outerjoin(User, User.id == ConclusionVersion.created_by)
-            .where(ConclusionVersion.conclusion_id == conclusion_id, ConclusionVersion.version > after)
-            .order_by(ConclusionVersion.version)
-            .limit(limit + 1)
+        rows, next_cursor = await keyset_page(db, query, (ConclusionVersion.version,), cursor=cursor, limit=limit)
+    items = [
+        VersionOut(
+            version=text.version,
+            title=text.title,
+            body=text.body,
+            created_at=text.created_at,
+            author=author_ref(author) if author is not None else None,
         )
-        return [
-            VersionOut(
-                version=text.version,
-                title=text.title,
-                body=text.body,
-                created_at=text.created_at,
-                author=author_ref(author) if author is not None else None,
-            )
-            for text, author in rows
-        ]
+        for text, author in rows
+    ]
+    return VersionPage(items=items, next_cursor=next_cursor)

@@ -29,7 +29,6 @@ from deliberation.forum.models import Role, Session, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
 from deliberation.forum.service import add_member, add_session
 
-# Serializes concurrent demo loads so two runs at once still leave one copy.
 DEMO_PASSWORD = "forum-demo-password"  # noqa: S105 (printed by the command; demo data only)
 
 MAIN_SESSION_DESCRIPTION = """\
@@ -249,6 +248,7 @@ async def load_demo(db: AsyncSession, *, now: datetime | None = None) -> list[De
     """
     now = now or utcnow()
     async with db.begin():
+        # Serializes concurrent demo loads so two runs at once still leave one copy.
         await db.execute(select(func.pg_advisory_xact_lock(locks.DEMO)))
         users = {account.email: await _ensure_user(db, account) for account in ACCOUNTS}
         lines = {number: await _ensure_line(db, number, title, text) for number, title, text in LINES}

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
@@ -23,10 +22,8 @@ from deliberation.forum.schemas import (
     StatusName,
     SublineIn,
 )
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 from deliberation.text import DOTTED
-
-AFTER = tuple[datetime, uuid.UUID]
 
 
 class LineController(Controller):
@@ -69,8 +66,7 @@ class SessionController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> SessionPage:
-        after = decode_cursor(cursor, AFTER) if cursor is not None else None
-        rows = await service.list_sessions(
+        return await service.list_sessions(
             db,
             viewer,
             now=now,
@@ -79,11 +75,9 @@ class SessionController(Controller):
             status=status,
             category=category,
             code=code,
-            after=after,
+            cursor=cursor,
             limit=limit,
         )
-        items, next_cursor = paginate(rows, limit, lambda session: (session.starts_at, session.id))
-        return SessionPage(items=items, next_cursor=next_cursor)
 
     @post("/", summary="Create a session and one thread per guiding question (admins)")
     async def create_session(self, db: DB, admin: Admin, now: Now, data: JSONBody[SessionIn]) -> SessionOut:
@@ -108,7 +102,4 @@ class MySessionsController(Controller):
     async def list_my_sessions(
         self, db: DB, user: CurrentUser, now: Now, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
     ) -> SessionPage:
-        after = decode_cursor(cursor, AFTER) if cursor is not None else None
-        rows = await service.list_sessions(db, user, now=now, members_only=True, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda session: (session.starts_at, session.id))
-        return SessionPage(items=items, next_cursor=next_cursor)
+        return await service.list_sessions(db, user, now=now, members_only=True, cursor=cursor, limit=limit)

@@ -12,6 +12,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import UserOut
+from deliberation.pagination import Page
 from deliberation.text import Code, Number, Platform, Text, TimeZoneName, Title, Url
 
 CategoryName = Literal["round_table", "workshop", "plenary", "other"]
@@ -140,9 +141,8 @@ class SessionOut(msgspec.Struct):
     my_role: RoleName | None = None  # the viewer's role here; null when anonymous or not a member (and in events)
 
 
-class SessionPage(msgspec.Struct):
+class SessionPage(Page):
     items: list[SessionOut]
-    next_cursor: str | None
 
 
 class MemberOut(msgspec.Struct):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import msgspec
 from msgspec import UNSET
-from sqlalchemy import Select, func, null, select, tuple_
+from sqlalchemy import Select, func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +34,11 @@ from deliberation.forum.schemas import (
     NumberedRef,
     SessionIn,
     SessionOut,
+    SessionPage,
     SessionPatch,
     SublineIn,
 )
+from deliberation.pagination import keyset_page
 from deliberation.realtime.events import append_event, reserve_seq
 
 
@@ -221,10 +223,10 @@ async def list_sessions(
     category: str | None = None,
     code: str | None = None,
     members_only: bool = False,
-    after: tuple[datetime, uuid.UUID] | None = None,
+    cursor: str | None = None,
     limit: int,
-) -> list[SessionOut]:
-    """Sessions by start time then id, after the `(starts_at, id)` of a previous page; `limit + 1` tell more follow.
+) -> SessionPage:
+    """Sessions by start time then id.
 
     `members_only`: only the sessions `viewer` is a member of (`GET /api/me/sessions`).
     """
@@ -232,8 +234,6 @@ async def list_sessions(
         select(Session, Subline, ThematicLine, SessionMember.role if viewer is not None else null())
         .join(Subline, Subline.id == Session.subline_id)
         .join(ThematicLine, ThematicLine.id == Subline.line_id)
-        .order_by(Session.starts_at, Session.id)
-        .limit(limit + 1)
     )
     if viewer is not None:
         query = query.join(
@@ -251,13 +251,12 @@ async def list_sessions(
         query = query.where(Session.category == category)
     if status is not None:
         query = _status_filter(query, status, now)
-    if after is not None:
-        query = query.where(tuple_(Session.starts_at, Session.id) > tuple_(*after))
     async with db.begin():
-        rows = (await db.execute(query)).all()
-        return [
-            _viewer_session_out(session, subline, line, viewer, role, now=now) for session, subline, line, role in rows
-        ]
+        rows, next_cursor = await keyset_page(db, query, (Session.starts_at, Session.id), cursor=cursor, limit=limit)
+    items = [
+        _viewer_session_out(session, subline, line, viewer, role, now=now) for session, subline, line, role in rows
+    ]
+    return SessionPage(items=items, next_cursor=next_cursor)
 
 
 async def update_session(

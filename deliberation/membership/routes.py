@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
@@ -11,9 +10,7 @@ from deliberation.deps import DB, Now
 from deliberation.forum.schemas import MemberOut
 from deliberation.membership import service
 from deliberation.membership.schemas import MemberPage, RoleIn
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
-
-AFTER = tuple[datetime, uuid.UUID]
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 
 class MembershipController(Controller):
@@ -21,22 +18,20 @@ class MembershipController(Controller):
     tags = ["forum"]
 
     @post("/join", status_code=204, summary="Join a session as a participant")
-    async def join_session(self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID]) -> None:
-        await service.join_session(db, session_id, user)
+    async def join_session(self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID]) -> None:
+        await service.join_session(db, session_id, user, now=now)
 
     @get("/members", summary="Members of a session, in the order they joined (members only)")
     async def list_members(
         self,
         db: DB,
         user: CurrentUser,
+        now: Now,
         session_id: FromPath[uuid.UUID],
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> MemberPage:
-        after = decode_cursor(cursor, AFTER) if cursor is not None else None
-        rows = await service.list_members(db, session_id, user, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda member: (member.joined_at, member.user.id))
-        return MemberPage(items=items, next_cursor=next_cursor)
+        return await service.list_members(db, session_id, user, cursor=cursor, limit=limit, now=now)
 
     @put("/members/{user_id:uuid}", summary="Set a member's role (admins and moderators)")
     async def set_member_role(
@@ -51,8 +46,8 @@ class MembershipController(Controller):
         return await service.set_member_role(db, session_id, user, user_id, data.role, now=now)
 
     @delete("/members/me", summary="Leave the session; my votes on its open votes go with me")
-    async def leave_session(self, db: DB, user: CurrentUser, session_id: FromPath[uuid.UUID]) -> None:
-        await service.leave_session(db, session_id, user)
+    async def leave_session(self, db: DB, user: CurrentUser, now: Now, session_id: FromPath[uuid.UUID]) -> None:
+        await service.leave_session(db, session_id, user, now=now)
 
     @delete("/members/{user_id:uuid}", summary="Remove a member (admins and moderators)")
     async def remove_member(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import msgspec
 
 from deliberation.forum.schemas import MemberOut, RoleName
+from deliberation.pagination import Page
 
 
-class MemberPage(msgspec.Struct):
+class MemberPage(Page):
     items: list[MemberOut]
-    next_cursor: str | None
 
 
 class RoleIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -23,29 +23,31 @@ from deliberation.forum.access import get_session_or_404, require_member, requir
 from deliberation.forum.models import Role, SessionMember
 from deliberation.forum.schemas import MemberOut
 from deliberation.forum.service import add_member
+from deliberation.membership.schemas import MemberPage
+from deliberation.pagination import keyset_page
 from deliberation.realtime.events import emit
 
 
-async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> None:
+async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User, *, now: datetime) -> None:
     """Make the user a participant; joining again keeps the role they have (and announces nothing)."""
     async with db.begin():
         await get_session_or_404(db, session_id)
         member = await add_member(db, session_id, user.id, Role.participant)
         if member is not None:
-            await emit(db, session_id, "member.joined", await _member_event(db, member, user))
+            await emit(db, session_id, "member.joined", await _member_event(db, member, user, now=now))
 
 
-async def _member_event(db: AsyncSession, member: SessionMember, user: User) -> MemberOut:
+async def _member_event(db: AsyncSession, member: SessionMember, user: User, *, now: datetime) -> MemberOut:
     """A member as everyone in the session may see them (no email), for live events."""
-    (out,) = await _members_out(db, [member], [user], None)
+    (out,) = await _members_out(db, [member], [user], None, now=now)
     return out
 
 
 async def _members_out(
-    db: AsyncSession, members: list[SessionMember], users: list[User], viewer: User | None
+    db: AsyncSession, members: list[SessionMember], users: list[User], viewer: User | None, *, now: datetime
 ) -> list[MemberOut]:
     """Members with their users as `viewer` may see them (emails for admins and the user only; none for None)."""
-    shown = await users_out(db, users, viewer)
+    shown = await users_out(db, users, viewer, today=now.date())
     return [
         MemberOut(user=user, role=member.role, joined_at=member.joined_at)
         for member, user in zip(members, shown, strict=True)
@@ -57,23 +59,19 @@ async def list_members(
     session_id: uuid.UUID,
     user: User,
     *,
-    after: tuple[datetime, uuid.UUID] | None = None,
+    cursor: str | None = None,
     limit: int,
-) -> list[MemberOut]:
-    """Members in the order they joined (members and admins only); `limit + 1` rows tell more follow."""
-    query = (
-        select(SessionMember, User)
-        .join(User, User.id == SessionMember.user_id)
-        .where(SessionMember.session_id == session_id)
-        .order_by(SessionMember.joined_at, SessionMember.user_id)
-        .limit(limit + 1)
-    )
-    if after is not None:
-        query = query.where(tuple_(SessionMember.joined_at, SessionMember.user_id) > tuple_(*after))
+    now: datetime,
+) -> MemberPage:
+    """Members in the order they joined (members and admins only)."""
+    query = select(SessionMember, User).join(User, User.id == SessionMember.user_id)
+    query = query.where(SessionMember.session_id == session_id)
+    keys = (SessionMember.joined_at, SessionMember.user_id)
     async with db.begin():
         await require_member(db, session_id, user)
-        rows = (await db.execute(query)).all()
-        return await _members_out(db, [row[0] for row in rows], [row[1] for row in rows], user)
+        rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
+        items = await _members_out(db, [row[0] for row in rows], [row[1] for row in rows], user, now=now)
+    return MemberPage(items=items, next_cursor=next_cursor)
 
 
 async def set_member_role(
@@ -100,8 +98,8 @@ async def set_member_role(
             )
             await db.flush()
             event = "member.joined" if previous is None else "member.updated"
-            await emit(db, session_id, event, await _member_event(db, member, target))
-        (out,) = await _members_out(db, [member], [target], actor)
+            await emit(db, session_id, event, await _member_event(db, member, target, now=now))
+        (out,) = await _members_out(db, [member], [target], actor, now=now)
         return out
 
 
@@ -133,7 +131,7 @@ async def remove_member(
     """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
     async with db.begin():
         await require_moderator(db, session_id, actor)
-        role = await _end_membership(db, session_id, user_id, "That user is not a member of this session.")
+        role = await _end_membership(db, session_id, user_id, "That user is not a member of this session.", now=now)
         await audit.record(
             db,
             now=now,
@@ -146,14 +144,16 @@ async def remove_member(
         )
 
 
-async def leave_session(db: AsyncSession, session_id: uuid.UUID, user: User) -> None:
+async def leave_session(db: AsyncSession, session_id: uuid.UUID, user: User, *, now: datetime) -> None:
     """The user leaves the session (like joining, not audited); 404 unknown session or not a member."""
     async with db.begin():
         await get_session_or_404(db, session_id)
-        await _end_membership(db, session_id, user.id, "You are not a member of this session.")
+        await _end_membership(db, session_id, user.id, "You are not a member of this session.", now=now)
 
 
-async def _end_membership(db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, missing: str) -> str:
+async def _end_membership(
+    db: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID, missing: str, *, now: datetime
+) -> str:
     """Delete the membership with the user's votes on open votes, emit `member.removed`; return the role held."""
     await drop_votes_of_removed_member(db, session_id, user_id)
     member = await db.scalar(
@@ -165,5 +165,5 @@ async def _end_membership(db: AsyncSession, session_id: uuid.UUID, user_id: uuid
         raise NotFound(missing)
     target = await db.get(User, user_id)
     assert target is not None  # the membership row references the user
-    await emit(db, session_id, "member.removed", await _member_event(db, member, target))
+    await emit(db, session_id, "member.removed", await _member_event(db, member, target, now=now))
     return member.role

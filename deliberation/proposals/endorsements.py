@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +25,17 @@ from deliberation.accounts.representatives import verified_claim
 from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Forbidden, NotFound
+from deliberation.pagination import keyset_page
 from deliberation.proposals.access import lock_proposal, visible_proposal
 from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, Proposal, ProposalStatus
-from deliberation.proposals.schemas import EndorsementEventOut, EndorsementIn, EndorsementOut, RepresentativeRef
+from deliberation.proposals.schemas import (
+    EndorsementEventOut,
+    EndorsementIn,
+    EndorsementOut,
+    EndorsementPage,
+    RepresentativeRef,
+)
 from deliberation.realtime.events import emit
-
-EndorsementAfter = tuple[datetime, uuid.UUID]
 
 
 def endorsement_out(endorsement: Endorsement, representative: User, *, verified: bool) -> EndorsementOut:
@@ -62,21 +67,22 @@ async def endorsements_out(
     ]
 
 
-async def proposal_endorsements(
-    db: AsyncSession, proposal_id: uuid.UUID, *, after: EndorsementAfter | None = None, limit: int | None = None
-) -> Sequence[tuple[Endorsement, User]]:
-    """(endorsement, representative) of a proposal, oldest first, withdrawn ones included."""
-    query = (
+ENDORSEMENT_ORDER = (Endorsement.created_at, Endorsement.id)  # oldest first
+
+
+def _endorsements_query(proposal_id: uuid.UUID) -> Select[tuple[Endorsement, User]]:
+    """(endorsement, representative) of a proposal, withdrawn ones included."""
+    return (
         select(Endorsement, User)
         .join(User, User.id == Endorsement.representative_id)
         .where(Endorsement.proposal_id == proposal_id)
-        .order_by(Endorsement.created_at, Endorsement.id)
     )
-    if after is not None:
-        query = query.where(tuple_(Endorsement.created_at, Endorsement.id) > after)
-    if limit is not None:
-        query = query.limit(limit)
-    return [(endorsement, user) for endorsement, user in (await db.execute(query)).all()]
+
+
+async def proposal_endorsements(db: AsyncSession, proposal_id: uuid.UUID) -> Sequence[tuple[Endorsement, User]]:
+    """Every (endorsement, representative) of a proposal, oldest first (the export)."""
+    rows = await db.execute(_endorsements_query(proposal_id).order_by(*ENDORSEMENT_ORDER))
+    return [(endorsement, user) for endorsement, user in rows.all()]
 
 
 async def list_endorsements(
@@ -84,15 +90,17 @@ async def list_endorsements(
     proposal_id: uuid.UUID,
     viewer: User | None,
     *,
-    after: EndorsementAfter | None,
+    cursor: str | None,
     limit: int,
     now: datetime,
-) -> list[EndorsementOut]:
-    """A proposal's endorsements, oldest first, withdrawn ones included; `limit + 1` items tell a page follows."""
+) -> EndorsementPage:
+    """A proposal's endorsements, oldest first, withdrawn ones included."""
     async with db.begin():
         proposal = await visible_proposal(db, proposal_id, viewer)
-        rows = await proposal_endorsements(db, proposal.id, after=after, limit=limit + 1)
-        return await endorsements_out(db, rows, now=now)
+        query = _endorsements_query(proposal.id)
+        rows, next_cursor = await keyset_page(db, query, ENDORSEMENT_ORDER, cursor=cursor, limit=limit)
+        items = await endorsements_out(db, [(endorsement, user) for endorsement, user in rows], now=now)
+    return EndorsementPage(items=items, next_cursor=next_cursor)
 
 
 async def _active_endorsement(db: AsyncSession, proposal_id: uuid.UUID, user: User) -> Endorsement | None:

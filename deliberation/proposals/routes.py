@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -12,7 +11,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts.auth import CurrentUser, Viewer
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 from deliberation.preconditions import ETAG, IfMatch, expected_version, with_etag
 from deliberation.proposals import endorsements, export, markdown, service
 from deliberation.proposals.schemas import (
@@ -26,7 +25,6 @@ from deliberation.proposals.schemas import (
     ProposalPatch,
     ProposalVersionPage,
 )
-from deliberation.proposals.service import ProposalAfter
 
 ExportFormat = Annotated[
     Literal["markdown", "json"], Parameter(description="`json` (default) for programs, `markdown` for people.")
@@ -47,8 +45,7 @@ class SessionProposalsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ProposalPage:
-        after = decode_cursor(cursor, ProposalAfter) if cursor is not None else None
-        return await service.list_proposals(db, session_id, viewer, after=after, limit=limit)
+        return await service.list_proposals(db, session_id, viewer, cursor=cursor, limit=limit)
 
     @post("/", summary="Draft a final proposal from adopted conclusions (moderators)")
     async def create_proposal(
@@ -91,8 +88,7 @@ class ProposalController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ProposalVersionPage:
-        (after,) = decode_cursor(cursor, tuple[int]) if cursor is not None else (0,)
-        return await service.list_versions(db, proposal_id, viewer, after=after, limit=limit)
+        return await service.list_versions(db, proposal_id, viewer, cursor=cursor, limit=limit)
 
     @post(
         "/publish",
@@ -135,10 +131,7 @@ class ProposalController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> EndorsementPage:
-        after = decode_cursor(cursor, tuple[datetime, uuid.UUID]) if cursor is not None else None
-        rows = await endorsements.list_endorsements(db, proposal_id, viewer, after=after, limit=limit, now=now)
-        items, next_cursor = paginate(rows, limit, lambda endorsement: (endorsement.created_at, endorsement.id))
-        return EndorsementPage(items=items, next_cursor=next_cursor)
+        return await endorsements.list_endorsements(db, proposal_id, viewer, cursor=cursor, limit=limit, now=now)
 
     @post("/endorsements", summary="Endorse a published proposal (verified elected representatives)")
     async def endorse(

@@ -12,6 +12,7 @@ from msgspec import UNSET, Meta, UnsetType
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.audit.schemas import AuditEntryOut, AuditLink
 from deliberation.conclusions.schemas import TallyOut, VotingOut
+from deliberation.pagination import Page
 from deliberation.text import LongText, Reason, Summary, Title
 from deliberation.threads.schemas import PostOut
 
@@ -51,9 +52,8 @@ class ProposalOut(msgspec.Struct):
     updated_at: datetime
 
 
-class ProposalPage(msgspec.Struct):
+class ProposalPage(Page):
     items: list[ProposalOut]
-    next_cursor: str | None
 
 
 class ProposalVersionOut(msgspec.Struct):
@@ -66,9 +66,8 @@ class ProposalVersionOut(msgspec.Struct):
     author: AuthorRef | None
 
 
-class ProposalVersionPage(msgspec.Struct):
+class ProposalVersionPage(Page):
     items: list[ProposalVersionOut]
-    next_cursor: str | None
 
 
 class EndorsementIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -105,9 +104,8 @@ class EndorsementEventOut(EndorsementOut):
     endorsement_count: int | None = None
 
 
-class EndorsementPage(msgspec.Struct):
+class EndorsementPage(Page):
     items: list[EndorsementOut]
-    next_cursor: str | None
 
 
 class ExportSession(msgspec.Struct):

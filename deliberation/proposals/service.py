@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -20,7 +20,7 @@ from deliberation.accounts.service import author_ref
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict
 from deliberation.forum.access import get_session_or_404, lock_session, require_moderator
-from deliberation.pagination import paginate
+from deliberation.pagination import keyset_page
 from deliberation.preconditions import check_version
 from deliberation.proposals.access import lock_proposal, visible_proposal
 from deliberation.proposals.canonical import content_of, content_sha256, final_conclusions
@@ -37,29 +37,19 @@ from deliberation.proposals.schemas import (
 )
 from deliberation.realtime.events import emit
 
-ProposalAfter = tuple[datetime, uuid.UUID]
-
 
 async def list_proposals(
-    db: AsyncSession, session_id: uuid.UUID, viewer: User | None, *, after: ProposalAfter | None, limit: int
+    db: AsyncSession, session_id: uuid.UUID, viewer: User | None, *, cursor: str | None, limit: int
 ) -> ProposalPage:
     """A session's proposals, oldest first; anonymous readers see only published ones."""
-    query = (
-        select(Proposal)
-        .where(Proposal.session_id == session_id)
-        .order_by(Proposal.created_at, Proposal.id)
-        .limit(limit + 1)
-    )
+    query = select(Proposal).where(Proposal.session_id == session_id)
     if viewer is None:
         query = query.where(Proposal.status == ProposalStatus.published)
-    if after is not None:
-        query = query.where(tuple_(Proposal.created_at, Proposal.id) > after)
     async with db.begin():
         await get_session_or_404(db, session_id)
-        page, next_cursor = paginate(
-            (await db.scalars(query)).all(), limit, lambda proposal: (proposal.created_at, proposal.id)
-        )
-        items = await proposals_out(db, page)
+        keys = (Proposal.created_at, Proposal.id)
+        rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
+        items = await proposals_out(db, [proposal for (proposal,) in rows])
     return ProposalPage(items=items, next_cursor=next_cursor)
 
 
@@ -159,21 +149,17 @@ async def update_proposal(
 
 
 async def list_versions(
-    db: AsyncSession, proposal_id: uuid.UUID, viewer: User | None, *, after: int, limit: int
+    db: AsyncSession, proposal_id: uuid.UUID, viewer: User | None, *, cursor: str | None, limit: int
 ) -> ProposalVersionPage:
     """Every version of a proposal, oldest first, each with the conclusions it included."""
     async with db.begin():
         proposal = await visible_proposal(db, proposal_id, viewer)
-        rows = (
-            await db.execute(
-                select(ProposalVersion, User)
-                .outerjoin(User, User.id == ProposalVersion.created_by)
-                .where(ProposalVersion.proposal_id == proposal.id, ProposalVersion.version > after)
-                .order_by(ProposalVersion.version)
-                .limit(limit + 1)
-            )
-        ).all()
-        page, next_cursor = paginate(rows, limit, lambda row: (row[0].version,))
+        query = (
+            select(ProposalVersion, User)
+            .outerjoin(User, User.id == ProposalVersion.created_by)
+            .where(ProposalVersion.proposal_id == proposal.id)
+        )
+        page, next_cursor = await keyset_page(db, query, (ProposalVersion.version,), cursor=cursor, limit=limit)
         conclusions = await included_conclusions(db, [(proposal.id, text.version) for text, _ in page])
     items = [
         ProposalVersionOut(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.db.engine import WAKEUPS_KEY
 from deliberation.errors import NotFound
 from deliberation.forum.models import Session
+from deliberation.pagination import Page
 from deliberation.realtime.models import SessionEvent
 
 # Every event a session's log holds; `deliberation.events.EVENT_DATA` names the Struct each one's `data` is.
@@ -101,9 +102,8 @@ class EventOut(msgspec.Struct):
     data: dict[str, Any]
 
 
-class EventPage(msgspec.Struct):
+class EventPage(Page):
     items: list[EventOut]
-    next_cursor: str | None
 
 
 _encoder = msgspec.json.Encoder()

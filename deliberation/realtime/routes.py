@@ -19,7 +19,7 @@ from litestar.params import FromPath
 from deliberation.accounts.auth import CurrentUser, bearer_token, origin_allowed
 from deliberation.deps import DB, Now
 from deliberation.errors import DomainError
-from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit, Seq, decode_cursor
+from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit
 from deliberation.realtime import admission as live_admission
 from deliberation.realtime import service
 from deliberation.realtime.events import (
@@ -45,7 +45,8 @@ from deliberation.realtime.schemas import LiveTicketOut, PresenceOut
 from deliberation.settings import Settings
 
 # Close codes: 4xxx mirror HTTP statuses; 4008 means "too slow, reconnect with after=".
-CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404}
+CLOSE_BAD_REQUEST = 4400
+CLOSE_CODES = {400: CLOSE_BAD_REQUEST, 401: CLOSE_UNAUTHENTICATED, 403: CLOSE_FORBIDDEN, 404: 4404}
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_ELSEWHERE = 1013
@@ -75,9 +76,7 @@ class EventsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> EventPage:
-        if cursor is not None:
-            (after,) = decode_cursor(cursor, tuple[Seq])
-        return await service.list_events(db, session_id, user, after=after, limit=limit)
+        return await service.list_events(db, session_id, user, after=after, cursor=cursor, limit=limit)
 
 
 class PresenceController(Controller):
@@ -131,16 +130,17 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
             admission = await live_admission.admit_to_stream(db, session_id, credential, now=socket.app.state.clock())
     except DomainError as exc:
         metrics.ws_disconnects.labels("refused").inc()
-        await _close(socket, CLOSE_CODES.get(exc.status_code, 4400), exc.detail)
+        await _close(socket, CLOSE_CODES.get(exc.status_code, CLOSE_BAD_REQUEST), exc.detail)
         return
     raw_after = socket.query_params.get("after")
     if raw_after is not None and not AFTER_PATTERN.fullmatch(raw_after):
-        await _close(socket, 4400, "after must be a non-negative integer")
+        await _close(socket, CLOSE_BAD_REQUEST, "after must be a non-negative integer")
         return
     user, last_seq = admission.user, admission.last_seq
     after = int(raw_after) if raw_after is not None else last_seq
     if after > last_seq:  # a seq this session never had (a restored database?): the client's state is not ours
-        await _close(socket, 4400, f"after is beyond the session's last seq ({last_seq}): reload, then reconnect")
+        beyond = f"after is beyond the session's last seq ({last_seq}): reload, then reconnect"
+        await _close(socket, CLOSE_BAD_REQUEST, beyond)
         return
     if hub.connections[user.id] >= settings.ws_max_connections_per_user:
         metrics.ws_disconnects.labels("refused").inc()

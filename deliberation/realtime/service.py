@@ -10,14 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.errors import Busy
 from deliberation.forum.access import require_member
-from deliberation.pagination import paginate
+from deliberation.pagination import Seq, decode_cursor, paginate
 from deliberation.realtime.events import EventOut, EventPage, read_events
 from deliberation.realtime.hub import Hub
 from deliberation.realtime.schemas import PresenceOut
 
 
-async def list_events(db: AsyncSession, session_id: uuid.UUID, user: User, *, after: int, limit: int) -> EventPage:
-    """A page of events with `seq > after` in order, for members."""
+async def list_events(
+    db: AsyncSession, session_id: uuid.UUID, user: User, *, after: int, cursor: str | None, limit: int
+) -> EventPage:
+    """A page of events with `seq > after` (or after the cursor) in order, for members.
+
+    Read with `read_events`, the query the live stream replays with (not `keyset_page`): one SQL for both.
+    """
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, tuple[Seq])
     async with db.begin():
         await require_member(db, session_id, user)
     rows, next_cursor = paginate(await read_events(db, session_id, after, limit + 1), limit, lambda row: (row[0],))

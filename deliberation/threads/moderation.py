@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -19,6 +19,7 @@ from deliberation.accounts.schemas import AuthorRef
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, NotFound
 from deliberation.forum.access import lock_session, require_member, require_moderator
+from deliberation.pagination import keyset_page
 from deliberation.realtime.events import emit
 from deliberation.threads.access import lock_post, lock_thread
 from deliberation.threads.models import Flag, FlagStatus, Post
@@ -35,6 +36,7 @@ from deliberation.threads.rules import check_reason, ensure_not_deleted
 from deliberation.threads.schemas import (
     FlagIn,
     FlagOut,
+    FlagPage,
     FlagQueueName,
     FlagResolutionIn,
     FlagsChanged,
@@ -43,8 +45,6 @@ from deliberation.threads.schemas import (
     ThreadModerationIn,
     ThreadOut,
 )
-
-FlagAfter = tuple[datetime, uuid.UUID]
 
 _MODERATION = {
     "lock": ("locked", True, "thread.locked"),
@@ -210,10 +210,10 @@ async def list_flags(
     user: User,
     *,
     status: FlagQueueName = "open",
-    after: FlagAfter | None,
+    cursor: str | None,
     limit: int,
-) -> list[FlagOut]:
-    """Open (or resolved) flags of a session, oldest first (moderators); `limit + 1` rows tell more follow."""
+) -> FlagPage:
+    """Open (or resolved) flags of a session, oldest first (moderators)."""
     open_ = Flag.status == FlagStatus.open.value
     flagger = aliased(User)
     query = (
@@ -222,19 +222,16 @@ async def list_flags(
         .join(Flag, Flag.post_id == Post.id)
         .join(flagger, flagger.id == Flag.user_id)
         .where(Flag.session_id == session_id, open_ if status == "open" else ~open_)
-        .order_by(Flag.created_at, Flag.id)
-        .limit(limit + 1)
     )
-    if after is not None:
-        query = query.where(tuple_(Flag.created_at, Flag.id) > tuple_(*after))
     async with db.begin():
         await require_moderator(db, session_id, user)
-        rows = (await db.execute(query)).all()
+        rows, next_cursor = await keyset_page(db, query, (Flag.created_at, Flag.id), cursor=cursor, limit=limit)
         mine = await my_reactions(db, user, Post.id.in_([post.id for post, *_ in rows]))
-    return [
+    items = [
         _flag_out(flag, flag_user, post_out(post, author, reveal=True, mine=mine.get(post.id, ())))
         for post, author, flag, flag_user in rows
     ]
+    return FlagPage(items=items, next_cursor=next_cursor)
 
 
 async def resolve_flag(

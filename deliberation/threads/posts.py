@@ -19,7 +19,7 @@ from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from deliberation.forum.access import is_moderator, require_member
-from deliberation.pagination import Int32, Seq, paginate
+from deliberation.pagination import Int32, Seq, decode_cursor, paginate
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread
@@ -274,7 +274,7 @@ async def list_posts(
     user: User,
     *,
     sort: SortName,
-    after: PostAfter | None,
+    cursor: str | None,
     limit: int,
     max_posts: int,
 ) -> PostPage:
@@ -285,8 +285,10 @@ async def list_posts(
 
     Roots are ordered by `sort`; replies under each post oldest first. Keyset cursors: posts arriving while a
     client pages never shift the pages (new roots sort after every cursor for oldest and top, before it for
-    newest). "top" is agree + insightful reactions, most first, ties oldest first.
+    newest). "top" is agree + insightful reactions, most first, ties oldest first. The cursor names its sort
+    (its order is not a plain ascending keyset, nor its page a fixed number of rows, so not `keyset_page`).
     """
+    after = decode_cursor(cursor, PostAfter) if cursor is not None else None
     if after is not None and after[0] != sort:
         raise BadRequest("This cursor belongs to another sort order; start again without it.")
     async with db.begin():

@@ -9,11 +9,9 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from deliberation.accounts.auth import CurrentUser
 from deliberation.deps import DB, Now
-from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, paginate
+from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 from deliberation.text import NO_NUL, REASON_MAX_LENGTH
 from deliberation.threads import moderation, posts, service
-from deliberation.threads.moderation import FlagAfter
-from deliberation.threads.posts import PostAfter
 from deliberation.threads.schemas import (
     FlagIn,
     FlagOut,
@@ -33,7 +31,6 @@ from deliberation.threads.schemas import (
     ThreadOut,
     ThreadPage,
 )
-from deliberation.threads.service import ThreadAfter
 
 # The query-string twin of schemas.Reason (Litestar checks query parameters through `Parameter`).
 ReasonParam = Annotated[
@@ -55,8 +52,7 @@ class SessionThreadsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ThreadPage:
-        after = decode_cursor(cursor, ThreadAfter) if cursor is not None else None
-        return await service.list_threads(db, session_id, after=after, limit=limit)
+        return await service.list_threads(db, session_id, cursor=cursor, limit=limit)
 
     @post("/threads", summary="Open a thread in a session (moderators)")
     async def create_thread(
@@ -74,10 +70,7 @@ class SessionThreadsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> FlagPage:
-        after = decode_cursor(cursor, FlagAfter) if cursor is not None else None
-        rows = await moderation.list_flags(db, session_id, user, status=status, after=after, limit=limit)
-        items, next_cursor = paginate(rows, limit, lambda flag: (flag.created_at, flag.id))
-        return FlagPage(items=items, next_cursor=next_cursor)
+        return await moderation.list_flags(db, session_id, user, status=status, cursor=cursor, limit=limit)
 
 
 class ThreadController(Controller):
@@ -99,9 +92,8 @@ class ThreadController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> PostPage:
-        after = decode_cursor(cursor, PostAfter) if cursor is not None else None
         return await posts.list_posts(
-            db, thread_id, user, sort=sort, after=after, limit=limit, max_posts=state.settings.max_posts_per_page
+            db, thread_id, user, sort=sort, cursor=cursor, limit=limit, max_posts=state.settings.max_posts_per_page
         )
 
     @post("/posts", summary="Write a post or a reply (members)")

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
+from deliberation.pagination import Page
 from deliberation.text import Body, Reason, Text, Title
 
 # The one list of reaction kinds and flag reasons: the tables' CHECK constraints are built from these.
@@ -37,9 +38,8 @@ class ThreadOut(msgspec.Struct):
     created_at: datetime
 
 
-class ThreadPage(msgspec.Struct):
+class ThreadPage(Page):
     items: list[ThreadOut]
-    next_cursor: str | None
 
 
 class ThreadModerationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,9 +93,8 @@ class PostEventOut(PostOut):
     parent_reply_count: int | None = None  # the parent's `reply_count` after a reply (null for a top-level post)
 
 
-class PostPage(msgspec.Struct):
+class PostPage(Page):
     items: list[PostOut]
-    next_cursor: str | None
 
 
 class RevisionOut(msgspec.Struct):
@@ -135,9 +134,8 @@ class FlagOut(msgspec.Struct):
     post: PostOut
 
 
-class FlagPage(msgspec.Struct):
+class FlagPage(Page):
     items: list[FlagOut]
-    next_cursor: str | None
 
 
 class FlagsChanged(msgspec.Struct):

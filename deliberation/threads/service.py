@@ -7,15 +7,14 @@ session's moderators and admins. Each public function runs one transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.forum.access import get_session_or_404, lock_session, require_moderator
 from deliberation.forum.models import Thread
-from deliberation.pagination import Int32, paginate
+from deliberation.pagination import keyset_page
 from deliberation.realtime.events import emit
 from deliberation.threads.access import get_thread_or_404
 from deliberation.threads.presenters import thread_out
@@ -23,21 +22,16 @@ from deliberation.threads.schemas import ThreadIn, ThreadOut, ThreadPage
 
 # Pinned threads first, then in the order they were made (guiding questions first).
 THREAD_ORDER = (case((Thread.pinned, 0), else_=1), Thread.position, Thread.created_at, Thread.id)
-ThreadAfter = tuple[Int32, Int32, datetime, uuid.UUID]
 
 
-async def list_threads(db: AsyncSession, session_id: uuid.UUID, *, after: ThreadAfter | None, limit: int) -> ThreadPage:
+async def list_threads(db: AsyncSession, session_id: uuid.UUID, *, cursor: str | None, limit: int) -> ThreadPage:
     """A session's threads, pinned first, then in order of creation."""
-    query = select(Thread).where(Thread.session_id == session_id).order_by(*THREAD_ORDER).limit(limit + 1)
-    if after is not None:
-        query = query.where(tuple_(*THREAD_ORDER) > tuple_(*after))
     async with db.begin():
         await get_session_or_404(db, session_id)
-        rows = (await db.scalars(query)).all()
-    threads, next_cursor = paginate(
-        rows, limit, lambda last: (0 if last.pinned else 1, last.position, last.created_at, last.id)
-    )
-    return ThreadPage(items=[thread_out(thread) for thread in threads], next_cursor=next_cursor)
+        rows, next_cursor = await keyset_page(
+            db, select(Thread).where(Thread.session_id == session_id), THREAD_ORDER, cursor=cursor, limit=limit
+        )
+    return ThreadPage(items=[thread_out(thread) for (thread,) in rows], next_cursor=next_cursor)
 
 
 async def create_thread(db: AsyncSession, session_id: uuid.UUID, user: User, data: ThreadIn) -> ThreadOut:

@@ -11,15 +11,17 @@ from deliberation.accounts.passwords import verify_password
 from deliberation.db.engine import create_engine, create_sessionmaker
 
 
-def run_create_admin(monkeypatch, database_url: str, email: str, password: str, name: str = "Organizer") -> int:
-    monkeypatch.setenv("DELIBERATION_DATABASE_URL", database_url)
+def run_create_admin(
+    monkeypatch, committed_database_url: str, email: str, password: str, name: str = "Organizer"
+) -> int:
+    monkeypatch.setenv("DELIBERATION_DATABASE_URL", committed_database_url)
     monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
     return cli.main(["create-admin", email, "--name", name])
 
 
-def fetch(database_url: str, email: str) -> User | None:
+def fetch(committed_database_url: str, email: str) -> User | None:
     async def read() -> User | None:
-        engine = create_engine(database_url, pool_size=1)
+        engine = create_engine(committed_database_url, pool_size=1)
         try:
             async with create_sessionmaker(engine)() as db, db.begin():
                 return await db.scalar(select(User).where(User.email == email))
@@ -29,31 +31,33 @@ def fetch(database_url: str, email: str) -> User | None:
     return asyncio.run(read())
 
 
-def test_create_admin_reads_the_password_from_stdin(monkeypatch, database_url, capsys):
+def test_create_admin_reads_the_password_from_stdin(monkeypatch, committed_database_url, capsys):
     email = f"Admin-{secrets.token_hex(4)}@Example.org"
-    assert run_create_admin(monkeypatch, database_url, email, "admin passphrase of decent length") == 0
+    assert run_create_admin(monkeypatch, committed_database_url, email, "admin passphrase of decent length") == 0
     assert "created admin" in capsys.readouterr().out
-    user = fetch(database_url, email.lower())
+    user = fetch(committed_database_url, email.lower())
     assert user.is_admin and user.display_name == "Organizer"
 
     # Run again for the same account: it stays admin and gets the new password.
-    assert run_create_admin(monkeypatch, database_url, email, "another admin passphrase") == 0
+    assert run_create_admin(monkeypatch, committed_database_url, email, "another admin passphrase") == 0
     assert "now an admin" in capsys.readouterr().out
-    assert verify_password(fetch(database_url, email.lower()).password_hash, "another admin passphrase")
+    assert verify_password(fetch(committed_database_url, email.lower()).password_hash, "another admin passphrase")
 
 
-def test_create_admin_refuses_a_weak_password(monkeypatch, database_url, capsys):
+def test_create_admin_refuses_a_weak_password(monkeypatch, committed_database_url, capsys):
     email = f"a-{secrets.token_hex(4)}@example.org"
-    assert run_create_admin(monkeypatch, database_url, email, "password") == 1
+    assert run_create_admin(monkeypatch, committed_database_url, email, "password") == 1
     assert "at least 12" in capsys.readouterr().err
-    assert fetch(database_url, email) is None
+    assert fetch(committed_database_url, email) is None
 
 
 @pytest.mark.parametrize(
     ("name", "email"), [("   ", "plain"), ("x" * 121, "plain"), ("A\x00B", "plain"), ("Ana", "bad")]
 )
-def test_create_admin_refuses_a_bad_name_or_address_cleanly(monkeypatch, database_url, capsys, name, email):
+def test_create_admin_refuses_a_bad_name_or_address_cleanly(monkeypatch, committed_database_url, capsys, name, email):
     address = f"a-{secrets.token_hex(4)}@example.org" if email == "plain" else "Ana <a@example.org>"
-    assert run_create_admin(monkeypatch, database_url, address, "admin passphrase of decent length", name) == 1
+    assert (
+        run_create_admin(monkeypatch, committed_database_url, address, "admin passphrase of decent length", name) == 1
+    )
     assert capsys.readouterr().err.startswith("refused:")
-    assert fetch(database_url, address) is None
+    assert fetch(committed_database_url, address) is None

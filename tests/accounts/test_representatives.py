@@ -1,8 +1,9 @@
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from deliberation.accounts.representatives import is_verified_representative
+from deliberation.accounts.representatives import verified_claim
 from deliberation.accounts.service import claim_is_verified, user_out
+from deliberation.db.base import utcnow
 from tests.factories import make_representative, make_user, signed_in
 
 CLAIM = {"office": "Mayor", "territory": "Rosario, Santa Fe", "term_ends": "2099-12-10"}
@@ -41,7 +42,7 @@ async def test_claim_then_verification_shows_in_me_and_in_the_audit_log(client, 
     assert verified.json()["representative"]["verified"] is True
     assert (await client.get("/api/me", headers=headers)).json()["representative"]["verified"] is True
     async with db.begin():
-        assert await is_verified_representative(db, user.id)
+        assert await verified_claim(db, user.id, utcnow().date()) is not None
     [entry] = await audit_entries(client, "representative.verified", str(user.id))
     assert entry["target_type"] == "user"
     assert entry["actor"]["id"] == str(admin.id)
@@ -63,7 +64,7 @@ async def test_claim_then_verification_shows_in_me_and_in_the_audit_log(client, 
     [entry] = await audit_entries(client, "representative.unverified", str(user.id))
     assert entry["reason"] == "Term ended early."
     async with db.begin():
-        assert not await is_verified_representative(db, user.id)
+        assert await verified_claim(db, user.id, utcnow().date()) is None
 
 
 async def test_a_new_claim_waits_for_verification_again(client, db):
@@ -79,13 +80,14 @@ async def test_a_new_claim_waits_for_verification_again(client, db):
 async def test_only_verified_claims_show_to_others_and_terms_end(db):
     user, other = await make_user(db), await make_user(db)
     claim = await make_representative(db, user, verified=False)
-    assert user_out(user, other, claim).representative is None
-    assert user_out(user, user, claim).representative is not None
+    today = datetime.now(UTC).date()
+    assert user_out(user, other, claim, today=today).representative is None
+    assert user_out(user, user, claim, today=today).representative is not None
     claim.status = "verified"
-    assert user_out(user, other, claim).representative.verified is True
-    claim.term_ends = datetime.now(UTC).date() - timedelta(days=1)
-    assert user_out(user, user, claim).representative.verified is False
-    assert claim_is_verified(claim, today=date(2020, 1, 1)) is True  # the date is the caller's (UTC by default)
+    assert user_out(user, other, claim, today=today).representative.verified is True
+    claim.term_ends = today - timedelta(days=1)
+    assert user_out(user, user, claim, today=today).representative.verified is False
+    assert claim_is_verified(claim, today=date(2020, 1, 1)) is True  # the date is the caller's (the action's now)
 
 
 async def test_a_claim_whose_term_has_ended_cannot_be_verified(app, client, db):

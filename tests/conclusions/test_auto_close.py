@@ -13,9 +13,8 @@ from deliberation.conclusions import voting
 from deliberation.db.base import utcnow
 from deliberation.db.engine import create_sessionmaker
 from deliberation.settings import Settings
-from tests.conclusions.conftest import draft, open_vote
 from tests.conftest import serve_in_process
-from tests.factories import make_forum_session, signed_in
+from tests.factories import draft, make_forum_session, open_vote, signed_in
 
 
 class Clock:
@@ -36,10 +35,12 @@ async def statuses(db, ids: list[str]) -> dict[str, str]:
         return dict(rows.all())
 
 
-async def test_votes_close_at_their_close_time_once_with_two_instances_running(database_url, engine):
+async def test_votes_close_at_their_close_time_once_with_two_instances_running(
+    committed_database_url, committed_engine
+):
     clock = Clock()
-    settings = Settings(database_url=database_url, vote_closer_seconds=0.05)
-    async with AsyncExitStack() as stack, create_sessionmaker(engine)() as db:
+    settings = Settings(database_url=committed_database_url, vote_closer_seconds=0.05)
+    async with AsyncExitStack() as stack, create_sessionmaker(committed_engine)() as db:
         clients = []
         for _ in range(2):
             app = create_app(settings)

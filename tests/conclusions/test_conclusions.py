@@ -6,8 +6,7 @@ import uuid
 from datetime import timedelta
 
 from deliberation.db.base import utcnow
-from tests.conclusions.conftest import close_vote, draft, open_vote, vote, write_post
-from tests.factories import make_forum_session, make_thread
+from tests.factories import close_vote, draft, make_forum_session, make_thread, open_vote, vote, write_post
 
 
 async def test_moderator_drafts_a_conclusion_from_posts_of_the_session(client, db, forum):

@@ -46,9 +46,9 @@ def counts(tally: dict) -> dict:
     return {key: tally[key] for key in ("version", "voters", *CHOICES, "stale", "by_actor_type")}
 
 
-async def test_hundreds_of_concurrent_voters_end_with_exact_tallies(live_client, engine):
+async def test_hundreds_of_concurrent_voters_end_with_exact_tallies(live_client, committed_engine):
     rng = random.Random(7)
-    async with create_sessionmaker(engine)() as db:
+    async with create_sessionmaker(committed_engine)() as db:
         moderator, mod = await signed_in(db, display_name="Mod")
         voters = [await signed_in(db, actor_type=ACTOR_TYPES[n % len(ACTOR_TYPES)]) for n in range(VOTERS)]
         session = await make_forum_session(

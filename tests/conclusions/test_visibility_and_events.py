@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from deliberation.conclusions.tally import publish_due_tally
 from deliberation.db.base import utcnow
-from tests.conclusions.conftest import close_vote, draft, open_vote, vote
+from tests.factories import close_vote, draft, open_vote, vote
 
 COUNT_FIELDS = ("support", "oppose", "abstain", "stale", "by_actor_type", "cross_actor_consensus")
 

@@ -5,10 +5,10 @@ import asyncio
 from tests.factories import bearer, make_forum_session, make_token, make_user
 
 
-async def test_role_changes_edits_and_removals_at_once_all_succeed(live_client, engine):
+async def test_role_changes_edits_and_removals_at_once_all_succeed(live_client, committed_engine):
     from deliberation.db.engine import create_sessionmaker
 
-    async with create_sessionmaker(engine)() as db:
+    async with create_sessionmaker(committed_engine)() as db:
         admin = await make_user(db, is_admin=True)
         members = [await make_user(db) for _ in range(20)]
         session = await make_forum_session(db, members={user: "participant" for user in members})
@@ -40,11 +40,11 @@ async def test_role_changes_edits_and_removals_at_once_all_succeed(live_client, 
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
 
 
-async def test_setting_a_role_while_the_member_is_removed_never_fails(live_client, engine):
+async def test_setting_a_role_while_the_member_is_removed_never_fails(live_client, committed_engine):
     """A removal can land between the role change's insert and its read: the change still answers 200."""
     from deliberation.db.engine import create_sessionmaker
 
-    async with create_sessionmaker(engine)() as db:
+    async with create_sessionmaker(committed_engine)() as db:
         admin = await make_user(db, is_admin=True)
         members = [await make_user(db) for _ in range(5)]
         session = await make_forum_session(db, members={user: "participant" for user in members})

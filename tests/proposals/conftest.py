@@ -4,42 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conclusions.conftest import Forum, close_vote, draft, open_vote, vote, write_post
-from tests.factories import make_forum_session, make_representative, make_thread, signed_in
-
-PEOPLE = {
-    "moderator": {"display_name": "Mod", "actor_type": "civil_society"},
-    "ana": {"display_name": "Ana", "actor_type": "civil_society"},
-    "ben": {"display_name": "Ben", "actor_type": "local_government"},
-    "cai": {"display_name": "Cai", "actor_type": "academia"},
-    "outsider": {"display_name": "Out"},
-    "admin": {"display_name": "Org", "is_admin": True},
-    "mayor": {"display_name": "Mayor Elena", "actor_type": "local_government"},
-    "councillor": {"display_name": "Councillor Sam", "actor_type": "regional_government"},
-    "claimant": {"display_name": "Pending Pat", "actor_type": "local_government"},
-}
-MEMBERS = {"moderator": "moderator", "ana": "participant", "ben": "participant", "cai": "participant"}
+from tests.factories import Forum, close_vote, draft, make_forum, open_vote, vote, write_post
 
 
 @pytest.fixture
 async def forum(db) -> Forum:
-    """Members, an outsider, an admin, two verified representatives (not members) and one unverified claimant."""
-    return await make_forum(db)
-
-
-async def make_forum(db) -> Forum:
-    """The `forum` fixture's people and session, written through `db` (e.g. one that commits)."""
-    people = {name: await signed_in(db, **fields) for name, fields in PEOPLE.items()}
-    session = await make_forum_session(db, members={people[name][0]: role for name, role in MEMBERS.items()})
-    await make_representative(db, people["mayor"][0], office="Mayor", territory="Valle Norte")
-    await make_representative(db, people["councillor"][0], office="Regional Councillor", territory="Costa")
-    await make_representative(db, people["claimant"][0], verified=False)
-    return Forum(
-        session=session,
-        thread=await make_thread(db, session),
-        users={name: user for name, (user, _) in people.items()},
-        headers={name: headers for name, (_, headers) in people.items()},
-    )
+    """The forum with its representatives: two verified (not members) and one unverified claimant."""
+    return await make_forum(db, representatives=True)
 
 
 async def decided(client, forum: Forum, title: str, *, adopt: bool = True) -> dict:

@@ -12,10 +12,9 @@ from deliberation.db.engine import create_sessionmaker
 from deliberation.proposals import export
 from deliberation.settings import Settings
 from tests.audit.test_audit_log import check_signature
-from tests.conclusions.conftest import close_vote, draft, open_vote, vote, write_post
 from tests.conftest import serve_in_process
-from tests.factories import make_forum_session
-from tests.proposals.conftest import decided, endorse, make_forum, propose, publish
+from tests.factories import close_vote, draft, make_forum, make_forum_session, open_vote, vote, write_post
+from tests.proposals.conftest import decided, endorse, propose, publish
 
 
 async def test_export_shows_hidden_and_deleted_sources_without_their_text(client, forum):
@@ -163,7 +162,7 @@ async def test_the_exported_audit_trail_verifies_alone_with_the_links_of_other_s
 async def test_the_export_reads_one_snapshot_while_an_endorsement_commits(own_database_url, own_engine, monkeypatch):
     """An endorsement committing mid-export is in no part of it (REPEATABLE READ), not in the audit part only."""
     async with create_sessionmaker(own_engine)() as committed:
-        forum = await make_forum(committed)
+        forum = await make_forum(committed, representatives=True)
     async with serve_in_process(create_app(Settings(database_url=own_database_url))) as client:
         proposal = await propose(client, forum, [(await decided(client, forum, "Buy local"))["id"]])
         await publish(client, forum, proposal["id"])

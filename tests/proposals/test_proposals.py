@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conclusions.conftest import draft
-from tests.factories import make_forum_session, make_thread
+from tests.factories import draft, make_forum_session, make_thread
 from tests.proposals.conftest import decided, propose, publish
 
 

@@ -6,16 +6,13 @@ import asyncio
 
 from sqlalchemy import text
 
-from tests.conclusions.conftest import draft, open_vote
-from tests.proposals.conftest import decided, make_forum, propose, publish
-from tests.realtime.conftest import committed
-
-__all__ = ["committed"]
+from tests.factories import draft, make_forum, open_vote
+from tests.proposals.conftest import decided, propose, publish
 
 
-async def test_refusals_do_not_wait_for_the_session_or_conclusion_row(live_client, committed, engine):
+async def test_refusals_do_not_wait_for_the_session_or_conclusion_row(live_client, committed, committed_engine):
     """A non-moderator's proposal or conclusion action, a non-representative's endorsement and a non-member's vote."""
-    forum = await make_forum(committed)
+    forum = await make_forum(committed, representatives=True)
     proposal = await propose(live_client, forum, [(await decided(live_client, forum, "Adopted"))["id"]])
     await publish(live_client, forum, proposal["id"])
     conclusion = await draft(live_client, forum)
@@ -23,7 +20,7 @@ async def test_refusals_do_not_wait_for_the_session_or_conclusion_row(live_clien
     ana, outsider = forum.as_("ana"), forum.as_("outsider")
     proposals, conclusions = f"/api/sessions/{forum.session.id}/proposals", f"/api/conclusions/{conclusion['id']}"
     body = {"title": "T", "summary": "S", "body": "B", "conclusion_ids": proposal["conclusion_ids"]}
-    async with engine.connect() as writer:  # writers of the session and of the conclusion, holding their rows
+    async with committed_engine.connect() as writer:  # writers of the session and of the conclusion, holding their rows
         await writer.execute(text("SELECT 1 FROM sessions WHERE id = :id FOR UPDATE"), {"id": forum.session.id})
         await writer.execute(text("SELECT 1 FROM conclusions WHERE id = :id FOR UPDATE"), {"id": conclusion["id"]})
         for call, status in [

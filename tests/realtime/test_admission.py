@@ -20,7 +20,7 @@ from deliberation.db.base import utcnow
 from deliberation.realtime.models import LiveTicket
 from deliberation.settings import Settings
 from tests.factories import PASSWORD, bearer, make_forum_session, make_token, make_user
-from tests.realtime.conftest import live_server, receive, receive_events
+from tests.live import live_server, receive, receive_events
 from tests.realtime.test_live_stream import close_code
 
 
@@ -76,8 +76,8 @@ async def test_a_ticket_is_for_its_session_its_minute_and_members(server, commit
         assert refused.status_code == 403
 
 
-async def test_a_ticket_stream_ends_with_the_token_it_was_issued_under(database_url, committed):
-    settings = Settings(database_url=database_url, live_revalidate_seconds=0.2)
+async def test_a_ticket_stream_ends_with_the_token_it_was_issued_under(committed_database_url, committed):
+    settings = Settings(database_url=committed_database_url, live_revalidate_seconds=0.2)
     user = await make_user(committed)
     session = await make_forum_session(committed, members={user: "participant"})
     token = await make_token(committed, user)
@@ -99,8 +99,12 @@ async def test_a_ticket_stream_ends_with_the_token_it_was_issued_under(database_
         (None, (), 4403),  # a cookie without an Origin: not from a page of ours
     ],
 )
-async def test_the_session_cookie_admits_only_pages_of_the_service(database_url, committed, origin, allowed, expected):
-    settings = Settings(database_url=database_url, public_url="http://127.0.0.1:8000", allowed_origins=allowed)
+async def test_the_session_cookie_admits_only_pages_of_the_service(
+    committed_database_url, committed, origin, allowed, expected
+):
+    settings = Settings(
+        database_url=committed_database_url, public_url="http://127.0.0.1:8000", allowed_origins=allowed
+    )
     user = await make_user(committed)
     session = await make_forum_session(committed, members={user: "participant"})
     token = await make_token(committed, user)
@@ -113,7 +117,7 @@ async def test_the_session_cookie_admits_only_pages_of_the_service(database_url,
                 assert await close_code(socket) == expected
 
 
-async def test_the_logs_of_a_session_of_use_hold_no_token_or_ticket(database_url, committed):
+async def test_the_logs_of_a_session_of_use_hold_no_token_or_ticket(committed_database_url, committed):
     """Sign in, read, take tickets, stream, be refused a token in the URL: no log line holds a secret."""
     records: list[logging.LogRecord] = []
 
@@ -129,7 +133,7 @@ async def test_the_logs_of_a_session_of_use_hold_no_token_or_ticket(database_url
     session = await make_forum_session(committed, members={user: "participant"})
     secrets_seen: list[str] = []
     try:
-        async with live_server(Settings(database_url=database_url), log_level="info") as server:
+        async with live_server(Settings(database_url=committed_database_url), log_level="info") as server:
             for logger in loggers:
                 logger.addHandler(keep)
             logging.getLogger().setLevel(logging.INFO)

@@ -17,7 +17,7 @@ from deliberation.realtime.hub import Subscriber
 from deliberation.realtime.routes import _write
 from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
-from tests.realtime.conftest import connect, live_server, receive, receive_events
+from tests.live import connect, live_server, receive, receive_events
 
 
 async def member_session(db, role: str = "participant"):
@@ -195,9 +195,9 @@ async def test_events_over_http_for_polling_clients(server, committed):
         ).status_code == 401
 
 
-async def test_two_instances_share_events_and_survive_a_killed_listener(database_url, committed):
+async def test_two_instances_share_events_and_survive_a_killed_listener(committed_database_url, committed):
     # The safety-net poll is a minute away: only NOTIFY, and the catch-up after a reconnect, deliver here.
-    settings = Settings(database_url=database_url, live_poll_seconds=60)
+    settings = Settings(database_url=committed_database_url, live_poll_seconds=60)
     session, token = await member_session(committed)
     async with live_server(settings) as a, live_server(settings) as b:
         socket, _ = await connect(b, session.id, token, after=0)
@@ -262,8 +262,8 @@ async def test_presence_is_shared_across_instances(live_settings, committed):
         await alice_socket.close()
 
 
-async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(database_url, committed):
-    settings = Settings(database_url=database_url, ws_queue_size=20)
+async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(committed_database_url, committed):
+    settings = Settings(database_url=committed_database_url, ws_queue_size=20)
     session, token = await member_session(committed)
     async with live_server(settings) as server:
         # The stuck client reads nothing after hello: its library buffer and its (small) TCP buffer fill up.
@@ -311,7 +311,7 @@ def redis_available(url: str) -> bool:
         return False
 
 
-async def test_redis_transport_carries_wake_ups_between_instances(database_url, committed):
+async def test_redis_transport_carries_wake_ups_between_instances(committed_database_url, committed):
     """With DELIBERATION_REDIS_URL, wake-ups and presence go through Redis pub/sub instead of NOTIFY."""
 
     redis_url = os.environ.get("DELIBERATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -319,7 +319,7 @@ async def test_redis_transport_carries_wake_ups_between_instances(database_url, 
         if os.environ.get("DELIBERATION_TEST_REQUIRE_REDIS"):
             pytest.fail(f"Redis is required but not reachable at {redis_url}")
         pytest.skip(f"no Redis at {redis_url} (CI sets DELIBERATION_TEST_REQUIRE_REDIS=1)")
-    settings = Settings(database_url=database_url, redis_url=redis_url, live_poll_seconds=60)
+    settings = Settings(database_url=committed_database_url, redis_url=redis_url, live_poll_seconds=60)
     session, token = await member_session(committed)
     async with live_server(settings) as a, live_server(settings) as b:
         assert b.app.state.hub.listening
@@ -330,8 +330,8 @@ async def test_redis_transport_carries_wake_ups_between_instances(database_url, 
             assert [f["seq"] for f in await receive_events(socket, 3, timeout=10)] == [1, 2, 3]
 
 
-async def test_an_instance_with_fanout_off_logs_events_but_serves_no_websockets(database_url, committed):
-    settings = Settings(database_url=database_url, live_fanout=False)
+async def test_an_instance_with_fanout_off_logs_events_but_serves_no_websockets(committed_database_url, committed):
+    settings = Settings(database_url=committed_database_url, live_fanout=False)
     session, token = await member_session(committed)
     async with live_server(settings) as server:
         async with httpx.AsyncClient(base_url=server.http) as client:
@@ -344,8 +344,8 @@ async def test_an_instance_with_fanout_off_logs_events_but_serves_no_websockets(
         assert [item["seq"] for item in items] == [1, 2]
 
 
-async def test_live_connections_per_user_are_limited(database_url, committed):
-    settings = Settings(database_url=database_url, ws_max_connections_per_user=2)
+async def test_live_connections_per_user_are_limited(committed_database_url, committed):
+    settings = Settings(database_url=committed_database_url, ws_max_connections_per_user=2)
     session, token = await member_session(committed)
     async with live_server(settings) as server:
         first, _ = await connect(server, session.id, token)
@@ -381,8 +381,8 @@ async def test_a_token_in_the_url_is_refused_and_tokens_expire_by_the_app_clock(
         assert await close_code(socket) == 4401
 
 
-async def test_a_removed_member_or_a_revoked_token_loses_the_stream(database_url, committed):
-    settings = Settings(database_url=database_url, live_revalidate_seconds=0.2)
+async def test_a_removed_member_or_a_revoked_token_loses_the_stream(committed_database_url, committed):
+    settings = Settings(database_url=committed_database_url, live_revalidate_seconds=0.2)
     moderator, removed, logged_out = [await make_user(committed) for _ in range(3)]
     session = await make_forum_session(
         committed, members={moderator: "moderator", removed: "participant", logged_out: "participant"}
@@ -403,9 +403,9 @@ async def test_a_removed_member_or_a_revoked_token_loses_the_stream(database_url
         assert await close_code(logged_out_socket) == 4401
 
 
-async def test_a_server_shutting_down_tells_clients_to_reconnect(database_url, committed):
+async def test_a_server_shutting_down_tells_clients_to_reconnect(committed_database_url, committed):
     session, token = await member_session(committed)
-    async with live_server(Settings(database_url=database_url)) as server:
+    async with live_server(Settings(database_url=committed_database_url)) as server:
         socket, _ = await connect(server, session.id, token)
         server.server.should_exit = True
         assert await close_code(socket) in (1001, 1012)

@@ -24,9 +24,6 @@ from deliberation.db import migrate
 from deliberation.forum.models import Subline
 from tests.factories import make_forum_session, make_representative, make_thread, signed_in
 from tests.ops.test_embedded_service import free_port
-from tests.realtime.conftest import committed, live_settings
-
-__all__ = ["committed", "live_settings"]
 
 ROLES = ("anonymous", "outsider", "participant", "other_moderator", "moderator", "representative", "admin")
 

@@ -17,7 +17,8 @@ from tests.conftest import serve_in_process
 from tests.factories import make_forum_session, make_thread, signed_in
 
 
-async def test_posting_rate_is_per_user_and_holds_across_instances(committed, settings):
+async def test_posting_rate_is_per_user_and_holds_across_instances(committed, live_settings):
+    settings = live_settings  # the committed database
     limited = msgspec.structs.replace(settings, post_rate_per_minute=3)
     (author, mine), (other, theirs) = await signed_in(committed), await signed_in(committed)
     session = await make_forum_session(committed, members={author: "participant", other: "participant"})

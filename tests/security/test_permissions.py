@@ -21,7 +21,7 @@ from deliberation.db.base import utcnow
 from deliberation.db.engine import create_sessionmaker
 from tests.conftest import serve_in_process
 from tests.factories import PASSWORD
-from tests.realtime.conftest import live_server, receive
+from tests.live import live_server, receive
 from tests.security.conftest import ROLES, seed_world
 
 WEBSOCKET = "WS"

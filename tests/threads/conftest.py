@@ -1,55 +1,10 @@
-"""A session with a moderator, two participants, an outsider and one thread, for the thread tests."""
+"""Thread tests use the one forum of tests/factories.py; `write` posts as anyone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from deliberation.accounts.models import User
-from deliberation.forum.models import Session, Thread
-from tests.factories import make_forum_session, make_thread, signed_in
-from tests.realtime.conftest import committed, live_settings, server
-
-__all__ = ["committed", "live_settings", "server"]
-
-
-@dataclass
-class Forum:
-    session: Session
-    thread: Thread
-    moderator: User
-    ana: User
-    ben: User
-    outsider: User
-    admin: User
-    headers: dict[str, dict[str, str]]
-
-    def as_(self, who: str) -> dict[str, str]:
-        return self.headers[who]
-
-
-async def make_forum(db) -> Forum:
-    people = {}
-    for name, fields in {
-        "moderator": {"display_name": "Mod"},
-        "ana": {"display_name": "Ana", "actor_type": "civil_society"},
-        "ben": {"display_name": "Ben", "actor_type": "local_government"},
-        "outsider": {"display_name": "Out"},
-        "admin": {"display_name": "Org", "is_admin": True},
-    }.items():
-        people[name] = await signed_in(db, **fields)
-    session = await make_forum_session(
-        db,
-        members={people["moderator"][0]: "moderator", people["ana"][0]: "participant", people["ben"][0]: "participant"},
-    )
-    thread = await make_thread(db, session)
-    return Forum(
-        session=session,
-        thread=thread,
-        headers={name: headers for name, (_, headers) in people.items()},
-        **{name: user for name, (user, _) in people.items()},
-    )
+from tests.factories import Forum, make_forum
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import httpx
 from sqlalchemy import func, select, text
 
 from deliberation.threads.models import Post, Reaction
-from tests.factories import make_forum_session, make_thread, signed_in
-from tests.realtime.conftest import connect, receive_events
-from tests.threads.conftest import make_forum
+from tests.factories import make_forum, make_forum_session, make_thread, signed_in
+from tests.live import connect, receive_events
 
 
 def apply(state: dict, event: str, data: dict) -> None:
@@ -204,13 +203,13 @@ async def test_racing_reactions_keep_exact_counts(live_client, committed):
     assert changes[-1] == seen["reactions"]
 
 
-async def test_refusals_do_not_wait_for_the_session_row(live_client, committed, engine):
+async def test_refusals_do_not_wait_for_the_session_row(live_client, committed, committed_engine):
     """A non-member (or a member where moderators act) is refused without queueing behind the session's writers."""
     forum = await make_forum(committed)
     post = (
         await live_client.post(f"/api/threads/{forum.thread.id}/posts", json={"body": "hi"}, headers=forum.as_("ana"))
     ).json()
-    async with engine.connect() as writer:  # a writer of the session, holding its row
+    async with committed_engine.connect() as writer:  # a writer of the session, holding its row
         await writer.execute(text("SELECT 1 FROM sessions WHERE id = :id FOR NO KEY UPDATE"), {"id": forum.session.id})
         outsider, ana = forum.as_("outsider"), forum.as_("ana")
         for call in [

@@ -1,4 +1,7 @@
-"""Live-stream fixtures: real uvicorn servers in the test's event loop, on the committed test database."""
+"""Live servers for tests: real uvicorn servers in the test's event loop, and websocket helpers.
+
+Their fixtures (`live_settings`, `server`, `committed`) are in tests/conftest.py, on the committed database.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,11 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import pytest
 import uvicorn
 import websockets
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from deliberation.app import create_app
 from deliberation.cli import uvicorn_options
-from deliberation.db.engine import create_sessionmaker
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
 
@@ -62,24 +62,6 @@ async def live_server(settings: Settings, log_level: str = "warning") -> AsyncIt
     finally:
         server.should_exit = True
         await task
-
-
-@pytest.fixture
-def live_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, live_poll_seconds=1.0, presence_refresh_seconds=1.0)
-
-
-@pytest.fixture
-async def server(live_settings) -> AsyncIterator[LiveServer]:
-    async with live_server(live_settings) as server:
-        yield server
-
-
-@pytest.fixture
-async def committed(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session whose writes really commit (other connections, other instances see them)."""
-    async with create_sessionmaker(engine)() as db:
-        yield db
 
 
 async def receive(socket, timeout: float = 10.0) -> dict:
