@@ -219,7 +219,7 @@ async def account_page(
     notice: str | None = None,
     status: int = 200,
 ) -> Template:
-    me = await accounts.get_me(db, page.user)
+    me = await accounts.get_me(db, page.user, now=page.now)
     profile = {
         "display_name": me.display_name,
         "organization": me.organization or "",
@@ -261,7 +261,7 @@ async def save_profile(page: WebPage, db: DB) -> Template | Redirect:
     values = await page.form()
     try:
         data = parse(page, ProfilePatch, values, fields=PROFILE_FIELDS, optional=("organization", "territory"))
-        await accounts.update_profile(db, page.user, data)
+        await accounts.update_profile(db, page.user, data, now=page.now)
     except FormInvalid as invalid:
         return await account_page(page, db, errors=invalid.errors, values=values, status=422)
     return page.redirect("/account?saved=profile")

@@ -47,14 +47,16 @@ async def admin_page(
     admin = page.require_admin()
     lines = (await forum.list_lines(db)).items
     sessions = await forum.list_sessions(db, admin, now=page.now, limit=SESSIONS_SHOWN)
-    claims = await representatives.list_claims(db, admin, status="pending", after=None, limit=CLAIMS_SHOWN)
+    claims = await representatives.list_claims(
+        db, admin, status="pending", cursor=None, limit=CLAIMS_SHOWN, now=page.now
+    )
     sublines = [(str(sub.id), f"{sub.number}. {sub.title}") for line in lines for sub in line.sublines]
     return page.render(
         "admin/index.html",
         status_code=status,
         lines=lines,
-        sessions=sessions[:SESSIONS_SHOWN],
-        claims=claims[:CLAIMS_SHOWN],
+        sessions=sessions.items,
+        claims=claims.items,
         line_options=[(str(line.id), f"{line.number}. {line.title}") for line in lines],
         subline_options=sublines,
         categories=categories(page),
@@ -170,7 +172,7 @@ async def session_page(
 ) -> Template:
     admin = page.require_admin()
     session = await session_by_code(page, db, code)
-    members = await membership.list_members(db, session.id, admin, limit=MEMBERS_SHOWN)
+    members = await membership.list_members(db, session.id, admin, limit=MEMBERS_SHOWN, now=page.now)
     local = session.starts_at.astimezone(zone(session.time_zone)).replace(tzinfo=None)
     current = {
         "title": session.title,
@@ -188,7 +190,7 @@ async def session_page(
         status_code=status,
         notice=notice,
         session=session,
-        moderators=[member for member in members[:MEMBERS_SHOWN] if member.role == "moderator"],
+        moderators=[member for member in members.items if member.role == "moderator"],
         categories=categories(page),
         errors=errors or {},
         values={**current, **(values or {})},

@@ -44,7 +44,7 @@ def category_label(page, category: str) -> str:
 
 async def session_by_code(page: Page, db: DB, code: str) -> SessionOut:
     """The session with this code as the viewer may see it (meeting link for members, `my_role`), or 404."""
-    found = await forum.list_sessions(db, page.viewer, now=page.now, code=code, limit=1)
+    found = (await forum.list_sessions(db, page.viewer, now=page.now, code=code, limit=1)).items
     if not found:
         raise NotFound("No such session.")
     return found[0]
@@ -62,11 +62,11 @@ async def forum_page(
     line_id = next((item.id for item in lines if item.number == line), None)
     status = status if status in STATUSES else None
     sessions = await forum.list_sessions(
-        db, page.viewer, now=page.now, line_id=line_id, status=status, after=None, limit=FORUM_LIMIT
+        db, page.viewer, now=page.now, line_id=line_id, status=status, limit=FORUM_LIMIT
     )
-    more = len(sessions) > FORUM_LIMIT
+    more = sessions.next_cursor is not None
     by_subline: dict[uuid.UUID, list[SessionOut]] = {}
-    for session in sessions[:FORUM_LIMIT]:
+    for session in sessions.items:
         by_subline.setdefault(session.subline.id, []).append(session)
     shown = [item for item in lines if line_id is None or item.id == line_id]
     return page.render(
@@ -184,7 +184,7 @@ async def event_calendar(page: WebPage, db: DB, code: str) -> Response[bytes]:
 async def join(page: WebPage, db: DB, code: str) -> Redirect:
     """`Join the discussion`: the signed-in person becomes a participant."""
     session = await session_by_code(page, db, code)
-    await membership.join_session(db, session.id, page.user)
+    await membership.join_session(db, session.id, page.user, now=page.now)
     return page.redirect(f"/sessions/{session.code}")
 
 
@@ -192,7 +192,7 @@ async def join(page: WebPage, db: DB, code: str) -> Redirect:
 async def leave(page: WebPage, db: DB, code: str) -> Redirect:
     """`Leave`: the member leaves the session."""
     session = await session_by_code(page, db, code)
-    await membership.leave_session(db, session.id, page.user)
+    await membership.leave_session(db, session.id, page.user, now=page.now)
     return page.redirect(f"/sessions/{session.code}")
 
 
