@@ -11,11 +11,8 @@ from sqlalchemy import text
 
 from deliberation.db.engine import create_sessionmaker, read_snapshot
 from deliberation.realtime.events import EVENT_NAMES
-from tests.conclusions.conftest import draft, open_vote, vote, write_post
-from tests.proposals.conftest import make_forum, propose, publish
-from tests.realtime.conftest import committed, live_settings, server
-
-__all__ = ["committed", "live_settings", "server"]
+from tests.factories import draft, make_forum, open_vote, vote, write_post
+from tests.proposals.conftest import propose, publish
 
 
 def apply(state: dict, me: str, seq: int, event: str, data: dict) -> None:
@@ -99,7 +96,7 @@ async def events_after(http: httpx.AsyncClient, session_url: str, headers: dict,
 
 
 async def test_a_snapshot_plus_the_events_after_it_is_a_fresh_snapshot_for_every_event_type(server, committed):
-    forum = await make_forum(committed)
+    forum = await make_forum(committed, representatives=True)
     me = str(forum.users["cai"].id)
     session_url = f"/api/sessions/{forum.session.id}"
     state_url = f"{session_url}/state"
@@ -231,7 +228,7 @@ async def test_the_snapshot_is_one_read_only_repeatable_read_transaction(own_eng
 
 
 async def test_the_state_is_for_members_and_shows_my_view(client, db):
-    forum = await make_forum(db)
+    forum = await make_forum(db, representatives=True)
     url = f"/api/sessions/{forum.session.id}/state"
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=forum.as_("outsider"))).status_code == 403
