@@ -51,9 +51,9 @@ def test_the_posting_rate_is_a_setting():
     assert load_settings({"DELIBERATION_POST_RATE_PER_MINUTE": "5"}).post_rate_per_minute == 5
 
 
-async def test_simultaneous_posts_cannot_share_the_last_slot(committed, settings):
+async def test_simultaneous_posts_cannot_share_the_last_slot(committed, live_settings):
     """The check and the count are atomic (one advisory lock per user, held to commit): 12 posts at once, 3 slots."""
-    limited = msgspec.structs.replace(settings, post_rate_per_minute=3)
+    limited = msgspec.structs.replace(live_settings, post_rate_per_minute=3)  # the committed database
     author, headers = await signed_in(committed)
     session = await make_forum_session(committed, members={author: "participant"})
     thread = await make_thread(committed, session)
@@ -63,4 +63,4 @@ async def test_simultaneous_posts_cannot_share_the_last_slot(committed, settings
             *((one, two)[n % 2].post(url, json={"body": f"post {n}"}, headers=headers) for n in range(12))
         )
     assert sorted(answer.status_code for answer in answers) == [201] * 3 + [429] * 9
-    assert len((await one_page(settings, url, headers))["items"]) == 3
+    assert len((await one_page(live_settings, url, headers))["items"]) == 3
