@@ -38,7 +38,7 @@ AUDIT_PAGE = 100
 
 async def conclusion_view(page: Page, db: DB, conclusion: ConclusionOut, *, diff: tuple[int, int] | None) -> dict:
     """What the conclusions page shows of one conclusion: text, sources, versions (and a diff), tally chart."""
-    versions = await conclusions.list_versions(db, conclusion.id, after=0, limit=PAGE_LIMIT)
+    versions = (await conclusions.list_versions(db, conclusion.id, cursor=None, limit=PAGE_LIMIT)).items
     sources = []
     for post_id in conclusion.source_post_ids:
         try:
@@ -81,13 +81,14 @@ async def render_conclusions(
     status_code: int = 200,
 ) -> Template:
     session = await session_by_code(page, db, code)
-    rows = await conclusions.list_conclusions(db, session.id, page.user, after=None, limit=PAGE_LIMIT)
+    rows = (await conclusions.list_conclusions(db, session.id, page.user, cursor=None, limit=PAGE_LIMIT)).items
     members = None
     if session.my_role or page.user.is_admin:
-        members = len(await membership.list_members(db, session.id, page.user, limit=MAX_MEMBERS))
+        listed = await membership.list_members(db, session.id, page.user, limit=MAX_MEMBERS, now=page.now)
+        members = len(listed.items) + (listed.next_cursor is not None)  # MAX_MEMBERS + 1: more than shown
     views = [
         await conclusion_view(page, db, conclusion, diff=diff if conclusion.id == diff_of else None)
-        for conclusion in rows[:PAGE_LIMIT]
+        for conclusion in rows
     ]
     return page.render(
         "deciding/conclusions.html",
@@ -266,16 +267,18 @@ async def audit_page(
 ) -> Template:
     """The transparency log in words, filtered by session, with `Verify the log`."""
     chosen = await session_by_code(page, db, session) if session else None
-    rows = await audit.list_entries(db, session_id=chosen.id if chosen else None, after=max(after, 0), limit=AUDIT_PAGE)
-    entries = [audit.entry_out(entry, name) for entry, name in rows[:AUDIT_PAGE]]
+    listed = await audit.list_entries(
+        db, session_id=chosen.id if chosen else None, after=max(after, 0), cursor=None, limit=AUDIT_PAGE
+    )
+    entries = listed.items
     result = await state.audit_verify.verify(db, now=page.now) if verify else None
-    sessions = await forum.list_sessions(db, page.viewer, now=page.now, after=None, limit=PAGE_LIMIT)
+    sessions = (await forum.list_sessions(db, page.viewer, now=page.now, limit=PAGE_LIMIT)).items
     return page.render(
         "deciding/audit.html",
         session=chosen,
-        sessions=sessions[:PAGE_LIMIT],
+        sessions=sessions,
         entries=[(entry, entry_words(page, entry)) for entry in entries],
-        more=entries[-1].seq if len(rows) > AUDIT_PAGE else None,
+        more=entries[-1].seq if listed.next_cursor is not None else None,
         result=result,
     )
 

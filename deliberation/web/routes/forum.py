@@ -91,13 +91,15 @@ async def event_page(page: WebPage, db: DB, code: str) -> Template:
     session_zone = zone(session.time_zone)
     conclusions = []
     if page.viewer is not None:  # conclusions are for signed-in people; published proposals are public
-        conclusions = await conclusion_service.list_conclusions(db, session.id, page.viewer, after=None, limit=SHOWN)
-    proposals = (await proposal_service.list_proposals(db, session.id, page.viewer, after=None, limit=SHOWN)).items
+        conclusions = (
+            await conclusion_service.list_conclusions(db, session.id, page.viewer, cursor=None, limit=SHOWN)
+        ).items
+    proposals = (await proposal_service.list_proposals(db, session.id, page.viewer, cursor=None, limit=SHOWN)).items
     published = [proposal for proposal in proposals if proposal.status == "published"]
     return page.render(
         "forum/event.html",
         session=session,
-        conclusions=conclusions[:SHOWN],
+        conclusions=conclusions,
         conclusion_status={
             "draft": page.gettext("Draft"),
             "voting": page.gettext("Voting"),
@@ -106,9 +108,11 @@ async def event_page(page: WebPage, db: DB, code: str) -> Template:
         },
         proposals=published,
         endorsements={
-            proposal.id: await endorsements.list_endorsements(
-                db, proposal.id, page.viewer, after=None, limit=SHOWN, now=page.now
-            )
+            proposal.id: (
+                await endorsements.list_endorsements(
+                    db, proposal.id, page.viewer, cursor=None, limit=SHOWN, now=page.now
+                )
+            ).items
             for proposal in published
         },
         status_label=status_label(page, session.status),

@@ -46,10 +46,10 @@ async def moderated_session(page: Page, db: DB, code: str) -> SessionOut:
 
 
 async def flags_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
-    flags = await moderation.list_flags(db, session.id, page.user, status="open", after=None, limit=FLAGS_SHOWN)
+    flags = await moderation.list_flags(db, session.id, page.user, status="open", cursor=None, limit=FLAGS_SHOWN)
     return {
-        "flags": flags[:FLAGS_SHOWN],
-        "more_flags": len(flags) > FLAGS_SHOWN,
+        "flags": flags.items,
+        "more_flags": flags.next_cursor is not None,
         "markdown": render_markdown,
         "when": page.datetime,
         "values": {},
@@ -59,8 +59,8 @@ async def flags_context(page: Page, db: DB, session: SessionOut) -> dict[str, An
 
 
 async def members_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
-    members = await membership.list_members(db, session.id, page.user, limit=MEMBERS_SHOWN)
-    return {"members": members[:MEMBERS_SHOWN], "more_members": len(members) > MEMBERS_SHOWN}
+    members = await membership.list_members(db, session.id, page.user, limit=MEMBERS_SHOWN, now=page.now)
+    return {"members": members.items, "more_members": members.next_cursor is not None}
 
 
 def live_config(page: Page, session: SessionOut) -> dict[str, Any]:

@@ -19,11 +19,9 @@ from litestar.response import Redirect, Response, Template
 from deliberation.deps import DB
 from deliberation.errors import Busy, DomainError, NotFound
 from deliberation.forum.schemas import SessionOut
-from deliberation.pagination import decode_cursor
 from deliberation.realtime import service as realtime
 from deliberation.threads import moderation, posts
 from deliberation.threads import service as threads
-from deliberation.threads.posts import PostAfter
 from deliberation.threads.schemas import (
     FlagIn,
     PostIn,
@@ -165,9 +163,14 @@ async def thread_context(
     # The seq is read before the posts: an event between the two is applied again, which changes nothing
     # (live.js fetches the post's current fragment and swaps it by id).
     as_of = session.last_seq
-    cursor = posts_cursor(after)
     listing = await posts.list_posts(
-        db, thread.id, page.user, sort=sort, after=cursor, limit=100_000, max_posts=page.settings.max_posts_per_page
+        db,
+        thread.id,
+        page.user,
+        sort=sort,
+        cursor=after or None,
+        limit=100_000,
+        max_posts=page.settings.max_posts_per_page,
     )
     return {
         **post_context(page, session, viewer),
@@ -189,11 +192,6 @@ async def online(page: Page, db: DB, session: SessionOut) -> int | None:
         return (await realtime.get_presence(db, session.id, page.user, page.request.app.state.hub)).online
     except Busy:
         return None
-
-
-def posts_cursor(after: str | None) -> PostAfter | None:
-    """`More posts`: the cursor of the page before (a wrong one is 400, as on the API)."""
-    return decode_cursor(after, PostAfter) if after else None
 
 
 @get("/sessions/{code:str}/threads/{thread_id:uuid}", name="thread")
