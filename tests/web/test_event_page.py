@@ -4,12 +4,13 @@ user text on it is Markdown rendered safely. In-process (httpx over ASGI)."""
 from __future__ import annotations
 
 from deliberation.forum.models import Session
-from tests.proposals.conftest import decided, make_forum, propose, publish
+from tests.factories import make_forum
+from tests.proposals.conftest import decided, propose, publish
 from tests.web.test_sessions_and_csrf import log_in
 
 
 async def test_the_event_page_shows_the_conclusions_and_the_published_proposal(client, db):
-    forum = await make_forum(db)
+    forum = await make_forum(db, representatives=True)
     adopted = await decided(client, forum, "Monthly territorial tables")
     await decided(client, forum, "A new agency", adopt=False)
     proposal = await propose(
@@ -36,7 +37,7 @@ async def test_the_event_page_shows_the_conclusions_and_the_published_proposal(c
 
 
 async def test_user_text_on_the_event_page_cannot_run_script(client, db):
-    forum = await make_forum(db)
+    forum = await make_forum(db, representatives=True)
     async with db.begin():
         session = await db.get_one(Session, forum.session.id)
         session.description = (
