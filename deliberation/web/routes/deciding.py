@@ -160,7 +160,7 @@ async def render_proposal(
 ) -> Template:
     record = await export.export_proposal(db, proposal_id, page.viewer, state.audit_signer, now=page.now)
     labels = dict(actor_types(page))
-    me = await accounts.get_me(db, page.viewer) if page.viewer is not None else None
+    me = await accounts.get_me(db, page.viewer, now=page.now) if page.viewer is not None else None
     mine = next(
         (
             item
