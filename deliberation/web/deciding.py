@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from deliberation.audit.schemas import AuditEntryOut
 from deliberation.conclusions.schemas import TallyOut
 from deliberation.i18n import N_
+from deliberation.threads.schemas import PostOut
 from deliberation.web.page import Page
 
 CHOICES = ("support", "oppose", "abstain")
@@ -98,6 +99,15 @@ def tally_chart(page: Page, tally: TallyOut, actor_labels: dict[str, str]) -> Ch
             "opposition."
         )
     return Chart(groups=groups, height=max(y, 1), consensus=consensus)
+
+
+def flatten(items: list[PostOut]) -> list[PostOut]:
+    """A reply tree as a list, each post before its replies."""
+    out = []
+    for item in items:
+        out.append(item)
+        out.extend(flatten(item.replies or []))  # type: ignore[arg-type]
+    return out
 
 
 TOKEN = re.compile(r"\s+|[^\s]+")

@@ -47,8 +47,9 @@ async def log_in(page, email: str, next_path: str) -> None:
     await page.wait_for_url(f"**{next_path}")
 
 
-async def round_table(db, settings):
-    """A live session with a moderator, three members of different actor types, two posts and a conclusion."""
+async def round_table(db, settings, *, draft: bool = True, adopted: bool = False):
+    """A live session with a moderator, three members of different actor types, two posts and (`draft`) a
+    conclusion on them, (`adopted`) voted and adopted."""
     moderator = await make_user(db, display_name="Marta Moderadora", actor_type="civil_society")
     voters = [
         await make_user(db, display_name="Ana Academia", actor_type="academia"),
@@ -70,6 +71,8 @@ async def round_table(db, settings):
     second = await posts.create_post(
         db, thread.id, voters[1], PostIn(body="Pay small suppliers within 30 days."), settings=settings, now=now
     )
+    if not draft:
+        return session, moderator, voters, None, (first, second)
     conclusion = await conclusions.create_conclusion(
         db,
         session.id,
@@ -82,7 +85,21 @@ async def round_table(db, settings):
         ),
         now=now,
     )
+    if adopted:
+        await voting.open_voting(db, conclusion.id, moderator, VotingIn(action="open"), now=now)
+        for voter in voters:
+            await voting.cast_vote(db, conclusion.id, voter, VoteIn(choice="support"), now=now)
+        conclusion = await voting.close_voting(db, conclusion.id, moderator, now=utcnow())
     return session, moderator, voters, conclusion, (first, second)
+
+
+def proposal_in(conclusion_id) -> ProposalIn:
+    return ProposalIn(
+        title="Local procurement for small suppliers",
+        summary="Municipalities split their tenders into lots that small firms can bid for.",
+        body="Each municipality publishes its tenders in lots, pays within 30 days and reports yearly.",
+        conclusion_ids=[conclusion_id],
+    )
 
 
 async def test_members_vote_see_the_stale_marker_and_the_chart_per_actor_type(open_page, web_db, web_server):

@@ -76,6 +76,12 @@ MATRIX = [
     ("POST", "/proposals/{proposal_id}/endorsement/withdraw", "303> 404 404 404"),
     ("GET", "/proposals/{proposal_id}/export", "404 404 404 404"),
     ("GET", "/audit", "200 200 200 200"),
+    ("POST", "/sessions/{code}/moderation/conclusions", "303> 404 404 422"),
+    ("POST", "/sessions/{code}/moderation/conclusions/{conclusion_id}", "303> 404 404 422"),
+    ("POST", "/sessions/{code}/moderation/conclusions/{conclusion_id}/voting", "303> 404 404 422"),
+    ("POST", "/sessions/{code}/moderation/proposals", "303> 404 404 422"),
+    ("POST", "/sessions/{code}/moderation/proposals/{proposal_id}", "303> 404 404 422"),
+    ("POST", "/sessions/{code}/moderation/proposals/{proposal_id}/publish", "303> 404 404 422"),
 ]
 
 

@@ -1,5 +1,13 @@
 """Every page route, one module per area; each module ends with its `ROUTES`."""
 
-from deliberation.web.routes import accounts, admin, deciding, forum, moderation, threads
+from deliberation.web.routes import accounts, admin, deciding, forum, moderating, moderation, threads
 
-ROUTES = [*forum.ROUTES, *accounts.ROUTES, *admin.ROUTES, *threads.ROUTES, *moderation.ROUTES, *deciding.ROUTES]
+ROUTES = [
+    *forum.ROUTES,
+    *accounts.ROUTES,
+    *admin.ROUTES,
+    *threads.ROUTES,
+    *moderation.ROUTES,
+    *deciding.ROUTES,
+    *moderating.ROUTES,
+]
