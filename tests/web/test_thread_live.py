@@ -29,7 +29,7 @@ async def thread_url(page: Page) -> str:
 async def member(open_page, name: str, **options) -> tuple[Page, str]:
     """A new person who signed up and joined the live session, on its first thread; and their email."""
     page = await open_page(**options)
-    email = f"{name.lower()}.{secrets.token_hex(4)}@example.org"
+    email = f"{name.split()[0].lower()}.{secrets.token_hex(4)}@example.org"
     await sign_up(page, email, name=name)
     await page.goto(f"/sessions/{LIVE_CODE}")
     await page.get_by_role("button", name="Join the discussion").click()
@@ -243,3 +243,44 @@ async def test_a_permalink_opens_its_thread_at_the_post_with_its_branch_open(ope
     await other.goto(ana.url + link)
     await expect(post(other, f"Answer {tag}")).to_be_in_viewport()
     await check_axe(other)
+
+
+async def test_moderators_see_flags_live_and_hide_with_a_public_reason(open_page):
+    tag = secrets.token_hex(3)
+    ana, _ = await member(open_page, "Ana")
+    ben, _ = await member(open_page, f"Ben {tag}")
+    mod = await moderator(open_page)
+    await mod.goto(f"/sessions/{LIVE_CODE}/moderation")
+    await live(mod)
+    await check_axe(mod)
+    await write(ana, f"Call me at 555 {tag}")
+    flagged = post(ben, f"Call me at 555 {tag}")
+    await flagged.get_by_text("Flag", exact=True).click()
+    await flagged.get_by_label("Reason").select_option(label="Other")
+    await flagged.get_by_label("Note").fill(f"A phone number {tag}")
+    await flagged.get_by_role("button", name="Send to the moderators").click()
+
+    flag = mod.get_by_role("listitem").filter(has_text=f"A phone number {tag}")
+    await expect(flag.get_by_role("heading")).to_have_text(f"Post by Ana, flagged by Ben {tag}")
+    await check_axe(mod)
+    await flag.get_by_role("button", name="Hide post").click()
+    await expect(flag.get_by_text("This field is required.")).to_be_visible()  # a reason is needed to hide
+    assert mod.problems == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
+    mod.problems.clear()  # the refused form's answer, expected
+    await flag.get_by_label("Reason").fill("Personal data")
+    await flag.get_by_role("button", name="Hide post").click()
+    await expect(mod.get_by_text(f"A phone number {tag}")).to_have_count(0)
+    for page in (ana, ben):
+        await expect(page.get_by_text("Hidden by a moderator: Personal data")).to_be_visible()
+
+    row = mod.get_by_role("row").filter(has_text=f"Ben {tag}")
+    await row.get_by_role("button", name="Make moderator").click()
+    await expect(row.get_by_role("cell", name="Moderator", exact=True)).to_be_visible()  # live: member.updated
+    await expect(row.get_by_role("button", name="Make participant")).to_be_visible()
+    await check_axe(mod)
+
+
+async def test_the_moderation_page_is_not_for_participants(open_page):
+    ana, _ = await member(open_page, "Ana")
+    await ana.goto(f"/sessions/{LIVE_CODE}/moderation")
+    await expect(ana.get_by_role("heading", level=1)).to_have_text("This page does not exist")

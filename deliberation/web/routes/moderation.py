@@ -24,7 +24,6 @@ from deliberation.threads import moderation
 from deliberation.threads.schemas import FlagResolutionIn
 from deliberation.web import forms
 from deliberation.web.forms import FormInvalid
-from deliberation.web.markdown import render_markdown
 from deliberation.web.page import Page, WebPage
 from deliberation.web.routes.forum import session_by_code
 from deliberation.web.routes.threads import done, in_place
@@ -50,7 +49,6 @@ async def flags_context(page: Page, db: DB, session: SessionOut) -> dict[str, An
     return {
         "flags": flags.items,
         "more_flags": flags.next_cursor is not None,
-        "markdown": render_markdown,
         "when": page.datetime,
         "values": {},
         "errors": {},

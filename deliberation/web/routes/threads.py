@@ -86,7 +86,6 @@ def post_context(page: Page, session: SessionOut, viewer: Viewer) -> dict[str, A
     return {
         "session": session,
         "viewer": viewer,
-        "markdown": render_markdown,
         "when": page.datetime,
         "first_line": first_line,
         "collapse_over": COLLAPSE_OVER,
