@@ -267,11 +267,11 @@ async def test_moderators_see_flags_live_and_hide_with_a_public_reason(open_page
     await expect(flag.get_by_text("This field is required.")).to_be_visible()  # a reason is needed to hide
     assert mod.problems == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
     mod.problems.clear()  # the refused form's answer, expected
-    await flag.get_by_label("Reason").fill("Personal data")
+    await flag.get_by_label("Reason").fill(f"Personal data {tag}")
     await flag.get_by_role("button", name="Hide post").click()
     await expect(mod.get_by_text(f"A phone number {tag}")).to_have_count(0)
     for page in (ana, ben):
-        await expect(page.get_by_text("Hidden by a moderator: Personal data")).to_be_visible()
+        await expect(page.get_by_text(f"Hidden by a moderator: Personal data {tag}")).to_be_visible()
 
     row = mod.get_by_role("row").filter(has_text=f"Ben {tag}")
     await row.get_by_role("button", name="Make moderator").click()
