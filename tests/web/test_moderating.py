@@ -120,7 +120,7 @@ async def test_a_whole_round_table_in_browsers(open_page, web_db, web_server):  
 async def test_two_moderators_editing_one_proposal_lose_nothing(open_page, web_db, web_server):  # noqa: F811
     session, moderator, _voters, conclusion, _ = await round_table(web_db, web_server.settings, adopted=True)
     other = await make_user(web_db, display_name="Mario Moderador")
-    await membership.join_session(web_db, session.id, other)
+    await membership.join_session(web_db, session.id, other, now=utcnow())
     await membership.set_member_role(web_db, session.id, moderator, other.id, "moderator", now=utcnow())
     proposal = await proposals.create_proposal(
         web_db,

@@ -39,16 +39,16 @@ POSTS_SHOWN = 500  # posts of a thread offered as sources
 
 async def deciding_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
     """What the deciding sections show: posts to draft from, conclusions, proposals; no form state."""
-    thread_page = await threads.list_threads(db, session.id, after=None, limit=SHOWN)
+    thread_page = await threads.list_threads(db, session.id, cursor=None, limit=SHOWN)
     sources = []
     for thread in thread_page.items:
         listed = await posts.list_posts(
-            db, thread.id, page.user, sort="oldest", after=None, limit=POSTS_SHOWN, max_posts=POSTS_SHOWN
+            db, thread.id, page.user, sort="oldest", cursor=None, limit=POSTS_SHOWN, max_posts=POSTS_SHOWN
         )
         shown = [item for item in flatten(listed.items) if not item.deleted and item.hidden is None]
         sources.append((thread, shown))
-    rows = await conclusions.list_conclusions(db, session.id, page.user, after=None, limit=SHOWN)
-    drafts = (await proposals.list_proposals(db, session.id, page.user, after=None, limit=SHOWN)).items
+    rows = (await conclusions.list_conclusions(db, session.id, page.user, cursor=None, limit=SHOWN)).items
+    drafts = (await proposals.list_proposals(db, session.id, page.user, cursor=None, limit=SHOWN)).items
     return {
         "source_threads": sources,
         "deciding_conclusions": [(item, status_label(page, item.status)) for item in rows[:SHOWN]],
