@@ -332,10 +332,18 @@ class Hub:
                 {(s.session_id, s.user_id) for s in subscribers},
                 now=self.clock(),
             )
+            # Read after the check, so each includes the event of any removal the check saw.
+            committed = await last_seqs(db, list({s.session_id for s in subscribers}))
         for subscriber in subscribers:
             if subscriber.token_hash not in live:
                 subscriber.drop(CLOSE_UNAUTHENTICATED, "the access token was revoked or has expired")
             elif (subscriber.session_id, subscriber.user_id) not in allowed:
+                channel = self.channels.get(subscriber.session_id)
+                seq = committed.get(subscriber.session_id, 0)
+                if channel is not None and channel.fetched < seq:
+                    # The removal's own event goes out first (its delivery drops the stream); else the next round.
+                    self.wake(subscriber.session_id, seq)
+                    continue
                 subscriber.drop(CLOSE_FORBIDDEN, "you are no longer a member of this session")
 
     async def _refresh_presence(self) -> None:
