@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deliberation.accounts.auth import provide_admin, provide_user, provide_viewer
 from deliberation.accounts.passwords import warm_up
 from deliberation.accounts.routes import AdminAccountsController, AuthController, MeController
+from deliberation.asyncapi import asyncapi_json
 from deliberation.audit.routes import AuditController, load_audit_signer
 from deliberation.audit.service import VerifyCache
 from deliberation.conclusions.routes import ConclusionController, SessionConclusionsController
@@ -63,6 +64,7 @@ log = logging.getLogger("deliberation")
 
 ROUTE_HANDLERS = [
     schema_assets,
+    asyncapi_json,
     health,
     ready,
     metrics,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from deliberation.app import create_app
 from deliberation.cli import uvicorn_options
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
+from tests.realtime.frames import checked
 
 
 class LiveServer:
@@ -36,12 +36,13 @@ class LiveServer:
             query.append(f"ticket={ticket}")
         return f"{self.ws}/api/sessions/{session_id}/live" + ("?" + "&".join(query) if query else "")
 
-    async def write_events(self, session_id, count: int, event: str = "session.updated", **extra) -> list[int]:
-        """Commit `count` events through this instance, one transaction each (announced after commit)."""
+    async def write_events(self, session_id, count: int, **extra) -> list[int]:
+        """Commit `count` events through this instance, one transaction each (announced after commit): small
+        `flags.changed` events (`open_flags` 0, 1, ...; `extra` fields make them as large as a test needs)."""
         seqs = []
         for n in range(count):
             async with self.app.state.sessionmaker() as db, db.begin():
-                seqs.append(await emit(db, session_id, event, {"n": n, **extra}))
+                seqs.append(await emit(db, session_id, "flags.changed", {"open_flags": n, **extra}))
         return seqs
 
 
@@ -65,7 +66,8 @@ async def live_server(settings: Settings, log_level: str = "warning") -> AsyncIt
 
 
 async def receive(socket, timeout: float = 10.0) -> dict:
-    return json.loads(await asyncio.wait_for(socket.recv(), timeout))
+    """The next frame, checked against the AsyncAPI document (every frame a test receives is)."""
+    return checked(await asyncio.wait_for(socket.recv(), timeout))
 
 
 async def receive_events(socket, count: int, timeout: float = 20.0) -> list[dict]:

@@ -1,6 +1,5 @@
 import asyncio
 import contextlib
-import json
 import os
 import random
 import socket
@@ -18,6 +17,7 @@ from deliberation.realtime.routes import _write
 from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
 from tests.live import connect, live_server, receive, receive_events
+from tests.realtime.frames import checked
 
 
 async def member_session(db, role: str = "participant"):
@@ -31,7 +31,7 @@ async def close_code(socket) -> int:
     with pytest.raises(websockets.ConnectionClosed) as closed:
         async with asyncio.timeout(10):
             while True:
-                await socket.recv()
+                checked(await socket.recv())
     return closed.value.rcvd.code
 
 
@@ -60,7 +60,7 @@ async def test_hello_then_replay_then_live_in_order(server, committed):
         assert hello == {"type": "hello", "session_id": str(session.id), "last_seq": 3}
         replayed = await receive_events(socket, 2)
         assert [frame["seq"] for frame in replayed] == [2, 3]
-        assert replayed[0]["event"] == "session.updated" and replayed[0]["data"] == {"n": 1}
+        assert replayed[0]["event"] == "flags.changed" and replayed[0]["data"] == {"open_flags": 1}
         await server.write_events(session.id, 2)
         live = await receive_events(socket, 2)
         assert [frame["seq"] for frame in live] == [4, 5]
@@ -100,7 +100,7 @@ async def test_a_ping_flood_ends_the_stream_with_a_close_code_every_time(server,
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 async with asyncio.timeout(10):
                     while True:
-                        frames.append(json.loads(await socket.recv())["type"])
+                        frames.append(checked(await socket.recv())["type"])
         assert closed.value.rcvd.code == 1008, frames[-5:]
         assert "too many pings" in closed.value.rcvd.reason
         assert frames.count("pong") <= server.app.state.settings.ws_max_pings_per_minute
@@ -184,7 +184,7 @@ async def test_events_over_http_for_polling_clients(server, committed):
     async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
         page = (await client.get(f"/api/sessions/{session.id}/events", params={"after": 1, "limit": 3})).json()
         assert [item["seq"] for item in page["items"]] == [2, 3, 4]
-        assert page["items"][0]["data"] == {"n": 1}
+        assert page["items"][0]["data"] == {"open_flags": 1}
         rest = (await client.get(f"/api/sessions/{session.id}/events", params={"cursor": page["next_cursor"]})).json()
         assert [item["seq"] for item in rest["items"]] == [5]
         assert rest["next_cursor"] is None

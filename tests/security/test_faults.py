@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import tempfile
 import uuid
@@ -23,6 +22,7 @@ from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.threads.models import Post
 from tests.factories import bearer, make_forum_session, make_thread, signed_in
+from tests.realtime.frames import checked
 from tests.security.conftest import Service, fresh_database, services
 
 FAST = {"post_rate_per_minute": 1_000_000, "live_poll_seconds": 0.5, "conclusion_workers": False}
@@ -56,7 +56,7 @@ class Follower:
                 async with websockets.connect(url, additional_headers=bearer(self.token), open_timeout=5) as socket:
                     while not self.reached(until_seq()):
                         with contextlib.suppress(TimeoutError):
-                            self.take(json.loads(await asyncio.wait_for(socket.recv(), 0.2)))
+                            self.take(checked(await asyncio.wait_for(socket.recv(), 0.2)))
                     return
             except (OSError, websockets.ConnectionClosed, TimeoutError):
                 pass
