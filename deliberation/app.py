@@ -47,7 +47,9 @@ from deliberation.openapi import (
     document_problems,
     document_request_rules,
     document_security,
+    index_query_parameters,
     operation_id,
+    refuse_unknown_query_parameters,
     schema_assets,
 )
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
@@ -167,10 +169,12 @@ def create_app(
             document_problems,
             document_request_rules,
             document_security,
+            index_query_parameters,
             redact_live_queries,
             warm_up,
             load_audit_signer,
         ],
+        before_request=refuse_unknown_query_parameters,
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -135,15 +136,34 @@ def problem_response(
     return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# msgspec names the object, not the field, when a field is missing or unknown: take the field from the message.
+_NAMED_FIELD = re.compile(r"(?:unknown|required) field `([^`]+)`")
+# The body's shape is wrong (a type, a missing or unknown field): 400. Any other refusal is of a value: 422.
+_SHAPE = re.compile(r"^(?:Expected `[^`]+`, got `[^`]+`|Object missing required field|Object contains unknown field)")
+
+
 def _validation_errors(extra: Any) -> list[tuple[FieldError, str | None]]:
-    """Litestar reports validation failures as [{message, key, source}]; keep field, message and source."""
+    """Litestar reports validation failures as [{message, key, source}]; keep field, message and source.
+
+    `field` names the request's field (`role`, `items[0]`), never the handler's `data` parameter.
+    """
     errors = []
     for item in extra if isinstance(extra, list) else []:
         if isinstance(item, dict):
-            field = item.get("key") or item.get("source") or "body"
-            message = FieldError(field=str(field), message=str(item.get("message", "invalid")))
-            errors.append((message, item.get("source")))
+            text = str(item.get("message", "invalid"))
+            key = item.get("key")
+            field = str(key or item.get("source") or "body")
+            if key == "data":
+                field = "body"
+            if named := _NAMED_FIELD.search(text):
+                field = named.group(1) if field == "body" else f"{field}.{named.group(1)}"
+            errors.append((FieldError(field=field, message=text), item.get("source")))
     return errors
+
+
+def _value_errors(errors: list[tuple[FieldError, str | None]]) -> bool:
+    """Whether every error is a value of a well-formed body that its field does not accept (an enum, a range)."""
+    return bool(errors) and all(source == "body" and not _SHAPE.match(error.message) for error, source in errors)
 
 
 def _text_errors(errors: list[tuple[FieldError, str | None]]) -> list[FieldError] | None:
@@ -163,7 +183,10 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[Problem]:
         errors = _validation_errors(exc.extra)
         if text_errors := _text_errors(errors):  # well-formed, but text its field does not accept
             return problem_response(422, "; ".join(f"{e.field} {e.message}" for e in text_errors), errors=text_errors)
-        return problem_response(400, exc.detail or "Invalid request.", errors=[e for e, _ in errors] or None)
+        fields = [error for error, _ in errors] or None
+        if _value_errors(errors):
+            return problem_response(422, "; ".join(f"{e.field}: {e.message}" for e, _ in errors), errors=fields)
+        return problem_response(400, exc.detail or "Invalid request.", errors=fields)
     headers = dict(exc.headers or {})
     return problem_response(exc.status_code, exc.detail or HTTPStatus(exc.status_code).phrase, headers=headers)
 

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
+
+from deliberation.errors import BadRequest, FieldError
 
 ASSETS_PATH = "/schema/assets"
 SCHEMA_VIEWER = RedocRenderPlugin(
@@ -114,6 +116,29 @@ def document_request_rules(app: Litestar) -> None:
                 body = operation.request_body.content["application/json"].schema if closed else None
                 if isinstance(body, Reference):
                     schema.components.schemas[body.ref.rsplit("/", 1)[-1]].additional_properties = False
+
+
+def index_query_parameters(app: Litestar) -> None:
+    """The query parameters each `/api/...` operation documents, for `refuse_unknown_query_parameters`."""
+    known: dict[tuple[str, str], frozenset[str]] = {}
+    for path, item in (app.openapi_schema.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch") if path.startswith("/api/") else ():
+            if (operation := getattr(item, method)) is not None:
+                names = {parameter.name for parameter in operation.parameters or () if parameter.param_in == "query"}
+                known[(path, method.upper())] = frozenset(names)
+    app.state.query_parameters = known
+
+
+async def refuse_unknown_query_parameters(request: Request) -> None:
+    """400 naming each query parameter an `/api/...` operation does not take (a typo must not pass as a default)."""
+    known = request.app.state.query_parameters.get((request.scope.get("path_template"), request.method))
+    unknown = sorted(set(request.query_params) - known) if known is not None else []
+    if unknown:
+        names = ", ".join(f"`{name}`" for name in unknown)
+        raise BadRequest(
+            f"Unknown query parameter {names}: see the operation in /schema.",
+            errors=[FieldError(field=name, message="is not a parameter of this operation") for name in unknown],
+        )
 
 
 AUTHENTICATED = {"user", "admin"}  # the dependencies that answer 401 without a valid bearer token

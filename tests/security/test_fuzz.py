@@ -54,7 +54,7 @@ schema = schemathesis.openapi.from_dict(SCHEMA)
 # The run's seed is pytest's `--hypothesis-seed` (0 through pyproject's addopts), so a run fuzzes the same cases
 # as the last unless asked for another seed; schemathesis would otherwise draw a random one per process.
 schema.config.seed = 0 if hypothesis_core.global_force_seed is None else hypothesis_core.global_force_seed
-# Unknown query parameters are ignored by design (HTTP custom), so generating them proves nothing.
+# Unknown query parameters are refused (400, tests/ops/test_strict_input.py); extra ones are not generated here.
 schema.config.generation.update(max_examples=MAX_EXAMPLES, allow_extra_parameters=False)
 # Schema-valid input may still be refused for what a schema cannot say: a cursor or reset token that is not
 # ours (400, by the contract), a state or rule (409, 412, 422). Framework refusals (405, 413, 415, 428) fail.
