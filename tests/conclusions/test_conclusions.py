@@ -84,7 +84,7 @@ async def test_votes_need_membership_and_an_open_vote(client, forum):
     assert (await vote(client, forum, "ana", cid, "support")).status_code == 409  # still a draft
     await open_vote(client, forum, cid)
     assert (await vote(client, forum, "outsider", cid, "support")).status_code == 403
-    assert (await vote(client, forum, "ana", cid, "maybe")).status_code == 400
+    assert (await vote(client, forum, "ana", cid, "maybe")).status_code == 422
     assert (await vote(client, forum, "ana", cid, "support", comment="x" * 2001)).status_code == 422
 
     cast = await vote(client, forum, "ana", cid, "support", comment="Yes, with training.")

@@ -98,7 +98,7 @@ async def test_invalid_input_is_refused_with_field_errors(client, db):
     }
 
     bad_category = await client.post("/api/sessions", json={**valid, "category": "party"}, headers=admin_headers)
-    assert bad_category.status_code == 400
+    assert bad_category.status_code == 422
     assert [error["field"] for error in bad_category.json()["errors"]] == ["category"]
 
     unknown_subline = {**valid, "subline_id": "00000000-0000-4000-8000-000000000000"}
@@ -109,9 +109,9 @@ async def test_invalid_input_is_refused_with_field_errors(client, db):
     naive_time = await client.post(
         "/api/sessions", json={**valid, "starts_at": "2031-05-20T14:00:00"}, headers=admin_headers
     )
-    assert naive_time.status_code == 400
+    assert naive_time.status_code == 422 and naive_time.json()["errors"][0]["field"] == "starts_at"
     no_duration = await client.post("/api/sessions", json={**valid, "duration_minutes": 0}, headers=admin_headers)
-    assert no_duration.status_code == 400
+    assert no_duration.status_code == 422 and no_duration.json()["errors"][0]["field"] == "duration_minutes"
 
     duplicate = await client.post("/api/sessions", json={**valid, "code": "1.1.1"}, headers=admin_headers)
     assert duplicate.status_code == 409
@@ -184,7 +184,7 @@ async def test_listing_is_sorted_by_start_then_id_and_paginated(client, db):
     assert seen == expected
 
 
-async def test_start_times_outside_2000_to_2099_are_400_and_the_listing_keeps_working(client, db):
+async def test_start_times_outside_2000_to_2099_are_422_and_the_listing_keeps_working(client, db):
     _, admin_headers = await signed_in(db, is_admin=True)
     _, subline, session = await build_forum(client, admin_headers)
     valid = {
@@ -198,12 +198,12 @@ async def test_start_times_outside_2000_to_2099_are_400_and_the_listing_keeps_wo
     }
     for starts_at in ("9999-12-31T00:00:00Z", "1999-12-31T23:59:00Z", "2100-01-01T00:00:00Z"):
         created = await client.post("/api/sessions", json={**valid, "starts_at": starts_at}, headers=admin_headers)
-        assert created.status_code == 400, created.text
+        assert created.status_code == 422, created.text
         assert "starts_at" in created.text
         patched = await client.patch(
             f"/api/sessions/{session['id']}", json={"starts_at": starts_at}, headers=admin_headers
         )
-        assert patched.status_code == 400, patched.text
+        assert patched.status_code == 422, patched.text
     assert (await client.get("/api/sessions")).status_code == 200
     latest = await client.post(
         "/api/sessions", json={**valid, "starts_at": "2099-12-31T23:00:00Z"}, headers=admin_headers

@@ -62,7 +62,7 @@ async def test_drafts_cannot_be_endorsed_and_statements_have_a_limit(client, for
 
     too_long = await endorse(client, forum, "mayor", published["id"], statement="x" * 2001)
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"].endswith("statement")
-    assert (await endorse(client, forum, "mayor", published["id"], "maybe")).status_code == 400
+    assert (await endorse(client, forum, "mayor", published["id"], "maybe")).status_code == 422
     assert (await endorse(client, forum, "mayor", published["id"], statement="x" * 2000)).status_code == 201
 
 

@@ -132,7 +132,7 @@ async def test_flags_queue_oldest_first_and_resolution_is_recorded(client, forum
     outsider = await client.post(flag_url.format(first["id"]), json={"reason": "spam"}, headers=forum.as_("outsider"))
     assert outsider.status_code == 403
     bad = await client.post(flag_url.format(first["id"]), json={"reason": "boring"}, headers=forum.as_("ben"))
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     for who in ("ben", "moderator"):
         response = await client.post(
             flag_url.format(second["id"]), json={"reason": "offensive"}, headers=forum.as_(who)
@@ -251,7 +251,7 @@ async def test_threads_are_created_locked_and_pinned_by_moderators_only(client, 
     )
     assert pinned.status_code == 200 and pinned.json()["pinned"] is True
     assert (await client.post(moderation, json={"action": "pin"}, headers=forum.as_("moderator"))).status_code == 409
-    assert (await client.post(moderation, json={"action": "close"}, headers=forum.as_("moderator"))).status_code == 400
+    assert (await client.post(moderation, json={"action": "close"}, headers=forum.as_("moderator"))).status_code == 422
     listed = (await client.get(url, params={"limit": 1}, headers=forum.as_("ana"))).json()
     assert listed["items"][0]["id"] == thread["id"]  # pinned first
     rest = (await client.get(url, params={"cursor": listed["next_cursor"]}, headers=forum.as_("ana"))).json()
