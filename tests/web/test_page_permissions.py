@@ -120,8 +120,9 @@ async def test_page_matrix(app, db, method, path, expected):
         conclusion_id=uuid.uuid4(),
         proposal_id=uuid.uuid4(),
     )
-    for role, answer in zip(ROLES, expected.split(), strict=True):
-        async with serve_in_process(app) as client:
+    async with serve_in_process(app) as client:
+        for role, answer in zip(ROLES, expected.split(), strict=True):
+            client.cookies.clear()  # each role its own browser: no cookie of the role before
             if role != "anonymous":
                 await log_in(client, {"participant": participant, "outsider": outsider, "admin": admin}[role].email)
             token = csrf_of((await client.get("/recover-password")).text)
