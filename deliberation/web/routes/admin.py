@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from litestar import get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from deliberation.accounts import representatives
@@ -198,12 +198,14 @@ async def session_page(
 
 
 @get("/admin/sessions/{code:str}", name="admin-session")
-async def edit_session_form(page: WebPage, db: DB, code: str, saved: FromQuery[str | None] = None) -> Template:
+async def edit_session_form(
+    page: WebPage, db: DB, code: FromPath[str], saved: FromQuery[str | None] = None
+) -> Template:
     return await session_page(page, db, code, notice=page.gettext("The session is saved.") if saved else None)
 
 
 @post("/admin/sessions/{code:str}", name="admin-session-post")
-async def edit_session(page: WebPage, db: DB, code: str) -> Template | Redirect:
+async def edit_session(page: WebPage, db: DB, code: FromPath[str]) -> Template | Redirect:
     """`Save session`: the details given (a change of the discussion's state is audited by the service)."""
     admin = page.require_admin()
     session = await session_by_code(page, db, code)
@@ -225,7 +227,7 @@ async def edit_session(page: WebPage, db: DB, code: str) -> Template | Redirect:
 
 
 @post("/admin/sessions/{code:str}/moderators", name="admin-moderators")
-async def set_moderator(page: WebPage, db: DB, code: str) -> Template | Redirect:
+async def set_moderator(page: WebPage, db: DB, code: FromPath[str]) -> Template | Redirect:
     """`Add moderator` (by email) or `Remove moderator` (the person stays a participant)."""
     admin = page.require_admin()
     session = await session_by_code(page, db, code)
@@ -245,7 +247,7 @@ async def set_moderator(page: WebPage, db: DB, code: str) -> Template | Redirect
 
 
 @post("/admin/claims/{user_id:uuid}", name="admin-claim")
-async def review_claim(page: WebPage, db: DB, user_id: uuid.UUID) -> Template | Redirect:
+async def review_claim(page: WebPage, db: DB, user_id: FromPath[uuid.UUID]) -> Template | Redirect:
     """`Verify` or `Refuse` a representative claim (audited by the service)."""
     admin = page.require_admin()
     values = await page.form()

@@ -107,7 +107,7 @@ async def render_conclusions(
 async def conclusions_page(
     page: WebPage,
     db: DB,
-    code: str,
+    code: FromPath[str],
     conclusion: FromQuery[uuid.UUID | None] = None,
     old: FromQuery[int | None] = None,
     new: FromQuery[int | None] = None,
@@ -126,7 +126,9 @@ async def vote_refused(page: Page, db: DB, code: str, conclusion_id: uuid.UUID, 
 
 
 @post("/sessions/{code:str}/conclusions/{conclusion_id:uuid}/vote", name="conclusion-vote")
-async def cast_vote(page: WebPage, db: DB, code: str, conclusion_id: FromPath[uuid.UUID]) -> Template | Redirect:
+async def cast_vote(
+    page: WebPage, db: DB, code: FromPath[str], conclusion_id: FromPath[uuid.UUID]
+) -> Template | Redirect:
     """`Support` / `Oppose` / `Abstain` (with an optional `Comment`), and `Confirm my vote` on a new version."""
     session = await session_by_code(page, db, code)
     if session.my_role is None and not page.user.is_admin:
@@ -145,7 +147,9 @@ async def cast_vote(page: WebPage, db: DB, code: str, conclusion_id: FromPath[uu
 
 
 @post("/sessions/{code:str}/conclusions/{conclusion_id:uuid}/vote/withdraw", name="conclusion-vote-withdraw")
-async def withdraw_vote(page: WebPage, db: DB, code: str, conclusion_id: FromPath[uuid.UUID]) -> Template | Redirect:
+async def withdraw_vote(
+    page: WebPage, db: DB, code: FromPath[str], conclusion_id: FromPath[uuid.UUID]
+) -> Template | Redirect:
     """`Withdraw my vote` while the vote is open."""
     session = await session_by_code(page, db, code)
     try:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from litestar import get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from deliberation.conclusions import service as conclusion_service
@@ -84,7 +84,7 @@ async def forum_page(
 
 
 @get("/sessions/{code:str}", name="event")
-async def event_page(page: WebPage, db: DB, code: str) -> Template:
+async def event_page(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     """The seed's event page: status, title and code, placement, category, duration, platform, description,
     guiding questions linking to their threads; sign-up or join controls by who is looking."""
     session = await session_by_code(page, db, code)
@@ -154,7 +154,7 @@ def ics_time(value: datetime) -> str:
 
 
 @get("/sessions/{code:str}/calendar.ics", name="event-ics")
-async def event_calendar(page: WebPage, db: DB, code: str) -> Response[bytes]:
+async def event_calendar(page: WebPage, db: DB, code: FromPath[str]) -> Response[bytes]:
     """`Add to calendar`: the session as an iCalendar event (times in UTC, the event page as its URL)."""
     session = await session_by_code(page, db, code)
     url = f"{page.settings.public_url.rstrip('/')}/sessions/{session.code}"
@@ -185,7 +185,7 @@ async def event_calendar(page: WebPage, db: DB, code: str) -> Response[bytes]:
 
 
 @post("/sessions/{code:str}/join", name="event-join")
-async def join(page: WebPage, db: DB, code: str) -> Redirect:
+async def join(page: WebPage, db: DB, code: FromPath[str]) -> Redirect:
     """`Join the discussion`: the signed-in person becomes a participant."""
     session = await session_by_code(page, db, code)
     await membership.join_session(db, session.id, page.user, now=page.now)
@@ -193,7 +193,7 @@ async def join(page: WebPage, db: DB, code: str) -> Redirect:
 
 
 @post("/sessions/{code:str}/leave", name="event-leave")
-async def leave(page: WebPage, db: DB, code: str) -> Redirect:
+async def leave(page: WebPage, db: DB, code: FromPath[str]) -> Redirect:
     """`Leave`: the member leaves the session."""
     session = await session_by_code(page, db, code)
     await membership.leave_session(db, session.id, page.user, now=page.now)

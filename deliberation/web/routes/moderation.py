@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import get, post
+from litestar.params import FromPath
 from litestar.response import Template
 
 from deliberation.deps import DB
@@ -85,7 +86,7 @@ def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
 
 
 @get("/sessions/{code:str}/moderation", name="moderation")
-async def moderation_page(page: WebPage, db: DB, code: str) -> Template:
+async def moderation_page(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     """Open flags, members and roles, and the sections others add (`SECTIONS`)."""
     session = await moderated_session(page, db, code)
     # The seq first: whatever changes after it is applied again by live.js, which changes nothing.
@@ -96,19 +97,19 @@ async def moderation_page(page: WebPage, db: DB, code: str) -> Template:
 
 
 @get("/sessions/{code:str}/moderation/flags", name="moderation-flags")
-async def flags_fragment(page: WebPage, db: DB, code: str) -> Template:
+async def flags_fragment(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     session = await moderated_session(page, db, code)
     return page.render("moderation/flags.html", session=session, **await flags_context(page, db, session))
 
 
 @get("/sessions/{code:str}/moderation/members", name="moderation-members")
-async def members_fragment(page: WebPage, db: DB, code: str) -> Template:
+async def members_fragment(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     session = await moderated_session(page, db, code)
     return page.render("moderation/members.html", session=session, **await members_context(page, db, session))
 
 
 @post("/sessions/{code:str}/flags/{flag_id:uuid}", name="moderation-flag")
-async def resolve_flag(page: WebPage, db: DB, code: str, flag_id: uuid.UUID) -> Any:
+async def resolve_flag(page: WebPage, db: DB, code: FromPath[str], flag_id: FromPath[uuid.UUID]) -> Any:
     """`Hide post` (with `Reason`, shown where the post was) or `Dismiss` a flag."""
     session = await moderated_session(page, db, code)
     values = await page.form()
@@ -143,7 +144,7 @@ async def resolve_flag(page: WebPage, db: DB, code: str, flag_id: uuid.UUID) -> 
 
 
 @post("/sessions/{code:str}/members/{user_id:uuid}", name="moderation-member")
-async def change_member(page: WebPage, db: DB, code: str, user_id: uuid.UUID) -> Any:
+async def change_member(page: WebPage, db: DB, code: FromPath[str], user_id: FromPath[uuid.UUID]) -> Any:
     """`Make moderator`, `Make participant`, `Remove` a member."""
     session = await moderated_session(page, db, code)
     action = (await page.form()).get("action")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from deliberation.deps import DB
@@ -197,8 +197,8 @@ async def online(page: Page, db: DB, session: SessionOut) -> int | None:
 async def thread_page(
     page: WebPage,
     db: DB,
-    code: str,
-    thread_id: uuid.UUID,
+    code: FromPath[str],
+    thread_id: FromPath[uuid.UUID],
     sort: FromQuery[str] = "oldest",
     after: FromQuery[str | None] = None,
 ) -> Template:
@@ -210,14 +210,14 @@ async def thread_page(
 
 
 @get("/sessions/{code:str}/threads/{thread_id:uuid}/summary", name="thread-summary")
-async def thread_summary(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) -> Template:
+async def thread_summary(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> Template:
     """Fragment: the thread's counter and state (locked, pinned), as on the page."""
     session, thread = await thread_of(page, db, code, thread_id)
     return page.render("threads/summary.html", session=session, thread=thread, viewer=viewer_of(page, session))
 
 
 @get("/sessions/{code:str}/posts/{post_id:uuid}", name="post")
-async def post_fragment(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+async def post_fragment(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Template:
     """Fragment: one post as the viewer sees it (its replies are the page's own, kept in place by live.js)."""
     session, thread, found = await post_of(page, db, code, post_id)
     parent = await posts.get_post(db, found.parent_id, page.user) if found.parent_id else None
@@ -232,7 +232,7 @@ async def post_fragment(page: WebPage, db: DB, code: str, post_id: uuid.UUID) ->
 
 
 @get("/sessions/{code:str}/posts/{post_id:uuid}/history", name="post-history")
-async def post_history(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+async def post_history(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Template:
     """`History`: the earlier texts of a post with the times they were current."""
     session, thread, found = await post_of(page, db, code, post_id)
     revisions = await posts.list_revisions(db, post_id, page.user)
@@ -288,7 +288,7 @@ def thread_path(session: SessionOut, thread_id: uuid.UUID, post_id: uuid.UUID | 
 
 
 @post("/sessions/{code:str}/threads/{thread_id:uuid}/posts", name="thread-post")
-async def create_post(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) -> Any:
+async def create_post(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> Any:
     """`Post` (composer `Your post`) and `Post reply` (composer `Your reply`, with `parent_id`)."""
     session, thread = await thread_of(page, db, code, thread_id)
     values = await page.form()
@@ -305,7 +305,7 @@ async def create_post(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) ->
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/edit", name="post-edit")
-async def edit_post(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+async def edit_post(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
     """`Edit` (the author): the new text; the earlier one is kept in `History`."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
@@ -321,7 +321,7 @@ async def edit_post(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/reactions", name="post-react")
-async def react(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+async def react(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
     """`Agree` / `Disagree` / `Insightful`: each button adds the reaction, or takes it back when pressed."""
     session, thread, _ = await post_of(page, db, code, post_id)
     kind, _, change = (await page.form()).get("reaction", "").partition(":")
@@ -332,7 +332,7 @@ async def react(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag")
-async def flag(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+async def flag(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
     """`Flag` (reason, note): the post goes to the moderators' open flags."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
@@ -348,7 +348,7 @@ async def flag(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/moderation", name="post-moderate")
-async def moderate(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
+async def moderate(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
     """Moderators: `Hide` (with `Reason`), `Unhide`, `Delete`; the author: `Delete`."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
@@ -379,7 +379,7 @@ async def moderate(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Any:
 
 
 @post("/sessions/{code:str}/threads/{thread_id:uuid}/moderation", name="thread-moderate")
-async def moderate_thread(page: WebPage, db: DB, code: str, thread_id: uuid.UUID) -> Any:
+async def moderate_thread(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> Any:
     """Moderators: `Lock` / `Unlock`, `Pin` / `Unpin` the thread."""
     session, thread = await thread_of(page, db, code, thread_id)
     action = (await page.form()).get("action")
