@@ -1,10 +1,14 @@
 """Security headers on every HTTP response (a `before_send` hook: it sees router 404s and 405s too).
 
 Pages (everything outside `/api`, `/schema` and the operations endpoints) get `PAGE_CSP`: scripts, styles,
-images and connections from the service itself only, no inline script, no eval, no framing.
+images and connections from the service itself only, no inline script, no eval, no framing. The live board
+(`/sessions/{code}/board`) is the one page that may be framed, by the service's own pages only (`BOARD_CSP`,
+`X-Frame-Options: SAMEORIGIN`).
 """
 
 from __future__ import annotations
+
+import re
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
@@ -24,6 +28,8 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+BOARD_CSP = PAGE_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+BOARD_PATH = re.compile(r"/sessions/[^/]+/board")
 HSTS = "max-age=31536000; includeSubDomains"
 NON_PAGE_PREFIXES = ("/api", "/health", "/ready", "/metrics")
 SESSION_COOKIE_PREFIX = f"{SESSION_COOKIE}=".encode()
@@ -33,9 +39,12 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
+    path = scope["path"]
+    if BOARD_PATH.fullmatch(path):
+        headers.setdefault("x-frame-options", "SAMEORIGIN")
+        headers.setdefault("content-security-policy", BOARD_CSP)
     for name, value in BASE_HEADERS.items():
         headers.setdefault(name, value)
-    path = scope["path"]
     if path.startswith(NON_PAGE_PREFIXES):
         headers.setdefault("content-security-policy", API_CSP)
     elif not path.startswith("/schema"):

@@ -19,7 +19,7 @@ from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from deliberation.forum.access import is_moderator, require_member
-from deliberation.pagination import Int32, Seq, decode_cursor, paginate
+from deliberation.pagination import Int32, Seq, decode_cursor, keyset_page, paginate
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread
@@ -322,6 +322,32 @@ async def list_posts(
         else:
             nodes[post.parent_id].replies.append(out)  # type: ignore[union-attr]
     return PostPage(items=items, next_cursor=next_cursor)
+
+
+async def latest_posts(
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    user: User,
+    *,
+    thread_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> PostPage:
+    """The session's newest posts that anyone may read (neither deleted nor hidden), replies included, newest
+    first, of one thread or (`thread_id` None) of every thread: what the live board shows (members, admins).
+
+    Hidden posts are left out for moderators too: the board is on a screen everyone in the call sees.
+    """
+    async with db.begin():
+        await require_member(db, session_id, user)
+        query = posts_with_authors().where(
+            Post.session_id == session_id, Post.deleted_at.is_(None), Post.hidden_reason.is_(None)
+        )
+        if thread_id is not None:
+            query = query.where(Post.thread_id == thread_id)
+        newest_first = (-Post.seq).label("newest_first")
+        rows, next_cursor = await keyset_page(db, query, [newest_first], cursor=cursor, limit=limit)
+    return PostPage(items=[post_out(post, author) for post, author in rows], next_cursor=next_cursor)
 
 
 def _post_cursor(sort: str, last: Post) -> tuple[str, int, int]:

@@ -82,6 +82,9 @@ MATRIX = [
     ("POST", "/sessions/{code}/moderation/proposals", "303> 404 404 422"),
     ("POST", "/sessions/{code}/moderation/proposals/{proposal_id}", "303> 404 404 422"),
     ("POST", "/sessions/{code}/moderation/proposals/{proposal_id}/publish", "303> 404 404 422"),
+    ("GET", "/sessions/{code}/board", "303> 200 404 200"),
+    ("GET", "/sessions/{code}/board/debate", "303> 200 404 200"),
+    ("GET", "/sessions/{code}/board/votes", "303> 200 404 200"),
 ]
 
 

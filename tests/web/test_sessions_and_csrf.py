@@ -11,7 +11,7 @@ from msgspec.structs import replace
 
 from deliberation.accounts.models import User
 from deliberation.app import create_app
-from deliberation.security import PAGE_CSP
+from deliberation.security import BOARD_CSP, PAGE_CSP
 from tests.conftest import app_running
 from tests.factories import PASSWORD, bearer, make_forum_session, make_token, make_user
 
@@ -126,6 +126,20 @@ async def test_every_page_carries_the_csp_and_security_headers(client, db, path)
     assert "unsafe-inline" not in PAGE_CSP and "unsafe-eval" not in PAGE_CSP
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_board_alone_may_be_framed_and_only_by_the_service_s_own_pages(client, db):
+    user = await make_user(db)
+    session = await make_forum_session(db, members={user: "participant"})
+    await log_in(client, user.email)
+    board = await client.get(f"/sessions/{session.code}/board")
+    assert board.status_code == 200
+    assert board.headers["content-security-policy"] == BOARD_CSP
+    assert PAGE_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'") == BOARD_CSP
+    assert board.headers["x-frame-options"] == "SAMEORIGIN"
+    assert '<svg viewBox="0 0 ' in board.text and "style=" not in board.text  # the QR code, inline, no inline style
+    fragment = await client.get(f"/sessions/{session.code}/board/votes")
+    assert (fragment.headers["content-security-policy"], fragment.headers["x-frame-options"]) == (PAGE_CSP, "DENY")
 
 
 async def test_pages_for_signed_in_people_stay_out_of_shared_caches(client, db):

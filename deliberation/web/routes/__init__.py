@@ -1,6 +1,6 @@
 """Every page route, one module per area; each module ends with its `ROUTES`."""
 
-from deliberation.web.routes import accounts, admin, deciding, forum, moderating, moderation, threads
+from deliberation.web.routes import accounts, admin, board, deciding, forum, moderating, moderation, threads
 
 ROUTES = [
     *forum.ROUTES,
@@ -10,4 +10,5 @@ ROUTES = [
     *moderation.ROUTES,
     *deciding.ROUTES,
     *moderating.ROUTES,
+    *board.ROUTES,
 ]

@@ -20,6 +20,7 @@ from deliberation.conclusions.schemas import ConclusionOut, VoteIn
 from deliberation.deps import DB
 from deliberation.errors import Conflict, DomainError, Forbidden, NotFound
 from deliberation.forum import service as forum
+from deliberation.forum.schemas import SessionOut
 from deliberation.membership import service as membership
 from deliberation.proposals import endorsements, export, markdown
 from deliberation.proposals.schemas import EndorsementIn
@@ -70,6 +71,14 @@ async def conclusion_view(page: Page, db: DB, conclusion: ConclusionOut, *, diff
     }
 
 
+async def member_count(page: Page, db: DB, session: SessionOut) -> int | None:
+    """How many members the session has, for "N of M have voted" (None for a viewer who may not list them)."""
+    if not (session.my_role or page.user.is_admin):
+        return None
+    listed = await membership.list_members(db, session.id, page.user, limit=MAX_MEMBERS, now=page.now)
+    return len(listed.items) + (listed.next_cursor is not None)  # MAX_MEMBERS + 1: more than shown
+
+
 async def render_conclusions(
     page: Page,
     db: DB,
@@ -82,10 +91,7 @@ async def render_conclusions(
 ) -> Template:
     session = await session_by_code(page, db, code)
     rows = (await conclusions.list_conclusions(db, session.id, page.user, cursor=None, limit=PAGE_LIMIT)).items
-    members = None
-    if session.my_role or page.user.is_admin:
-        listed = await membership.list_members(db, session.id, page.user, limit=MAX_MEMBERS, now=page.now)
-        members = len(listed.items) + (listed.next_cursor is not None)  # MAX_MEMBERS + 1: more than shown
+    members = await member_count(page, db, session)
     views = [
         await conclusion_view(page, db, conclusion, diff=diff if conclusion.id == diff_of else None)
         for conclusion in rows

@@ -27,7 +27,7 @@ from deliberation.web import forms
 from deliberation.web.forms import FormInvalid
 from deliberation.web.page import Page, WebPage
 from deliberation.web.routes.forum import session_by_code
-from deliberation.web.routes.threads import done, in_place
+from deliberation.web.routes.threads import done, in_place, live_states
 
 FLAGS_SHOWN = 200  # open flags on the page, oldest first
 MEMBERS_SHOWN = 1000
@@ -76,12 +76,7 @@ def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
             **LIVE_EVENTS,
         },
         "status": "live-status",
-        "states": {
-            "connecting": page.gettext("Connecting…"),
-            "open": page.gettext("Live"),
-            "closed": page.gettext("Reconnecting…"),
-            "refused": page.gettext("Not live: reload the page to see new posts"),
-        },
+        "states": live_states(page),
     }
 
 

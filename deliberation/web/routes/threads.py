@@ -118,20 +118,30 @@ def live_config(page: Page, session: SessionOut, thread: ThreadOut, sort: str, a
             **{name: changed for name in ("post.updated", "post.hidden", "post.unhidden", "reactions.updated")},
             "thread.updated": {"when": {"id": str(thread.id)}, "fragment": summary},
         },
-        "presence": {
-            "target": "online",
-            "one": page.ngettext("%(num)s online", "%(num)s online", 1, num="{n}"),
-            "other": page.ngettext("%(num)s online", "%(num)s online", 2, num="{n}"),
-        },
+        "presence": presence_words(page),
         "new_posts": "new-posts",
         "log": "live-log",
         "status": "live-status",
-        "states": {
-            "connecting": page.gettext("Connecting…"),
-            "open": page.gettext("Live"),
-            "closed": page.gettext("Reconnecting…"),
-            "refused": page.gettext("Not live: reload the page to see new posts"),
-        },
+        "states": live_states(page),
+    }
+
+
+def presence_words(page: Page) -> dict[str, str]:
+    """live.js's `presence`: `N online` into the element `online`, in the page's language."""
+    return {
+        "target": "online",
+        "one": page.ngettext("%(num)s online", "%(num)s online", 1, num="{n}"),
+        "other": page.ngettext("%(num)s online", "%(num)s online", 2, num="{n}"),
+    }
+
+
+def live_states(page: Page) -> dict[str, str]:
+    """live.js's `states`: what the `live-status` element says about the stream, in the page's language."""
+    return {
+        "connecting": page.gettext("Connecting…"),
+        "open": page.gettext("Live"),
+        "closed": page.gettext("Reconnecting…"),
+        "refused": page.gettext("Not live: reload the page to see new posts"),
     }
 
 
