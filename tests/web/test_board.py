@@ -32,6 +32,13 @@ DOM = """() => ({
 CHOICE = re.compile(r"Support|Oppose|Abstain")
 
 
+async def assert_no_count_shown(board) -> None:
+    """Nothing on the board says how anyone voted: no choice named in its text, no chart, no table."""
+    dom = await board.evaluate(DOM)
+    assert not CHOICE.search(dom["text"]), dom["text"]  # no choice named, so no count beside one
+    assert (dom["svg_text"], dom["bars"], dom["tables"]) == ("", 0, 0), dom  # no chart: only the QR code
+
+
 async def open_board(page, email: str, code: str):
     await log_in(page, email, f"/sessions/{code}/board")
     await expect(page.locator("html")).to_have_attribute("data-live", "open")
@@ -83,9 +90,7 @@ async def test_the_board_follows_the_round_table_live_and_hides_counts_until_the
     await voting.cast_vote(web_db, conclusion.id, voters[1], VoteIn(choice="oppose"), now=now)
     await voting.cast_vote(web_db, conclusion.id, voters[2], VoteIn(choice="support"), now=now)
     await expect(vote).to_contain_text("3 of 4 have voted")
-    dom = await board.evaluate(DOM)
-    assert not CHOICE.search(dom["text"]), dom["text"]  # no choice named, so no count beside one
-    assert (dom["svg_text"], dom["bars"], dom["tables"]) == ("", 0, 0), dom  # no chart: only the QR code
+    await assert_no_count_shown(board)
     assert await votes.inner_text() == (
         f"VOTES\n{TITLE} Voting is open\n\n3 of 4 have voted · The counts are shown when the vote closes."
     )

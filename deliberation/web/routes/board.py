@@ -15,7 +15,7 @@ from typing import Any
 
 import segno
 from litestar import get
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from markupsafe import Markup
 
@@ -140,7 +140,7 @@ def live_config(page: Page, session: SessionOut, chosen: uuid.UUID | None) -> di
 
 
 @get("/sessions/{code:str}/board", name="board")
-async def board_page(page: WebPage, db: DB, code: str, thread: FromQuery[str | None] = None) -> Template:
+async def board_page(page: WebPage, db: DB, code: FromPath[str], thread: FromQuery[str | None] = None) -> Template:
     """The board: the question under debate, its latest posts, `N online`, the votes, the join link and QR."""
     session = await board_session(page, db, code)  # its last_seq first: live.js applies what follows again
     chosen = chosen_thread(thread)
@@ -158,7 +158,7 @@ async def board_page(page: WebPage, db: DB, code: str, thread: FromQuery[str | N
 
 
 @get("/sessions/{code:str}/board/debate", name="board-debate")
-async def debate_fragment(page: WebPage, db: DB, code: str, thread: FromQuery[str | None] = None) -> Template:
+async def debate_fragment(page: WebPage, db: DB, code: FromPath[str], thread: FromQuery[str | None] = None) -> Template:
     """Fragment: the question under debate and its latest posts, as on the board."""
     session = await board_session(page, db, code)
     context = await debate_context(page, db, session, chosen_thread(thread))
@@ -166,7 +166,7 @@ async def debate_fragment(page: WebPage, db: DB, code: str, thread: FromQuery[st
 
 
 @get("/sessions/{code:str}/board/votes", name="board-votes")
-async def votes_fragment(page: WebPage, db: DB, code: str) -> Template:
+async def votes_fragment(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     """Fragment: the open votes and the vote closed last with their tallies, as on the board."""
     session = await board_session(page, db, code)
     return page.render("board/votes.html", session=session, **await votes_context(page, db, session))
