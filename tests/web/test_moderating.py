@@ -16,6 +16,7 @@ from deliberation.membership import service as membership
 from deliberation.proposals import service as proposals
 from tests.factories import make_representative, make_user
 from tests.web.conftest import check_axe
+from tests.web.test_board import SCREEN, assert_no_count_shown, open_board
 from tests.web.test_deciding import log_in, proposal_in, round_table, web_db  # noqa: F401 - the fixture
 
 TITLE = "Open procurement to small suppliers"
@@ -26,6 +27,12 @@ async def test_a_whole_round_table_in_browsers(open_page, web_db, web_server):  
     moderation = f"/sessions/{session.code}/moderation"
     mod = await open_page()
     await log_in(mod, moderator.email, moderation)
+    board = await open_page(viewport=SCREEN)  # the moderator's shared screen, live through all that follows
+    board_votes = await open_board(board, moderator.email, session.code)
+    await expect(board.get_by_role("region", name="Question under debate")).to_contain_text(
+        "What makes local procurement work?"
+    )
+    await expect(board_votes).to_contain_text("No vote is open.")
     draft = mod.get_by_role("region", name="Draft a conclusion")
     await draft.get_by_label("Title").fill(TITLE)
     await draft.get_by_label("Text").fill("Tenders are split into lots small firms can bid for.")
@@ -37,6 +44,8 @@ async def test_a_whole_round_table_in_browsers(open_page, web_db, web_server):  
     await card.get_by_label("Results").select_option("after_close")
     await card.get_by_role("button", name="Open voting").click()
     await expect(mod.get_by_role("article", name=TITLE).get_by_role("button", name="Close voting")).to_be_visible()
+    board_vote = board_votes.get_by_role("article", name=TITLE)
+    await expect(board_vote).to_contain_text("0 of 4 have voted")
     await check_axe(mod)
 
     path = f"/sessions/{session.code}/conclusions"
@@ -50,12 +59,15 @@ async def test_a_whole_round_table_in_browsers(open_page, web_db, web_server):  
         await item.get_by_role("button", name=choice).click()
         await expect(pages[-1].get_by_text(f"You voted: {choice}.")).to_be_visible()
     ana = pages[0]
+    await expect(board_vote).to_contain_text("3 of 4 have voted")
+    await assert_no_count_shown(board)
 
     card = mod.get_by_role("article", name=TITLE)
     await card.get_by_text("Edit").click()
     await card.get_by_label("Text").fill("Tenders are split into lots small firms can bid for, with a minimum size.")
     await card.get_by_role("button", name="Save as a new version").click()
     await expect(mod.get_by_role("article", name=TITLE).get_by_text("Version 2", exact=True)).to_be_visible()
+    await expect(board_vote).to_contain_text("0 of 4 have voted")  # votes on version 1 no longer count
 
     await ana.reload()
     await expect(ana.get_by_text("Your vote was on an earlier version")).to_be_visible()
@@ -66,7 +78,14 @@ async def test_a_whole_round_table_in_browsers(open_page, web_db, web_server):  
         await page.reload()
         await page.get_by_role("button", name="Confirm my vote").click()
 
+    await expect(board_vote).to_contain_text("3 of 4 have voted")
+    await assert_no_count_shown(board)
     await mod.get_by_role("article", name=TITLE).get_by_role("button", name="Close voting").click()
+    await expect(board_vote).to_contain_text("Adopted")
+    board_chart = board_vote.get_by_role("img", name="Votes per actor type")
+    for label in ("Academia", "Civil society", "Local government"):
+        await expect(board_chart).to_contain_text(label)
+    await check_axe(board)
     await ana.reload()
     chart = ana.get_by_role("article", name=TITLE).get_by_role("img", name="Votes per actor type")
     for label in ("Academia", "Civil society", "Local government"):
