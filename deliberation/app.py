@@ -35,6 +35,7 @@ from deliberation.mail.worker import mail_sender
 from deliberation.membership.routes import MembershipController
 from deliberation.observability import (
     Metrics,
+    count_round_trips,
     database_check,
     health,
     metrics,
@@ -114,6 +115,7 @@ def create_app(
             url = await anyio.to_thread.run_sync(embedded.start)
             await anyio.to_thread.run_sync(migrate.upgrade, url)
         engine = create_engine(url, pool_size=settings.db_pool_size)
+        count_round_trips(engine, app.state.metrics)
         app.state.sessionmaker, app.state.database_url = create_sessionmaker(engine), url
         try:
             yield

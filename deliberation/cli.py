@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,12 @@ def run_with_session(settings: Settings, action: Callable[[AsyncSession], Awaita
         return asyncio.run(run(url))
 
 
+# What `deliberation serve` runs on, named rather than left to uvicorn's "auto" (which falls back, silently, to
+# asyncio's loop and the pure-Python parser when uvloop or httptools is missing): both are dependencies.
+SERVER_LOOP = "uvloop"
+SERVER_HTTP = "httptools"
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -59,17 +66,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         factory=True,
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
-        workers=args.workers,
+        workers=args.workers or settings.workers or usable_cores(),
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        loop=SERVER_LOOP,
         **uvicorn_options(settings),
     )
     return 0
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """Server options the service depends on (the tests' servers use the same)."""
     return {
+        "http": SERVER_HTTP,
         # A frame larger than this is refused by the server before the app sees it.
         "ws_max_size": settings.ws_max_message_bytes,
         # Compression is per connection: it would redo, for every subscriber, work the hub does once.
@@ -156,6 +170,13 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deliberation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,7 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP and WebSocket service")
     serve.add_argument("--host", default=None, help="bind address (DELIBERATION_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (DELIBERATION_PORT, default 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="worker processes (DELIBERATION_WORKERS, default one per core this process may use)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     db = commands.add_parser("db", help="database migrations")

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 READY_TIMEOUT = 3.0
@@ -75,6 +76,19 @@ class Metrics:
         self.ws_disconnects = Counter(
             "deliberation_ws_disconnects", "Live-stream disconnects by reason", ["reason"], registry=self.registry
         )
+        self.db_round_trips = Counter(
+            "deliberation_db_round_trips",
+            "Statements and commits sent to the database (each one round trip; a transaction adds its BEGIN)",
+            ["kind"],
+            registry=self.registry,
+        )
+
+
+def count_round_trips(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Count the engine's statements and commits in `metrics.db_round_trips` (the benchmarks read them)."""
+    for kind, name in (("statement", "before_cursor_execute"), ("commit", "commit")):
+        increment = metrics.db_round_trips.labels(kind).inc
+        event.listen(engine.sync_engine, name, lambda *_, increment=increment, **__: increment())
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:

@@ -35,6 +35,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: PositiveInt = 1024 * 1024
     log_level: str = "INFO"  # any case; kept upper-case (what `logging` accepts)
+    workers: PositiveInt | None = None  # processes of `deliberation serve` (`--workers`); unset: one per core
 
     # Mail: unset SMTP keeps mail in the outbox and logs it.
     smtp_url: str | None = None  # smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://

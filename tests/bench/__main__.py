@@ -17,7 +17,7 @@ import msgspec
 
 from tests.bench import live, writes
 from tests.bench.baselines import RAW_TABLES
-from tests.bench.harness import FULL, QUICK, Forum, LostEvents, Row, Sizes, table, write_json
+from tests.bench.harness import FULL, QUICK, Forum, LostEvents, Row, Sizes, ran_on, table, write_json
 from tests.bench.infra import Service, add_members, bench_database, plain_dsn, raise_fd_limit, seed
 
 MEMORY_CLIENTS = 100  # idle clients per session in scenario 6
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,3 (default: all)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 9))
+    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 10))
     raise_fd_limit()
     rows: list[Row] = []
     failures: list[str] = []
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             (6, lambda: [live.idle_memory(forum, sizes)]),
             (7, lambda: [live.catch_up(forum, service, sizes)]),
             (8, lambda: [writes.big_thread(forum, service, sizes)]),
+            (9, lambda: writes.two_workers(forum, sizes, has_votes)),
         ]
         try:
             for number, run in plan:
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 try:
                     for row in run():
+                        row.stack = row.stack or ran_on(row, service)
                         rows.append(row)
                         print(row.line(), flush=True)
                 except LostEvents:

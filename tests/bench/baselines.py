@@ -65,6 +65,13 @@ def _vote_args(spec: dict[str, Any]):
 
 SQL_ARGS = {"post": _post_args, "vote": _vote_args}
 
+# What each baseline runs on, for the bench lines (`uvloop.install()` is required, never tried).
+STACKS = {
+    "raw_ws": "websockets on uvloop",
+    "raw_insert": "asyncpg on uvloop",
+    "raw_upsert": "asyncpg on uvloop",
+}
+
 
 async def _serve(port: int, frame: dict[str, Any]) -> None:
     from websockets.asyncio.server import broadcast, serve
@@ -98,10 +105,7 @@ async def _serve(port: int, frame: dict[str, Any]) -> None:
 if __name__ == "__main__":
     with open(sys.argv[2]) as source:
         template = msgspec.json.decode(source.read())
-    try:
-        import uvloop
+    import uvloop  # a dependency (uvicorn[standard]): never a silent fallback to asyncio's loop
 
-        uvloop.install()
-    except ImportError:
-        pass
+    uvloop.install()
     asyncio.run(_serve(int(sys.argv[1]), template))

@@ -13,8 +13,9 @@ import asyncpg
 import msgspec
 import psutil
 
+from tests.bench.baselines import STACKS
 from tests.bench.infra import CpuMeter, Seeded, Service, plain_dsn
-from tests.bench.load import Workers, split
+from tests.bench.load import STACK, Workers, split
 from tests.bench.wire import Histogram
 
 # A load process is saturated when it used this share of one core over a measured phase: it may then be
@@ -96,6 +97,7 @@ class Row:
     server_cpu: float = 0.0
     load_cpu_max: float = 0.0
     load_saturated: bool = False
+    stack: str = ""  # the event loop and HTTP parser each side ran (service, load, baseline)
 
     def line(self) -> str:
         figures = ", ".join(f"{k}={_fmt(v)}" for k, v in self.figures.items())
@@ -108,7 +110,17 @@ class Row:
         out += f" | cpu server {self.server_cpu:.2f} load max {self.load_cpu_max:.2f}"
         if self.load_saturated:
             out += "  LOAD SATURATED: the load generator may be the limit"
+        if self.stack:
+            out += f" | ran on: {self.stack}"
         return out
+
+
+def ran_on(row: Row, service: Service) -> str:
+    """What each side of a row ran on: the service, the load processes, the baseline."""
+    parts = [f"service {service.stack}", f"load {STACK}"]
+    if row.baseline in STACKS:
+        parts.append(f"{row.baseline} {STACKS[row.baseline]}")
+    return "; ".join(parts)
 
 
 def _fmt(value: Any) -> str:
@@ -128,7 +140,11 @@ class Load:
 
     def __init__(self, specs: list[dict[str, Any]], servers: list[Service | psutil.Process]) -> None:
         self.workers = Workers(specs)
-        self.servers = [server.ps if isinstance(server, Service) else server for server in servers]
+        self.servers = [
+            process
+            for server in servers
+            for process in (server.processes() if isinstance(server, Service) else [server])
+        ]
         clients = sum(len(spec.get("clients", ())) for spec in specs)
         self.ready_info = self.workers.ready(timeout=120 + clients * 0.05)  # connecting 10,000 takes minutes here
 

@@ -27,6 +27,7 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from deliberation.accounts.auth import hash_token
+from deliberation.cli import SERVER_HTTP, SERVER_LOOP
 from deliberation.db import migrate
 from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
@@ -165,7 +166,8 @@ def raise_fd_limit(wanted: int = 20000) -> None:
 class Service:
     """`deliberation serve` in a subprocess, as a user starts it, on 127.0.0.1."""
 
-    def __init__(self, database_url: str, **settings: object) -> None:
+    def __init__(self, database_url: str, *, workers: int = 1, **settings: object) -> None:
+        self.workers = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("DELIBERATION_")}
@@ -179,13 +181,22 @@ class Service:
         env.update({f"DELIBERATION_{key.upper()}": str(value) for key, value in settings.items()})
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the service; closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, "serve", "--port", str(self.port)],
+            [sys.executable, "-c", _SERVE, "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
         )
         self.ps = psutil.Process(self.process.pid)
+
+    @property
+    def stack(self) -> str:
+        """What `deliberation serve` runs on (named in deliberation.cli, so uvicorn cannot fall back)."""
+        return f"{SERVER_LOOP} + {SERVER_HTTP}, {self.workers} worker{'s' if self.workers > 1 else ''}"
+
+    def processes(self) -> list[psutil.Process]:
+        """The process and, with several workers, the workers under it: all their CPU is the server's."""
+        return [self.ps, *self.ps.children(recursive=True)]
 
     def wait_ready(self, timeout: float = 60) -> Service:
         deadline = time.monotonic() + timeout
@@ -203,6 +214,16 @@ class Service:
     def stderr(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-3000:]
+
+    def round_trips(self) -> dict[str, float]:
+        """`deliberation_db_round_trips_total` by kind, read from /metrics (one worker's: use with one worker)."""
+        text = httpx.get(f"{self.base}/metrics", timeout=10).text
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("deliberation_db_round_trips_total{"):
+                labels, _, value = line.rpartition(" ")
+                out[labels.split('"')[1]] = float(value)
+        return out
 
     def rss(self) -> int:
         return self.ps.memory_info().rss
@@ -249,6 +270,7 @@ class CpuMeter:
         return self
 
     def stop(self) -> float:
-        """Average cores used (1.0 = one core busy the whole time)."""
+        """Average cores used (1.0 = one core busy the whole time); `self.seconds`: the CPU seconds used."""
         elapsed = time.monotonic() - self._t0
-        return (self._total() - self._c0) / elapsed if elapsed > 0 else 0.0
+        self.seconds = self._total() - self._c0
+        return self.seconds / elapsed if elapsed > 0 else 0.0

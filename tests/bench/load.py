@@ -22,6 +22,7 @@ from typing import Any
 from tests.bench.wire import Histogram, HttpConnection, LiveClient
 
 CONNECT_CONCURRENCY = 50
+STACK = "uvloop, wire.py's own HTTP/1.1 and websocket parsing"  # what every load process runs on
 
 
 class _Pipe:
@@ -44,12 +45,9 @@ def worker_main(spec: dict[str, Any], pipe) -> None:
     from tests.bench.infra import raise_fd_limit
 
     raise_fd_limit()
-    try:
-        import uvloop
+    import uvloop  # a dependency: the load runs on the loop the service runs on, or not at all
 
-        uvloop.install()
-    except ImportError:
-        pass
+    uvloop.install()
     pipe = _Pipe(pipe)
     role = {"listen": _listen, "write": _write, "sql": _sql, "catchup": _catchup}[spec["role"]]
     try:

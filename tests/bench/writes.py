@@ -6,18 +6,29 @@ import time
 import uuid
 
 from tests.bench.baselines import INSERT_POST, UPSERT_VOTE
-from tests.bench.harness import Forum, Load, Row, Sizes, merged, ms, stamp, write_spec
+from tests.bench.harness import Forum, Load, Row, Sizes, merged, ms, ran_on, stamp, write_spec
 from tests.bench.infra import Service, plain_dsn
+from tests.bench.live import BENCH_SETTINGS
 
 
 def _closed_loop(service: Service, connections: int, requests: list, seconds: float) -> tuple[dict, float, list[float]]:
+    """The load's result with, per answered request, the server's CPU and (one worker) its statements and commits."""
     load = Load([write_spec(service, connections, requests)], [service])
+    before = service.round_trips() if service.workers == 1 else {}
     load.measure()
     (result,) = load.results(duration=seconds, start=time.time() + 0.3, timeout=seconds + 60)
+    server_cpu, load_cpu = load.cpu()
     bad = {status: count for status, count in result["statuses"].items() if status not in ("200", "201")}
     if bad:
         raise AssertionError(f"unexpected answers: {bad}")
-    return result, *load.cpu()
+    answered = max(1, result["ok"])
+    # The server's CPU from measure() until now: the phase and its edges (the idle instance's timers, little).
+    result["cpu_ms_per_req"] = load.server_meter.seconds * 1000 / answered
+    if before:
+        after = service.round_trips()
+        for kind in ("statement", "commit"):
+            result[f"{kind}s_per_req"] = (after.get(kind, 0) - before.get(kind, 0)) / answered
+    return result, server_cpu, load_cpu
 
 
 def _sql(
@@ -40,15 +51,19 @@ def _sql(
 
 def _figures(result: dict, unit: str) -> dict:
     latency = result["latency"]
-    return {
+    figures = {
         f"{unit}_per_s": result["ok"] / result["seconds"],
         "p50_ms": ms(latency.percentile(50)),
         "p99_ms": ms(latency.percentile(99)),
     }
+    for key in ("cpu_ms_per_req", "statements_per_req", "commits_per_req"):
+        if key in result:
+            figures[key] = round(result[key], 2)
+    return figures
 
 
 def posts(forum: Forum, service: Service, sizes: Sizes) -> Row:
-    """Scenario 3: posts/s through HTTP (closed loop, spread over sessions) vs raw_insert."""
+    """Scenario 3 (and 9 with two workers): posts/s through HTTP (closed loop, spread over sessions) vs raw_insert."""
     sessions = forum.groups["realistic"]
     result, server_cpu, load_cpu = _closed_loop(
         service, sizes.write_connections, forum.post_requests(sessions), sizes.write_seconds
@@ -57,18 +72,19 @@ def posts(forum: Forum, service: Service, sizes: Sizes) -> Row:
     ids = [str(forum.threads[session]), str(session), str(forum.seeded.user_ids[forum.members[session][0]])]
     raw, _, raw_cpu = _sql(forum, "post", INSERT_POST, sizes.write_connections, sizes.write_seconds, ids=ids)
     row = Row(
-        "3 posts through HTTP",
+        f"3 posts through HTTP{_workers(service)}",
         _figures(result, "posts"),
         baseline="raw_insert",
         baseline_figures=_figures(raw, "rows"),
         target=">= 0.2 x raw_insert",
     )
     row.ratio = row.figures["posts_per_s"] / row.baseline_figures["rows_per_s"]
+    row.stack = ran_on(row, service)
     return stamp(stamp(row, server_cpu, load_cpu), 0.0, raw_cpu)
 
 
 def votes(forum: Forum, service: Service, sizes: Sizes) -> Row:
-    """Scenario 4: votes/s through HTTP (closed loop, members changing their votes) vs raw_upsert."""
+    """Scenario 4 (and 9 with two workers): votes/s through HTTP (closed loop, members changing votes) vs raw_upsert."""
     requests = forum.extra["vote_requests"]
     result, server_cpu, load_cpu = _closed_loop(service, sizes.write_connections, requests, sizes.write_seconds)
     users = [str(forum.seeded.user_ids[u]) for s in forum.groups["realistic"] for u in forum.members[s]]
@@ -83,14 +99,28 @@ def votes(forum: Forum, service: Service, sizes: Sizes) -> Row:
         conclusions=conclusions,
     )
     row = Row(
-        "4 votes through HTTP",
+        f"4 votes through HTTP{_workers(service)}",
         _figures(result, "votes"),
         baseline="raw_upsert",
         baseline_figures=_figures(raw, "rows"),
         target=">= 0.2 x raw_upsert",
     )
     row.ratio = row.figures["votes_per_s"] / row.baseline_figures["rows_per_s"]
+    row.stack = ran_on(row, service)
     return stamp(stamp(row, server_cpu, load_cpu), 0.0, raw_cpu)
+
+
+def _workers(service: Service) -> str:
+    return f", {service.workers} workers" if service.workers > 1 else ""
+
+
+def two_workers(forum: Forum, sizes: Sizes, votes_too: bool) -> list[Row]:
+    """Scenario 9: scenarios 3 and 4 again on `deliberation serve --workers 2` (one per core here)."""
+    service = Service(forum.url, workers=2, **BENCH_SETTINGS).wait_ready()
+    try:
+        return [posts(forum, service, sizes), *([votes(forum, service, sizes)] if votes_too else [])]
+    finally:
+        service.stop()
 
 
 def big_thread(forum: Forum, service: Service, sizes: Sizes) -> Row:

@@ -1,4 +1,7 @@
-"""The README's first command: `deliberation serve` on the embedded database, stopped and started again."""
+"""The README's first command: `deliberation serve` on the embedded database, stopped and started again.
+
+It runs with two workers, as on a 2-core machine by default: the first worker to start runs the one embedded
+PostgreSQL, the other joins it, and the last one to stop stops it."""
 
 import os
 import signal
@@ -58,7 +61,7 @@ def embedded_env(tmp_path):
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "deliberation.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "deliberation.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -134,7 +134,7 @@ async def fresh_database(create_database) -> AsyncIterator[str]:
 class Service:
     """`deliberation serve` in a subprocess, on `database_url`; kill() is kill -9."""
 
-    def __init__(self, database_url: str, **settings: object) -> None:
+    def __init__(self, database_url: str, *, workers: int = 1, **settings: object) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
@@ -143,7 +143,8 @@ class Service:
         env["DELIBERATION_LOG_LEVEL"] = "WARNING"
         env.update({f"DELIBERATION_{key.upper()}": str(value) for key, value in settings.items()})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "deliberation.cli", "serve", "--port", str(self.port)],
+            # One worker unless told: kill() must take the whole instance down (workers outlive a killed supervisor).
+            [sys.executable, "-m", "deliberation.cli", "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
