@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -86,9 +86,16 @@ class Metrics:
 
 def count_round_trips(engine: AsyncEngine, metrics: Metrics) -> None:
     """Count the engine's statements and commits in `metrics.db_round_trips` (the benchmarks read them)."""
-    for kind, name in (("statement", "before_cursor_execute"), ("commit", "commit")):
-        increment = metrics.db_round_trips.labels(kind).inc
-        event.listen(engine.sync_engine, name, lambda *_, increment=increment, **__: increment())
+    statement, commit = metrics.db_round_trips.labels("statement").inc, metrics.db_round_trips.labels("commit").inc
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(*_: object) -> None:
+        statement()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _commit(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # else nothing is sent
+            commit()
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:

@@ -1,17 +1,17 @@
 """Throttling kept in PostgreSQL, so every instance sees the same counts: events per key within a window.
 
-The helpers run inside the caller's transaction. `retry_after` takes a transaction-scoped advisory lock on
-the key, so a check and the `record_attempt` that follows it are atomic: concurrent attempts queue and each
-one sees the others' events. Each check also deletes the events of every key older than KEEP (cheap with the
-index on `at`), so the table holds at most a day of events; windows are at most KEEP long (settings check it).
+The helpers run inside the caller's transaction. A check is one call of the `throttle_check` function (migration
+0018): it takes a transaction-scoped advisory lock on the key, so a check and the attempt it records are atomic:
+concurrent attempts queue and each one sees the others' events. Each check also deletes the events of every key
+older than KEEP (cheap with the index on `at`), so the table holds at most a day of events; windows are at most
+KEEP long (settings check it).
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import ThrottleEvent
@@ -21,30 +21,37 @@ from deliberation.errors import TooManyRequests
 KEEP = timedelta(days=1)  # the longest window any scope may use
 
 
+async def _check(
+    db: AsyncSession, scope: str, key: str, *, limit: int, window: timedelta, now: datetime, record: bool
+) -> tuple[int | None, int | None]:
+    """(seconds to wait, None) when `key` has `limit` events within the window; else (None, the recorded id)."""
+    row = (
+        await db.execute(
+            text(
+                "SELECT retry_after, event_id"
+                " FROM throttle_check(:lock_class, :scope, :key, :limit, :window, :now, :keep, :record)"
+            ),
+            {
+                "lock_class": locks.THROTTLE_CLASS,
+                "scope": scope,
+                "key": key,
+                "limit": limit,
+                "window": window,
+                "now": now,
+                "keep": KEEP,
+                "record": record,
+            },
+        )
+    ).one()
+    return row.retry_after, row.event_id
+
+
 async def retry_after(
     db: AsyncSession, scope: str, key: str, *, limit: int, window: timedelta, now: datetime
 ) -> int | None:
     """Seconds until `key` may try again when it has `limit` events within the window, else None."""
-    await db.execute(select(func.pg_advisory_xact_lock(locks.THROTTLE_CLASS, func.hashtext(f"{scope}:{key}"))))
-    since = now - window
-    await db.execute(
-        delete(ThrottleEvent).where(
-            or_(
-                and_(ThrottleEvent.scope == scope, ThrottleEvent.key == key, ThrottleEvent.at <= since),
-                ThrottleEvent.at < now - KEEP,
-            )
-        )
-    )
-    count, oldest = (
-        await db.execute(
-            select(func.count(), func.min(ThrottleEvent.at)).where(
-                ThrottleEvent.scope == scope, ThrottleEvent.key == key
-            )
-        )
-    ).one()
-    if count < limit:
-        return None
-    return max(1, math.ceil((oldest + window - now).total_seconds()))
+    wait, _ = await _check(db, scope, key, limit=limit, window=window, now=now, record=False)
+    return wait
 
 
 async def record_attempt(db: AsyncSession, scope: str, key: str, now: datetime) -> int:
@@ -66,10 +73,11 @@ async def admit(
     refusal: str,
 ) -> int:
     """Check `key` (429 with `refusal` when it is over the limit), then record this attempt; return its id."""
-    wait = await retry_after(db, scope, key, limit=limit, window=window, now=now)
+    wait, event_id = await _check(db, scope, key, limit=limit, window=window, now=now, record=True)
     if wait is not None:
         raise TooManyRequests(refusal, retry_after=wait)
-    return await record_attempt(db, scope, key, now)
+    assert event_id is not None
+    return event_id
 
 
 async def forget(db: AsyncSession, scope: str, key: str, event_id: int | None = None) -> None:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.conclusions.models import Conclusion, ConclusionStatus, TallyMark, Visibility, Vote
@@ -113,7 +113,12 @@ def snapshot(tally: TallyOut) -> dict[str, Any]:
 
 async def mark_tally_changed(db: AsyncSession, conclusion_id: uuid.UUID) -> None:
     """Ask for a `tally.updated` event; call it as the last statement of the transaction (it locks the mark)."""
-    await db.execute(update(TallyMark).where(TallyMark.conclusion_id == conclusion_id).values(dirty=True))
+    await db.execute(marking(TallyMark.conclusion_id == conclusion_id))
+
+
+def marking(which: ColumnElement[bool]) -> Update:
+    """The statement `mark_tally_changed` runs, for the marks matching `which` (a statement's CTE may run it)."""
+    return update(TallyMark).where(which).values(dirty=True)
 
 
 async def clear_tally_mark(db: AsyncSession, conclusion_id: uuid.UUID, now: datetime) -> None:

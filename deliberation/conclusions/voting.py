@@ -13,14 +13,21 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.conclusions.access import get_conclusion_or_404
-from deliberation.conclusions.models import CLOSED, RULE_SUPPORT_OVER_OPPOSE, Conclusion, ConclusionStatus, Vote
+from deliberation.conclusions.models import (
+    CLOSED,
+    RULE_SUPPORT_OVER_OPPOSE,
+    Conclusion,
+    ConclusionStatus,
+    TallyMark,
+    Vote,
+)
 from deliberation.conclusions.presenters import conclusion_out
 from deliberation.conclusions.schemas import ConclusionOut, TallyOut, VoteIn, VoteOut, VotingIn
 from deliberation.conclusions.tally import (
@@ -28,11 +35,13 @@ from deliberation.conclusions.tally import (
     count_tally,
     decide,
     mark_tally_changed,
+    marking,
     read_tally,
     snapshot,
 )
-from deliberation.errors import Conflict, Invalid, Unauthorized
-from deliberation.forum.access import require_member, require_moderator
+from deliberation.errors import Conflict, Forbidden, Invalid, Unauthorized
+from deliberation.forum.access import NOT_A_MEMBER, require_member, require_moderator
+from deliberation.forum.models import SessionMember
 from deliberation.realtime.events import emit
 
 log = logging.getLogger("deliberation.conclusions")
@@ -163,11 +172,14 @@ async def close_due_vote(db: AsyncSession, *, now: datetime, skip: set[uuid.UUID
 
 
 async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data: VoteIn, *, now: datetime) -> VoteOut:
-    """Cast or change the member's vote on the current version; 409 when voting is not open."""
+    """Cast or change the member's vote on the current version; 409 when voting is not open.
+
+    The hot path in SQLAlchemy Core, two statements: the conclusion row `FOR SHARE` (for members: the membership
+    in its WHERE clause, so a refused caller never waits for the row), then one statement that casts the vote if
+    the membership still holds (read afresh, under the lock: authoritative) and marks the tally changed.
+    """
     async with db.begin():
-        conclusion = await get_conclusion_or_404(
-            db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)
-        )
+        conclusion = await _share_as_member(db, conclusion_id, user)
         _require_open(conclusion, now)
         values = {
             "choice": data.choice,
@@ -176,16 +188,44 @@ async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data
             "comment": data.comment,
             "cast_at": now,
         }
+        member = exists().where(SessionMember.session_id == conclusion.session_id, SessionMember.user_id == user.id)
+        row = select(*(literal(value, Vote.__table__.c[name].type) for name, value in values.items()))
+        row = row.add_columns(literal(conclusion.id, Vote.conclusion_id.type), literal(user.id, Vote.user_id.type))
+        if not user.is_admin:
+            row = row.where(member)
+        statement = insert(Vote).from_select([*values, "conclusion_id", "user_id"], row)
         # One row per (conclusion, user): the unique constraint decides, concurrent casts of one user included.
-        statement = insert(Vote).values(conclusion_id=conclusion.id, user_id=user.id, **values)
-        await db.execute(
+        cast = (
             statement.on_conflict_do_update(
                 index_elements=[Vote.conclusion_id, Vote.user_id],
                 set_={name: statement.excluded[name] for name in values},
             )
+            .returning(Vote.conclusion_id)
+            .cte("cast")
         )
-        await mark_tally_changed(db, conclusion.id)
+        marked = marking(TallyMark.conclusion_id.in_(select(cast.c.conclusion_id))).cte("marked")
+        if await db.scalar(select(cast.c.conclusion_id).add_cte(marked)) is None:
+            raise Forbidden(NOT_A_MEMBER)  # the membership ended while this waited for the row
         return VoteOut(choice=data.choice, version=conclusion.version, comment=data.comment)
+
+
+async def _share_as_member(db: AsyncSession, conclusion_id: uuid.UUID, user: User) -> Row | Conclusion:
+    """The conclusion's vote columns, its row held `FOR SHARE`, for a member of its session (or an admin).
+
+    A miss (404, 403) takes `get_conclusion_or_404`'s path, which says which, or locks it the slow way."""
+    query = select(
+        Conclusion.id, Conclusion.session_id, Conclusion.status, Conclusion.closes_at, Conclusion.version
+    ).where(Conclusion.id == conclusion_id)
+    if not user.is_admin:
+        query = query.where(
+            exists().where(SessionMember.session_id == Conclusion.session_id, SessionMember.user_id == user.id)
+        )
+    found = (await db.execute(query.with_for_update(read=True))).one_or_none()
+    if found is not None:
+        return found
+    return await get_conclusion_or_404(
+        db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)
+    )
 
 
 async def retract_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *, now: datetime) -> None:

@@ -27,6 +27,8 @@ from deliberation.db import locks
 from deliberation.errors import Forbidden, NotFound
 from deliberation.forum.models import Role, Session, SessionMember
 
+NOT_A_MEMBER = "Only members of this session may do this; join it first."
+
 
 async def get_session_or_404(db: AsyncSession, session_id: uuid.UUID) -> Session:
     """The session, or 404."""
@@ -52,7 +54,7 @@ async def require_member(db: AsyncSession, session_id: uuid.UUID, user: User) ->
     """The session if the user is a member (or an admin); 404 unknown session, 403 otherwise."""
     session = await get_session_or_404(db, session_id)
     if not user.is_admin and await membership_role(db, session_id, user) is None:
-        raise Forbidden("Only members of this session may do this; join it first.")
+        raise Forbidden(NOT_A_MEMBER)
     return session
 
 

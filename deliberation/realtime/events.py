@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 import msgspec
-from sqlalchemy import Row, cast, select, text, update
+from sqlalchemy import CTE, Row, cast, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deliberation.db.base import utcnow
 from deliberation.db.engine import WAKEUPS_KEY
 from deliberation.errors import NotFound
 from deliberation.forum.models import Session
@@ -114,15 +115,44 @@ def encode_frame(frame: msgspec.Struct) -> str:
     return _encoder.encode(frame).decode()
 
 
-async def emit(db: AsyncSession, session_id: uuid.UUID, event: EventName, data: msgspec.Struct) -> int:
-    """Append an event to the session's log inside the caller's transaction; return its seq."""
-    seq = await reserve_seq(db, session_id)
-    await append_event(db, session_id, seq, event, data)
+async def emit(
+    db: AsyncSession, session_id: uuid.UUID, event: EventName, data: msgspec.Struct, *, along: Sequence[CTE] = ()
+) -> int:
+    """Append an event to the session's log inside the caller's transaction; return its seq.
+
+    One statement: the seq is taken (`reserve_seq`'s UPDATE, the same row lock) and the event stored with it.
+    `along`: data-modifying CTEs (INSERT / UPDATE ... RETURNING) of the change the event tells of, run in the same
+    statement, so a hot action writes its rows and its event in one round trip.
+    """
+    _check_name(event)
+    taken = (
+        update(Session)
+        .where(Session.id == session_id)
+        .values(last_seq=Session.last_seq + 1)
+        .returning(Session.last_seq)
+        .cte("taken")
+    )
+    row = select(
+        literal(session_id, SessionEvent.session_id.type),
+        taken.c.last_seq,
+        literal(event, SessionEvent.type.type),
+        _jsonb(data),
+        literal(utcnow(), SessionEvent.created_at.type),
+    )
+    seq = await db.scalar(
+        insert(SessionEvent).from_select(_EVENT_COLUMNS, row).add_cte(*along, taken).returning(SessionEvent.seq)
+    )
+    if seq is None:
+        raise NotFound("Session not found.")
+    _wake_after_commit(db, session_id, seq)
     return seq
 
 
+_EVENT_COLUMNS = ["session_id", "seq", "type", "data", "created_at"]
+
+
 async def reserve_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
-    """Take the session's next seq; for data that must name its own seq.
+    """Take the session's next seq; for data that must name its own seq (then `append_event`).
 
     The UPDATE holds the session row until commit, in the mode `db.locks.lock_session_row` takes: an action that
     took the row first waits for nothing more here, and one that did not takes it here, in the same place of the
@@ -143,10 +173,24 @@ async def append_event(
     db: AsyncSession, session_id: uuid.UUID, seq: int, event: EventName, data: msgspec.Struct
 ) -> None:
     """Store the event under a seq from `reserve_seq`; it is announced after commit."""
+    _check_name(event)
+    await db.execute(
+        insert(SessionEvent).values(session_id=session_id, seq=seq, type=event, data=_jsonb(data), created_at=utcnow())
+    )
+    _wake_after_commit(db, session_id, seq)
+
+
+def _jsonb(data: msgspec.Struct):
+    """The event's data as JSONB, from msgspec's JSON text (the encoder every frame uses)."""
+    return cast(literal(encode_frame(data)), JSONB)
+
+
+def _check_name(event: str) -> None:
     if event not in EVENT_NAMES:
         raise ValueError(f"unknown event type {event!r}")
-    db.add(SessionEvent(session_id=session_id, seq=seq, type=event, data=msgspec.to_builtins(data)))
-    await db.flush()
+
+
+def _wake_after_commit(db: AsyncSession, session_id: uuid.UUID, seq: int) -> None:
     wakeups: dict[uuid.UUID, int] = db.info.setdefault(WAKEUPS_KEY, {})
     wakeups[session_id] = seq
 

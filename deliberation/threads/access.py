@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deliberation.accounts.models import User
 from deliberation.errors import NotFound
-from deliberation.forum.access import SessionCheck, lock_session
-from deliberation.forum.models import Session, Thread
+from deliberation.forum.access import SessionCheck, lock_session, require_member
+from deliberation.forum.models import Session, SessionMember, Thread
 from deliberation.threads.models import Post
 
 # The same for a post, given the post as read before the lock (author checks; its session is `post.session_id`).
@@ -44,6 +45,25 @@ async def lock_thread(db: AsyncSession, thread_id: uuid.UUID, check: SessionChec
     thread = await db.scalar(select(Thread).where(Thread.id == thread_id).execution_options(populate_existing=True))
     assert thread is not None  # deleting a thread takes the session row too (cascade from the session)
     return thread, session
+
+
+async def lock_thread_as_member(db: AsyncSession, thread_id: uuid.UUID, user: User) -> uuid.UUID:
+    """Take the session row of a thread for a member (or an admin) of its session: one statement on the hot path.
+
+    The membership is part of the locking statement's WHERE clause, read before the lock: a refused caller never
+    queues behind the session's writers. It is not authoritative (a membership may end while this waits): the
+    caller reads it again under the lock, in its next statement. A miss (404, 403) takes `lock_thread`'s path.
+    """
+    query = select(Thread.session_id).join(Session, Session.id == Thread.session_id).where(Thread.id == thread_id)
+    if not user.is_admin:
+        query = query.where(
+            exists().where(SessionMember.session_id == Thread.session_id, SessionMember.user_id == user.id)
+        )
+    session_id = await db.scalar(query.with_for_update(of=Session, key_share=True))
+    if session_id is None:
+        _, session = await lock_thread(db, thread_id, lambda session_id: require_member(db, session_id, user))
+        session_id = session.id  # joined while this ran: locked now, the slow way
+    return session_id
 
 
 async def lock_post(db: AsyncSession, post_id: uuid.UUID, check: PostCheck) -> tuple[Post, Thread, Session]:

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import Select, delete, func, select, tuple_
+from sqlalchemy import Row, Select, and_, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -18,11 +18,12 @@ from deliberation.accounts import throttle
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
 from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from deliberation.forum.access import is_moderator, require_member
+from deliberation.forum.access import NOT_A_MEMBER, is_moderator, require_member
+from deliberation.forum.models import Session, SessionMember, Thread
 from deliberation.pagination import Int32, Seq, decode_cursor, keyset_page, paginate
 from deliberation.realtime.events import emit
 from deliberation.settings import Settings
-from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread
+from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread_as_member
 from deliberation.threads.models import FlagStatus, Post, PostRevision, Reaction
 from deliberation.threads.moderation import resolve_open_flags
 from deliberation.threads.presenters import (
@@ -33,7 +34,13 @@ from deliberation.threads.presenters import (
     public_post_out,
     viewer_post_out,
 )
-from deliberation.threads.rules import check_body, check_reason, ensure_discussion_open, ensure_not_deleted
+from deliberation.threads.rules import (
+    check_body,
+    check_reason,
+    ensure_discussion_open,
+    ensure_not_deleted,
+    ensure_writable,
+)
 from deliberation.threads.schemas import (
     PostEventOut,
     PostIn,
@@ -54,49 +61,109 @@ PostAfter = tuple[str, Int32, Seq]
 async def create_post(
     db: AsyncSession, thread_id: uuid.UUID, user: User, data: PostIn, *, settings: Settings, now: datetime
 ) -> PostOut:
-    """A post, or a reply to `parent_id` (members; 409 locked or closed; 404 parent not in this thread; 429 rate)."""
+    """A post, or a reply to `parent_id` (members; 409 locked or closed; 404 parent not in this thread; 429 rate).
+
+    The hot path in SQLAlchemy Core, four statements: the rate, the session row, what the post depends on (read
+    under the lock), and one statement writing the post, the counters, the seq and the event.
+    """
     body = check_body(data.body, settings)
     async with db.begin():
         # Counted before the session row is taken: a refused or failed post rolls the count back with it.
         await _count_post(db, user, settings, now)
-        thread, session = await lock_thread(db, thread_id, lambda session_id: require_member(db, session_id, user))
-        ensure_discussion_open(session, thread)
+        session_id = await lock_thread_as_member(db, thread_id, user)
+        place = await _place_under_lock(db, thread_id, user, data.parent_id)
+        if not user.is_admin and place.role is None:
+            raise Forbidden(NOT_A_MEMBER)
+        ensure_writable(discussion_open=place.discussion_open, locked=place.locked)
         post = Post(
             id=uuid.uuid4(),
-            thread_id=thread.id,
-            session_id=session.id,
+            thread_id=thread_id,
+            session_id=session_id,
             author_id=user.id,
             body=body,
             created_at=now,
+            parent_id=None,
+            root_id=None,
+            depth=0,
+            edited_at=None,
+            deleted_at=None,
+            hidden_reason=None,
+            agree_count=0,
+            disagree_count=0,
+            insightful_count=0,
+            reply_count=0,
         )
+        post.root_id = post.id
+        along = [
+            update(Thread).where(Thread.id == thread_id).values(post_count=Thread.post_count + 1).cte("counted"),
+        ]
         parent_reply_count = None
-        if data.parent_id is None:
-            post.root_id, post.depth = post.id, 0
-        else:
-            parent = await db.get(Post, data.parent_id)
-            if parent is None or parent.thread_id != thread.id:
+        if data.parent_id is not None:
+            if place.parent_thread_id != thread_id:
                 raise NotFound("No such post in this thread to reply to.")
-            if parent.deleted_at is not None:
+            if place.parent_deleted_at is not None:
                 raise Conflict("A deleted post takes no replies.")
-            if parent.depth + 1 > settings.max_reply_depth:
+            if place.parent_depth + 1 > settings.max_reply_depth:
                 raise Invalid.field("parent_id", f"replies may nest at most {settings.max_reply_depth} deep")
-            post.parent_id, post.root_id, post.depth = parent.id, parent.root_id, parent.depth + 1
-            parent.reply_count += 1  # exact: every writer of this thread holds the session row
-            parent_reply_count = parent.reply_count
-        thread.post_count += 1
-        db.add(post)
-        await db.flush()
+            post.parent_id, post.root_id, post.depth = data.parent_id, place.parent_root_id, place.parent_depth + 1
+            # Exact: every writer of this thread holds the session row, and these were read under it.
+            parent_reply_count = place.parent_reply_count + 1
+            along.append(
+                update(Post).where(Post.id == data.parent_id).values(reply_count=Post.reply_count + 1).cte("replied")
+            )
+        along.insert(0, insert(Post).values({column: getattr(post, column) for column in _NEW_POST}).cte("written"))
         await emit(
             db,
-            session.id,
+            session_id,
             "post.created",
             PostEventOut(
                 **msgspec.structs.asdict(post_out(post, user)),
-                thread_post_count=thread.post_count,
+                thread_post_count=place.post_count + 1,
                 parent_reply_count=parent_reply_count,
             ),
+            along=along,
         )
     return post_out(post, user, reveal=True)
+
+
+# The columns a new post is written with, all but its seq (from its identity). Named, counters included: a
+# statement inside a CTE gets no Python-side column defaults.
+_NEW_POST = (
+    "id",
+    "thread_id",
+    "session_id",
+    "parent_id",
+    "root_id",
+    "depth",
+    "author_id",
+    "body",
+    "created_at",
+    "agree_count",
+    "disagree_count",
+    "insightful_count",
+    "reply_count",
+)
+
+
+async def _place_under_lock(db: AsyncSession, thread_id: uuid.UUID, user: User, parent_id: uuid.UUID | None) -> Row:
+    """What a new post depends on, read afresh under the session row: the thread, the session's discussion, the
+    author's membership role, and the parent's place (its columns None when there is no such post)."""
+    query = (
+        select(Thread.locked, Thread.post_count, Session.discussion_open, SessionMember.role)
+        .join(Session, Session.id == Thread.session_id)
+        .outerjoin(SessionMember, and_(SessionMember.session_id == Session.id, SessionMember.user_id == user.id))
+        .where(Thread.id == thread_id)
+    )
+    if parent_id is not None:
+        parent = aliased(Post)
+        query = query.add_columns(
+            parent.thread_id.label("parent_thread_id"),
+            parent.root_id.label("parent_root_id"),
+            parent.depth.label("parent_depth"),
+            parent.deleted_at.label("parent_deleted_at"),
+            parent.reply_count.label("parent_reply_count"),
+        ).outerjoin(parent, parent.id == parent_id)
+    return (await db.execute(query)).one()  # the thread goes only with its session, whose row is held
 
 
 async def _count_post(db: AsyncSession, user: User, settings: Settings, now: datetime) -> None:

@@ -11,9 +11,14 @@ from deliberation.threads.models import Post
 
 def ensure_discussion_open(session: Session, thread: Thread) -> None:
     """409 unless members may write in the thread now."""
-    if not session.discussion_open:
+    ensure_writable(discussion_open=session.discussion_open, locked=thread.locked)
+
+
+def ensure_writable(*, discussion_open: bool, locked: bool) -> None:
+    """`ensure_discussion_open` on the two columns (the hot actions read columns, not rows)."""
+    if not discussion_open:
         raise Conflict("The discussion of this session is closed.")
-    if thread.locked:
+    if locked:
         raise Conflict("This thread is locked.")
 
 

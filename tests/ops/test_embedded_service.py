@@ -38,7 +38,7 @@ def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
-def wait_ready(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_ready(base: str, process: subprocess.Popen, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
