@@ -33,7 +33,7 @@ async def prepare(url: str, sizes: Sizes) -> Forum:
     users = max(sizes.idle_clients, *sizes.fanout_clients, sizes.realistic_sessions * sizes.realistic_members) + 1
     memory_sessions = -(-sizes.idle_clients // MEMORY_CLIENTS)
     plan = {f"fanout{n}": 1 for n in sizes.fanout_clients}
-    plan.update(realistic=sizes.realistic_sessions, memory=memory_sessions, catchup=1, read=1)
+    plan.update(realistic=sizes.realistic_sessions, memory=memory_sessions, catchup=1, read=1, growth=2)
     db = await asyncpg.connect(plain_dsn(url))
     try:
         await db.execute(RAW_TABLES)
@@ -53,12 +53,16 @@ async def prepare(url: str, sizes: Sizes) -> Forum:
             members[session] = list(range(j * MEMORY_USERS, (j + 1) * MEMORY_USERS))
             forum.clients[session] = MEMORY_CLIENTS
         members[groups["catchup"][0]] = members[groups["read"][0]] = [0]
+        for session in groups["growth"]:
+            members[session] = list(range(sizes.write_connections))
         await add_members(db, [(s, seeded.user_ids[u]) for s, us in members.items() for u in us])
         admin = users - 1
         await db.execute("UPDATE users SET is_admin = true WHERE id = $1", seeded.user_ids[admin])
         forum.extra["admin"] = admin
         await _catchup_log(db, forum, sizes)
         await _big_thread(db, forum, sizes)
+        for session, posts in zip(forum.groups["growth"], writes.GROWTH, strict=True):
+            await _flat_thread(db, forum, session, posts)
     finally:
         await db.close()
     return forum
@@ -124,6 +128,19 @@ async def _big_thread(db: asyncpg.Connection, forum: Forum, sizes: Sizes) -> Non
     forum.extra["page_posts"] = min(50, chains) * (depth + 1)
 
 
+async def _flat_thread(db: asyncpg.Connection, forum: Forum, session: uuid.UUID, posts: int) -> None:
+    """`posts` top-level posts in the session's thread, copied in bulk (scenario 10)."""
+    thread, author = forum.threads[session], forum.seeded.user_ids[0]
+    rows = []
+    for n in range(posts):
+        post = uuid.uuid4()
+        rows.append((post, thread, session, post, 0, author, f"post {n}"))
+    await db.copy_records_to_table(
+        "posts", records=rows, columns=["id", "thread_id", "session_id", "root_id", "depth", "author_id", "body"]
+    )
+    await db.execute("UPDATE threads SET post_count = $2 WHERE id = $1", thread, posts)
+
+
 def votes_available(service: Service) -> bool:
     paths = httpx.get(f"{service.base}/schema/openapi.json", timeout=10).json()["paths"]
     return any(path.startswith("/api/conclusions/") and path.endswith("/vote") for path in paths)
@@ -166,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,3 (default: all)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 10))
+    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 11))
     raise_fd_limit()
     rows: list[Row] = []
     failures: list[str] = []
@@ -188,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             (7, lambda: [live.catch_up(forum, service, sizes)]),
             (8, lambda: [writes.big_thread(forum, service, sizes)]),
             (9, lambda: writes.two_workers(forum, sizes, has_votes)),
+            (10, lambda: [writes.growth(forum, service, sizes)]),
         ]
         try:
             for number, run in plan:

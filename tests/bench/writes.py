@@ -123,6 +123,25 @@ def two_workers(forum: Forum, sizes: Sizes, votes_too: bool) -> list[Row]:
         service.stop()
 
 
+GROWTH = (100, 100_000)  # posts already in the threads of scenario 10
+
+
+def growth(forum: Forum, service: Service, sizes: Sizes) -> Row:
+    """Scenario 10: server CPU per post in a thread of 100 posts and in one of 100,000 (closed loop each)."""
+    figures, cpu = {}, []
+    for session, size in zip(forum.groups["growth"], GROWTH, strict=True):
+        result, server_cpu, load_cpu = _closed_loop(
+            service, sizes.write_connections, forum.post_requests([session]), sizes.write_seconds
+        )
+        figures[f"cpu_ms_per_post_at_{size}"] = round(result["cpu_ms_per_req"], 2)
+        figures[f"statements_per_post_at_{size}"] = round(result["statements_per_req"], 2)
+        figures[f"posts_per_s_at_{size}"] = result["ok"] / result["seconds"]
+        cpu.append(result["cpu_ms_per_req"])
+    row = Row("10 cpu per post, thread of 100 vs 100,000 posts", figures, target="flat (ratio ~1)")
+    row.ratio = cpu[1] / cpu[0]
+    return stamp(row, server_cpu, load_cpu)
+
+
 def big_thread(forum: Forum, service: Service, sizes: Sizes) -> Row:
     """Scenario 8: the first page (50 roots with every reply) of a 10,000-post thread, one reader at a time."""
     session = forum.groups["read"][0]
