@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="scaled-down sizes, under a minute")
     parser.add_argument("--json", default="bench-results.json", help="where to write the table as JSON")
     parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 1,3 (default: all)")
+    parser.add_argument("--profile", default=None, help="profile the main service with pyinstrument into this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 11))
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     with bench_database() as url:
         forum = asyncio.run(prepare(url, sizes))
         print(f"seeded in {time.monotonic() - started:.1f} s", flush=True)
-        service = Service(url, **live.BENCH_SETTINGS).wait_ready()
+        service = Service(url, profile=args.profile, **live.BENCH_SETTINGS).wait_ready()
         has_votes = votes_available(service)
         if has_votes:
             open_votes(forum, service)

@@ -166,8 +166,8 @@ def raise_fd_limit(wanted: int = 20000) -> None:
 class Service:
     """`deliberation serve` in a subprocess, as a user starts it, on 127.0.0.1."""
 
-    def __init__(self, database_url: str, *, workers: int = 1, **settings: object) -> None:
-        self.workers = workers
+    def __init__(self, database_url: str, *, workers: int = 1, profile: str | None = None, **settings: object) -> None:
+        self.workers, self.profile = workers, profile
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("DELIBERATION_")}
@@ -181,7 +181,18 @@ class Service:
         env.update({f"DELIBERATION_{key.upper()}": str(value) for key, value in settings.items()})
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the service; closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, "serve", "--port", str(self.port), "--workers", str(workers)],
+            [
+                sys.executable,
+                # `--profile PATH`: pyinstrument's text summary of the whole run, written when the service stops.
+                *(["-m", "pyinstrument", "-r", "text", "-o", profile] if profile else []),
+                "-c",
+                _SERVE,
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -230,7 +241,8 @@ class Service:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            # Ctrl-C under the profiler: it writes its report as the service exits (SIGTERM would not let it).
+            self.process.send_signal(signal.SIGINT if self.profile else signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
