@@ -47,6 +47,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "DROP FUNCTION throttle_check(integer, text, text, integer, interval, timestamptz, interval, boolean)"
-    )
+    op.execute("DROP FUNCTION throttle_check(integer, text, text, integer, interval, timestamptz, interval, boolean)")
