@@ -60,6 +60,7 @@ SIGNUP_WINDOW = timedelta(hours=1)
 KNOWN_KEEP = timedelta(days=90)  # a network the account has not signed in from for this long is a stranger's again
 BAD_LOGIN = "The email address or the password is not correct."
 TOO_MANY_LOGINS = "Too many failed sign-in attempts; try again later."
+TOO_MANY_WRONG_CURRENT = "Too many wrong current passwords; try again later."
 
 
 def normalize_email(email: str) -> str:
@@ -278,7 +279,8 @@ async def request_password_reset(
         if await throttle.retry_after(
             db, "reset.email", email, limit=settings.password_reset_max_per_email, window=window, now=now
         ):
-            log.info("password reset for %s not sent: too many requests", email)
+            # Logs never hold an address: the hash still tells an operator which requests were for one mailbox.
+            log.info("password reset for address sha256:%s not sent: too many requests", hash_token(email)[:16])
             return
         await throttle.record_attempt(db, "reset.email", email, now)
         user = await db.scalar(select(User).where(User.email == email))
@@ -374,13 +376,29 @@ async def change_password(
     db: AsyncSession, settings: Settings, user: User, current: str, new: str, *, keep_token: str, now: datetime
 ) -> None:
     """Replace the password after checking the current one (422 naming `current_password` when wrong, or
-    `password` for a weak new one); every other access token of the user is revoked, `keep_token` stays."""
+    `password` for a weak new one); every other access token of the user is revoked, `keep_token` stays.
+
+    Wrong current passwords are throttled as sign-ins are (a stolen session must not guess the password):
+    past `login_max_failures` within the login window, 429 with `Retry-After`; a success forgets them.
+    """
     _check_password(new, user.email)
+    key = str(user.id)
+    async with db.begin():  # counted as a failure before the check, so concurrent guesses cannot slip past
+        await throttle.admit(
+            db,
+            "password_change.account",
+            key,
+            limit=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+            now=now,
+            refusal=TOO_MANY_WRONG_CURRENT,
+        )
     wait = settings.password_hash_wait_seconds
     if not await in_hash_slot(wait, verify_password, user.password_hash, current):
         raise Invalid.field("current_password", "The current password is not correct.")
     password_hash = await in_hash_slot(wait, hash_password, new)
     async with db.begin():
+        await throttle.forget(db, "password_change.account", key)
         row = await db.get_one(User, user.id, with_for_update=True)
         row.password_hash = password_hash
         await db.execute(

@@ -97,13 +97,12 @@ def _attempt_failed(mail: OutboxMail, exc: Exception, now: datetime, settings: S
     if _is_permanent(exc):
         mail.status = MailStatus.failed.value
         mail.body = ""  # as for a sent mail: the body may hold a live reset token
-        log.error("mail %s to %s refused for good: %s", mail.id, mail.to_address, mail.last_error)
+        log.error("mail %s refused for good: %s", mail.id, mail.last_error)
         return
     mail.next_attempt_at = now + retry_delay(mail.attempts, settings.mail_retry_max_seconds)
     log.warning(
-        "mail %s to %s not delivered (attempt %d), retry at %s: %s",
+        "mail %s not delivered (attempt %d), retry at %s: %s",
         mail.id,
-        mail.to_address,
         mail.attempts,
         mail.next_attempt_at,
         mail.last_error,
@@ -163,7 +162,7 @@ async def _record(
         mail.attempts += 1
         mail.status, mail.sent_at, mail.last_error = MailStatus.sent.value, now, None
         mail.body = ""  # a delivered body may hold a live token: the outbox is not an archive
-        log.info("mail %s delivered to %s", mail.id, mail.to_address)
+        log.info("mail %s delivered", mail.id)
 
 
 async def _deliver_batch(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:

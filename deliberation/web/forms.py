@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from deliberation.errors import DomainError
+from deliberation.errors import DomainError, RetryLater, Unauthorized
 from deliberation.i18n import N_
 from deliberation.web.page import Page
 
@@ -42,15 +42,22 @@ SERVICE_MESSAGES = [
     N_("Too many password reset requests; try again later."),
     N_("The term has already ended."),
     N_("The current password is not correct."),
+    N_("Too many wrong current passwords; try again later."),
+    N_("No such thematic line."),
 ]
 
 
 class FormInvalid(Exception):
-    """A form's errors, by field name, already in the page's language."""
+    """A form's errors, by field name, already in the page's language; the status the page answers with, and
+    its headers (`Retry-After`)."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(
+        self, errors: dict[str, str], *, status_code: int = 422, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(errors)
         self.errors = errors
+        self.status_code = status_code
+        self.headers = headers or {}
 
 
 def parse(
@@ -99,14 +106,16 @@ def parse(
 
 def refusal(page: Page, exc: DomainError, field: str) -> FormInvalid:
     """A service's refusal as form errors: on the fields it names, else on `field`. An address refused by
-    email-validator gets our own words (its reasons are English only)."""
+    email-validator gets our own words (its reasons are English only). The page answers 422, or as the API
+    does for wrong credentials (401) and when the service says to retry later: 429 throttled or 503 busy,
+    with its `Retry-After`."""
+    status_code = exc.status_code if isinstance(exc, (Unauthorized, RetryLater)) else 422
+    headers = exc.headers if isinstance(exc, RetryLater) else None
     if exc.errors:
-        return FormInvalid(
-            {
-                error.field: page.gettext(
-                    N_("This is not an email address.") if error.field == "email" else error.message
-                )
-                for error in exc.errors
-            }
-        )
-    return FormInvalid({field: page.gettext(exc.detail)})
+        errors = {
+            error.field: page.gettext(N_("This is not an email address.") if error.field == "email" else error.message)
+            for error in exc.errors
+        }
+    else:
+        errors = {field: page.gettext(exc.detail)}
+    return FormInvalid(errors, status_code=status_code, headers=headers)

@@ -150,7 +150,10 @@ class Page:
         return (f"{hours}h" if hours else "") + (f"{rest}min" if rest or not hours else "")
 
     # Answers
-    def render(self, template: str, *, status_code: int = 200, **context: Any) -> Template:
+    def render(
+        self, template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
+    ) -> Template:
+        """The page; `headers` are added to the answer (a refusal's `Retry-After`)."""
         return Template(
             template_name=template,
             context={
@@ -161,6 +164,7 @@ class Page:
                 "languages": i18n.LANGUAGES,
             },
             status_code=status_code,
+            headers=headers,
             cookies=self.cookies,
         )
 

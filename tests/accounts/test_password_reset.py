@@ -143,6 +143,31 @@ async def test_reset_requests_are_throttled(settings, sessionmaker, db):
         assert int(throttled.headers["retry-after"]) >= 1
 
 
+@pytest.fixture
+async def one_mail_per_mailbox(settings, sessionmaker, smtp_server):
+    """A client of an app sending through `smtp_server`, one reset mail per mailbox and window; started before
+    the test (the app's logging setup replaces the root's handlers, the test's capture comes after it)."""
+    config = mail_settings(settings, smtp_server.url, password_reset_max_per_email=1)
+    async with serve_in_process(create_app(config, sessionmaker=sessionmaker)) as client:
+        yield client, config
+
+
+async def test_the_logs_of_reset_requests_and_their_mail_hold_no_address(
+    one_mail_per_mailbox, sessionmaker, db, smtp_server, caplog
+):
+    client, config = one_mail_per_mailbox
+    user = await make_user(db)
+    with caplog.at_level(logging.DEBUG, logger="deliberation"):
+        for _ in range(2):  # the second is one too many for this mailbox: accepted, no mail, logged
+            assert (await client.post("/api/auth/password-reset", json={"email": user.email})).status_code == 202
+        await deliver_pending(sessionmaker, config, now=utcnow())
+    assert len(smtp_server.inbox.to(user.email)) == 1
+    # Every record but those of the test's SMTP server (aiosmtpd's `mail.log` logs what it receives).
+    ours = "\n".join(record.getMessage() for record in caplog.records if record.name != "mail.log")
+    assert "not sent: too many requests" in ours and "delivered" in ours
+    assert user.email.split("@")[0] not in ours
+
+
 async def test_no_name_can_put_a_line_break_into_the_reset_mail(client, db):
     """Issue 14, item 8: names with CR/LF once reached the reset mail verbatim (a forged line in its text)."""
     injected = "Ana\r\nBcc: victim@example.org\r\n\r\nClick http://evil.example"

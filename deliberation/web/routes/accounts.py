@@ -48,9 +48,15 @@ def without_passwords(values: dict[str, str]) -> dict[str, str]:
 # Sign up
 
 
-def signup_page(page: Page, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Template:
+def signup_page(page: Page, values: dict[str, str], invalid: FormInvalid | None = None) -> Template:
+    """The form, with what was typed; with `invalid`, its errors, status and headers."""
     return page.render(
-        "accounts/signup.html", status_code=status, values=values, errors=errors, actor_types=actor_types(page)
+        "accounts/signup.html",
+        status_code=invalid.status_code if invalid else 200,
+        headers=invalid.headers if invalid else None,
+        values=values,
+        errors=invalid.errors if invalid else {},
+        actor_types=actor_types(page),
     )
 
 
@@ -58,7 +64,7 @@ def signup_page(page: Page, values: dict[str, str], errors: dict[str, str], stat
 async def signup_form(page: WebPage, next: NEXT = None) -> Template | Redirect:
     if page.viewer is not None:
         return page.redirect("/account")
-    return signup_page(page, {"actor_type": ActorType.citizen.value, "next": local_path(next)}, {})
+    return signup_page(page, {"actor_type": ActorType.citizen.value, "next": local_path(next)})
 
 
 @post("/signup", name="signup-post")
@@ -69,10 +75,9 @@ async def signup(page: WebPage, db: DB) -> Template | Redirect:
         data = parse(page, SignupIn, values, fields=SIGNUP_FIELDS, optional=("organization", "territory"))
         user = await accounts.sign_up(db, page.settings, data, address=client_address(page.request), now=page.now)
     except (Invalid, Conflict, RetryLater) as exc:
-        status = exc.status_code if isinstance(exc, RetryLater) else 422
-        return signup_page(page, without_passwords(values), refusal(page, exc, "email").errors, status)
+        return signup_page(page, without_passwords(values), refusal(page, exc, "email"))
     except FormInvalid as invalid:
-        return signup_page(page, without_passwords(values), invalid.errors, 422)
+        return signup_page(page, without_passwords(values), invalid)
     await accounts.set_language(db, user.id, page.language)
     try:
         login = await accounts.log_in(
@@ -84,7 +89,7 @@ async def signup(page: WebPage, db: DB) -> Template | Redirect:
         )
     except RetryLater as exc:  # the account exists: `Log in` (with its address) says why it cannot sign in yet
         values = {"email": user.email, "next": local_path(values.get("next"))}
-        return login_page(page, values, {"password": page.gettext(exc.detail)}, exc.status_code)
+        return login_page(page, values, refusal(page, exc, "password"))
     page.sign_in(login.access_token, login.expires_at)
     return page.redirect(local_path(values.get("next")))
 
@@ -93,9 +98,17 @@ async def signup(page: WebPage, db: DB) -> Template | Redirect:
 
 
 def login_page(
-    page: Page, values: dict[str, str], errors: dict[str, str], status: int = 200, notice: str | None = None
+    page: Page, values: dict[str, str], invalid: FormInvalid | None = None, notice: str | None = None
 ) -> Template:
-    return page.render("accounts/login.html", status_code=status, values=values, errors=errors, notice=notice)
+    """The form, with what was typed; with `invalid`, its errors, status and headers."""
+    return page.render(
+        "accounts/login.html",
+        status_code=invalid.status_code if invalid else 200,
+        headers=invalid.headers if invalid else None,
+        values=values,
+        errors=invalid.errors if invalid else {},
+        notice=notice,
+    )
 
 
 @get("/login", name="login")
@@ -103,7 +116,7 @@ async def login_form(page: WebPage, next: NEXT = None, reset: FromQuery[str | No
     if page.viewer is not None:
         return page.redirect(local_path(next))
     notice = page.gettext("Your new password is set. Log in with it.") if reset else None
-    return login_page(page, {"next": local_path(next)}, {}, notice=notice)
+    return login_page(page, {"next": local_path(next)}, notice=notice)
 
 
 @post("/login", name="login-post")
@@ -114,14 +127,9 @@ async def login(page: WebPage, db: DB) -> Template | Redirect:
         data = parse(page, LoginIn, values, fields=("email", "password"))
         login = await accounts.log_in(db, page.settings, data, address=client_address(page.request), now=page.now)
     except (Unauthorized, RetryLater) as exc:
-        return login_page(
-            page,
-            without_passwords(values),
-            {"password": page.gettext(exc.detail)},
-            exc.status_code,
-        )
+        return login_page(page, without_passwords(values), refusal(page, exc, "password"))
     except FormInvalid as invalid:
-        return login_page(page, without_passwords(values), invalid.errors, 422)
+        return login_page(page, without_passwords(values), invalid)
     page.sign_in(login.access_token, login.expires_at)
     return page.redirect(local_path(values.get("next")))
 
@@ -173,11 +181,13 @@ async def recover(page: WebPage, db: DB) -> Template:
             db, page.settings, email[:320], address=client_address(page.request), now=page.now
         )
     except RetryLater as exc:
+        invalid = refusal(page, exc, "email")
         return page.render(
             "accounts/recover.html",
-            status_code=exc.status_code,
+            status_code=invalid.status_code,
+            headers=invalid.headers,
             values=values,
-            errors={"email": page.gettext(exc.detail)},
+            errors=invalid.errors,
             sent=False,
         )
     return page.render("accounts/recover.html", values=values, errors={}, sent=True)
@@ -198,8 +208,14 @@ async def reset(page: WebPage, db: DB) -> Template | Redirect:
         data = parse(page, PasswordResetConfirmIn, values, fields=("token", "password"))
         await accounts.confirm_password_reset(db, page.settings, data, now=page.now)
     except (Invalid, BadRequest, RetryLater) as exc:
+        invalid = refusal(page, exc, "password")
         return page.render(
-            "accounts/reset.html", status_code=422, token=token, errors=refusal(page, exc, "password").errors, values={}
+            "accounts/reset.html",
+            status_code=invalid.status_code,
+            headers=invalid.headers,
+            token=token,
+            errors=invalid.errors,
+            values={},
         )
     except FormInvalid as invalid:
         return page.render("accounts/reset.html", status_code=422, token=token, errors=invalid.errors, values={})
@@ -218,6 +234,7 @@ async def account_page(
     values: dict[str, str] | None = None,
     notice: str | None = None,
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Template:
     me = await accounts.get_me(db, page.user, now=page.now)
     profile = {
@@ -235,6 +252,7 @@ async def account_page(
     return page.render(
         "accounts/account.html",
         status_code=status,
+        headers=headers,
         me=me,
         values={**profile, **claim_values, **(values or {})},
         errors=errors or {},
@@ -284,7 +302,8 @@ async def change_password(page: WebPage, db: DB) -> Template | Redirect:
             now=page.now,
         )
     except (Invalid, RetryLater) as exc:
-        return await account_page(page, db, errors=refusal(page, exc, "password").errors, status=422)
+        invalid = refusal(page, exc, "current_password")  # a refusal for now concerns the check
+        return await account_page(page, db, errors=invalid.errors, status=invalid.status_code, headers=invalid.headers)
     except FormInvalid as invalid:
         return await account_page(page, db, errors=invalid.errors, status=422)
     return page.redirect("/account?saved=password")
