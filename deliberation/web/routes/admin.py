@@ -4,8 +4,11 @@ representative claims to verify. Anyone else gets the 404 page; anonymous people
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
+import msgspec
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -22,6 +25,7 @@ from deliberation.web.forms import FormInvalid, parse, refusal
 from deliberation.web.page import Page, WebPage, zone
 from deliberation.web.routes.forum import category_label, session_by_code, status_label
 
+T = TypeVar("T")
 SESSIONS_SHOWN = 200
 CLAIMS_SHOWN = 100
 MEMBERS_SHOWN = 500
@@ -72,7 +76,8 @@ async def admin(page: WebPage, db: DB) -> Template:
 
 
 def checked(page: Page, values: dict[str, str]) -> dict[str, object]:
-    """The session form's values as the service takes them: the start in its time zone, questions one per line."""
+    """The session form's values as the service takes them: the start as given with an offset, else a wall time
+    in the session's time zone."""
     data = {name: values.get(name, "") for name in SESSION_FIELDS}
     name = data["time_zone"].strip() or "UTC"
     if name not in time_zone_names():
@@ -80,48 +85,52 @@ def checked(page: Page, values: dict[str, str]) -> dict[str, object]:
     data["time_zone"] = name
     if data["starts_at"]:
         try:
-            data["starts_at"] = datetime.fromisoformat(data["starts_at"]).replace(tzinfo=zone(name)).isoformat()
+            starts_at = datetime.fromisoformat(data["starts_at"])
+            data["starts_at"] = (starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=zone(name))).isoformat()
         except ValueError:
             raise FormInvalid({"starts_at": page.gettext("This value is not valid.")}) from None
     return data
 
 
-@post("/admin/lines", name="admin-lines")
-async def add_line(page: WebPage, db: DB) -> Template | Redirect:
+async def add_numbered(
+    page: Page, db: DB, prefix: str, type_: type[T], create: Callable[[T], Awaitable[object]]
+) -> Template | Redirect:
+    """`Add line` and `Add subline`: the form's `{prefix}_...` fields as a `type_`, given to `create`. Refused, the
+    page again with what was typed and the error by its field (a number already taken: 409)."""
     page.require_admin()
     values = await page.form()
-    fields = {name: values.get(f"line_{name}", "") for name in ("number", "title", "description")}
+    fields = {field.name: values.get(f"{prefix}_{field.name}", "") for field in msgspec.structs.fields(type_)}
     try:
-        await forum.create_line(db, parse(page, LineIn, fields, fields=fields, texts=("description",)))
+        await create(parse(page, type_, fields, fields=fields, texts=("description",)))
     except FormInvalid as invalid:
-        errors = {f"line_{key}": message for key, message in invalid.errors.items()}
-        return await admin_page(page, db, errors=errors, values=values, status=422)
+        errors = {(f"{prefix}_{key}" if key in fields else key): message for key, message in invalid.errors.items()}
+        return await admin_page(page, db, errors=errors, values=values, status=invalid.status_code)
     except Conflict:
-        errors = {"line_number": page.gettext("This number is taken.")}
+        errors = {f"{prefix}_number": page.gettext("This number is taken.")}
         return await admin_page(page, db, errors=errors, values=values, status=409)
     return page.redirect("/admin#lines")
+
+
+@post("/admin/lines", name="admin-lines")
+async def add_line(page: WebPage, db: DB) -> Template | Redirect:
+    return await add_numbered(page, db, "line", LineIn, lambda data: forum.create_line(db, data))
 
 
 @post("/admin/sublines", name="admin-sublines")
 async def add_subline(page: WebPage, db: DB) -> Template | Redirect:
-    page.require_admin()
-    values = await page.form()
-    fields = {"number": values.get("subline_number", ""), "title": values.get("subline_title", "")}
-    try:
-        line_id = uuid.UUID(values.get("line", ""))
-    except ValueError:
-        return await admin_page(
-            page, db, errors={"line": page.gettext("This field is required.")}, values=values, status=422
-        )
-    try:
-        await forum.create_subline(db, line_id, parse(page, SublineIn, fields, fields=("number", "title")))
-    except FormInvalid as invalid:
-        errors = {f"subline_{key}": message for key, message in invalid.errors.items()}
-        return await admin_page(page, db, errors=errors, values=values, status=422)
-    except Conflict:
-        errors = {"subline_number": page.gettext("This number is taken.")}
-        return await admin_page(page, db, errors=errors, values=values, status=409)
-    return page.redirect("/admin#lines")
+    """`Add subline` to the `Thematic line` chosen (one that does not exist is refused by that field)."""
+
+    async def create(data: SublineIn) -> None:
+        try:
+            line_id = uuid.UUID((await page.form()).get("line", ""))
+        except ValueError:
+            raise FormInvalid({"line": page.gettext("This field is required.")}) from None
+        try:
+            await forum.create_subline(db, line_id, data)
+        except NotFound as exc:
+            raise refusal(page, exc, "line") from None
+
+    return await add_numbered(page, db, "subline", SublineIn, create)
 
 
 @post("/admin/sessions", name="admin-sessions")
