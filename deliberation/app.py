@@ -114,7 +114,7 @@ def create_app(
             embedded = EmbeddedPostgres(settings.data_dir)
             url = await anyio.to_thread.run_sync(embedded.start)
             await anyio.to_thread.run_sync(migrate.upgrade, url)
-        engine = create_engine(url, pool_size=settings.db_pool_size)
+        engine = create_engine(url, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout_seconds)
         count_round_trips(engine, app.state.metrics)
         app.state.sessionmaker, app.state.database_url = create_sessionmaker(engine), url
         try:

@@ -129,6 +129,7 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from deliberation.db.base import utcnow
     from deliberation.errors import DomainError
     from deliberation.forum.demo import load_demo
 
@@ -140,7 +141,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        accounts = run_with_session(settings, load_demo)
+        accounts = run_with_session(settings, lambda db: load_demo(db, now=utcnow()))
     except DomainError as exc:
         print(f"refused: {exc.detail}", file=sys.stderr)
         return 1
@@ -152,6 +153,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     from deliberation.accounts.service import set_admin_account
+    from deliberation.db.base import utcnow
     from deliberation.errors import DomainError
 
     if sys.stdin.isatty():
@@ -159,7 +161,9 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        created = run_with_session(settings, lambda db: set_admin_account(db, args.email, args.name, password))
+        created = run_with_session(
+            settings, lambda db: set_admin_account(db, args.email, args.name, password, now=utcnow())
+        )
     except DomainError as exc:
         print(f"refused: {exc.detail}", file=sys.stderr)
         return 1

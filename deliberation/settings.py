@@ -27,6 +27,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str | None = None
     data_dir: str = ".deliberation"
     db_pool_size: PositiveInt = 10
+    db_pool_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # wait for a pooled connection, then fail
 
     # HTTP
     host: str = "127.0.0.1"

@@ -46,7 +46,6 @@ from deliberation.accounts.schemas import (
     SignupIn,
     UserOut,
 )
-from deliberation.db.base import utcnow
 from deliberation.errors import BadRequest, Conflict, FieldError, Invalid, Unauthorized
 from deliberation.i18n import N_
 from deliberation.mail import service as mail
@@ -412,8 +411,8 @@ async def change_password(
         )
 
 
-async def set_admin_account(db: AsyncSession, email: str, display_name: str, password: str) -> bool:
-    """Create an admin, or make an existing account admin with this password (its tokens revoked).
+async def set_admin_account(db: AsyncSession, email: str, display_name: str, password: str, *, now: datetime) -> bool:
+    """Create an admin, or make an existing account admin with this password (its tokens revoked at `now`).
 
     Returns True when the account was created; 422 for a bad address, password or display name.
     """
@@ -430,5 +429,5 @@ async def set_admin_account(db: AsyncSession, email: str, display_name: str, pas
             db.add(User(email=email, password_hash=password_hash, display_name=display_name, is_admin=True))
             return True
         user.is_admin, user.password_hash = True, password_hash
-        await revoke_user_tokens(db, user.id, utcnow())
+        await revoke_user_tokens(db, user.id, now)
         return False

@@ -47,8 +47,9 @@ def _forget_after_rollback(session: Session, previous_transaction: SessionTransa
         session.info.pop(WAKEUPS_KEY, None)
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine.
+def create_engine(database_url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
+    """An asyncpg engine: `pool_size` connections plus as many overflow; a request waits `pool_timeout` seconds
+    for one to free up.
 
     No `pool_pre_ping`: it costs a round trip on every checkout. After a database restart the first query on a
     dead connection fails (503, Retry-After), SQLAlchemy sees the disconnect and drops the whole pool, and the
@@ -58,6 +59,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         to_asyncpg_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         connect_args={"server_settings": {"application_name": "deliberation", "timezone": "UTC"}},
     )
 

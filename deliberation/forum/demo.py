@@ -23,7 +23,6 @@ from deliberation.accounts.passwords import hash_password, verify_password
 from deliberation.accounts.representatives import set_verified
 from deliberation.accounts.schemas import VerifyIn
 from deliberation.db import locks
-from deliberation.db.base import utcnow
 from deliberation.errors import Conflict
 from deliberation.forum.models import Role, Session, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
@@ -240,13 +239,12 @@ async def _ensure_claim(db: AsyncSession, user: User, account: DemoAccount, now:
     )
 
 
-async def load_demo(db: AsyncSession, *, now: datetime | None = None) -> list[DemoAccount]:
-    """Load the demo forum (idempotent) and return the demo accounts.
+async def load_demo(db: AsyncSession, *, now: datetime) -> list[DemoAccount]:
+    """Load the demo forum (idempotent), its sessions timed around `now`, and return the demo accounts.
 
     One transaction builds the forum and files the representatives' claims; the organizer then verifies them
     through the accounts action (a no-op when already verified), so the audit log shows it as for any claim.
     """
-    now = now or utcnow()
     async with db.begin():
         # Serializes concurrent demo loads so two runs at once still leave one copy.
         await db.execute(select(func.pg_advisory_xact_lock(locks.DEMO)))

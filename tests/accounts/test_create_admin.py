@@ -1,14 +1,17 @@
 import asyncio
 import io
 import secrets
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from deliberation import cli
-from deliberation.accounts.models import User
+from deliberation.accounts.models import AccessToken, User
 from deliberation.accounts.passwords import verify_password
+from deliberation.accounts.service import set_admin_account
 from deliberation.db.engine import create_engine, create_sessionmaker
+from tests.factories import make_token, make_user
 
 
 def run_create_admin(
@@ -61,3 +64,12 @@ def test_create_admin_refuses_a_bad_name_or_address_cleanly(monkeypatch, committ
     )
     assert capsys.readouterr().err.startswith("refused:")
     assert fetch(committed_database_url, address) is None
+
+
+async def test_making_an_account_admin_revokes_its_tokens_at_the_clock_given(db):
+    user = await make_user(db)
+    await make_token(db, user)
+    when = datetime(2031, 1, 2, 3, 4, tzinfo=UTC)
+    assert not await set_admin_account(db, user.email, "Organizer", "admin passphrase of decent length", now=when)
+    async with db.begin():
+        assert (await db.scalars(select(AccessToken.revoked_at).where(AccessToken.user_id == user.id))).all() == [when]

@@ -181,7 +181,7 @@ async def test_no_name_can_put_a_line_break_into_the_reset_mail(client, db):
         patched = await client.patch("/api/me", json={field: injected}, headers=headers)
         assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == field
     with pytest.raises(Invalid) as admin:
-        await set_admin_account(db, user.email, injected, NEW_PASSWORD)
+        await set_admin_account(db, user.email, injected, NEW_PASSWORD, now=utcnow())
     assert admin.value.errors[0].field == "display_name"
 
     assert (await client.post("/api/auth/password-reset", json={"email": user.email})).status_code == 202

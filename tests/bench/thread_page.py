@@ -39,7 +39,7 @@ async def prepare(url: str, settings: Settings, total: int) -> tuple[str, str]:
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as db:
-            await load_demo(db)
+            await load_demo(db, now=utcnow())
         async with create_sessionmaker(engine)() as db:
             login = await accounts.log_in(
                 db, settings, LoginIn(email=READER, password=DEMO_PASSWORD), address="127.0.0.1", now=utcnow()

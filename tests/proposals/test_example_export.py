@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from deliberation.db.base import utcnow
 from deliberation.forum.demo import COUNCILLOR, DEMO_PASSWORD, MAYOR, MODERATOR, PARTICIPANTS, load_demo
 from tests.factories import bearer
 
@@ -58,7 +59,7 @@ class Demo:
 
 async def play_demo_deliberation(client, db) -> str:
     """Load the demo forum, deliberate in session 1.1.1 through the API; the published proposal's id."""
-    await load_demo(db)
+    await load_demo(db, now=utcnow())
     headers = {}
     for account in (MODERATOR, MAYOR, COUNCILLOR, *PARTICIPANTS):
         login = await client.post("/api/auth/login", json={"email": account.email, "password": DEMO_PASSWORD})

@@ -18,16 +18,16 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import pytest
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
 from deliberation.app import create_app
-from deliberation.db import migrate
+from deliberation.db.base import utcnow
 from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.forum.demo import load_demo
 from deliberation.settings import Settings
+from tests.conftest import migrated
 from tests.netutil import free_port
 from tests.smtp import SmtpServer
 
@@ -95,12 +95,11 @@ class ServerThread(threading.Thread):
 @pytest.fixture(scope="session")
 async def web_database_url(create_database) -> str:
     """A database of the browser tests' own (their server commits), migrated, with the demo forum."""
-    url = await create_database("deliberation_web")
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    url = await migrated(create_database, "deliberation_web")
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as db:
-            await load_demo(db)
+            await load_demo(db, now=utcnow())
     finally:
         await engine.dispose()
     return url
