@@ -70,6 +70,22 @@ class Page(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
+AsOfSeq = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        description="The session's `last_seq` in the snapshot the items were read in: the events with a greater "
+        "seq are exactly the changes the items do not show yet.",
+    ),
+]
+
+
+class SnapshotPage(Page, kw_only=True):
+    """A page of a session-scoped list, read in one snapshot (`db.engine.read_snapshot`) with its `as_of_seq`."""
+
+    as_of_seq: AsOfSeq
+
+
 def _key_type(key: ColumnElement[Any]) -> Any:
     """The Python type a cursor holds for a key column, bounded like the column."""
     if isinstance(key.type, BigInteger):

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
-from deliberation.pagination import Page
+from deliberation.pagination import SnapshotPage
 from deliberation.text import Reason, Text, Title
 
 StatusName = Literal["draft", "voting", "adopted", "rejected"]
@@ -85,7 +85,7 @@ class ConclusionOut(msgspec.Struct):
     updated_at: datetime
 
 
-class ConclusionPage(Page):
+class ConclusionPage(SnapshotPage):
     items: list[ConclusionOut]
 
 
@@ -97,7 +97,7 @@ class VersionOut(msgspec.Struct):
     author: AuthorRef | None
 
 
-class VersionPage(Page):
+class VersionPage(SnapshotPage):
     items: list[VersionOut]
 
 

@@ -35,12 +35,13 @@ from deliberation.conclusions.schemas import (
     VersionPage,
 )
 from deliberation.conclusions.tally import mark_tally_changed
+from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict, Invalid
 from deliberation.forum.access import get_session_or_404, require_moderator
 from deliberation.forum.models import Thread
 from deliberation.pagination import keyset_page
 from deliberation.preconditions import check_version
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 from deliberation.threads.models import Post
 
 
@@ -183,11 +184,13 @@ async def list_conclusions(
         .where(Conclusion.session_id == session_id)
     )
     async with db.begin():
+        await read_snapshot(db)
         await get_session_or_404(db, session_id)
         keys = (Conclusion.created_at, Conclusion.id)
         rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
         items = await conclusions_out(db, [(conclusion, text) for conclusion, text in rows], viewer)
-    return ConclusionPage(items=items, next_cursor=next_cursor)
+        seq = await as_of_seq(db, session_id)
+    return ConclusionPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def list_versions(db: AsyncSession, conclusion_id: uuid.UUID, *, cursor: str | None, limit: int) -> VersionPage:
@@ -198,8 +201,10 @@ async def list_versions(db: AsyncSession, conclusion_id: uuid.UUID, *, cursor: s
         .where(ConclusionVersion.conclusion_id == conclusion_id)
     )
     async with db.begin():
-        await get_conclusion_or_404(db, conclusion_id)
+        await read_snapshot(db)
+        conclusion = await get_conclusion_or_404(db, conclusion_id)
         rows, next_cursor = await keyset_page(db, query, (ConclusionVersion.version,), cursor=cursor, limit=limit)
+        seq = await as_of_seq(db, conclusion.session_id)
     items = [
         VersionOut(
             version=text.version,
@@ -210,4 +215,4 @@ async def list_versions(db: AsyncSession, conclusion_id: uuid.UUID, *, cursor: s
         )
         for text, author in rows
     ]
-    return VersionPage(items=items, next_cursor=next_cursor)
+    return VersionPage(items=items, next_cursor=next_cursor, as_of_seq=seq)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 
 from deliberation.forum.schemas import MemberOut, RoleName
-from deliberation.pagination import Page
+from deliberation.pagination import SnapshotPage
 
 
-class MemberPage(Page):
+class MemberPage(SnapshotPage):
     items: list[MemberOut]
 
 

@@ -18,6 +18,7 @@ from deliberation.accounts.models import User
 from deliberation.accounts.service import users_out
 from deliberation.audit import service as audit
 from deliberation.conclusions.voting import drop_votes_of_removed_member
+from deliberation.db.engine import read_snapshot
 from deliberation.errors import NotFound
 from deliberation.forum.access import get_session_or_404, require_member, require_moderator
 from deliberation.forum.models import Role, SessionMember
@@ -25,7 +26,7 @@ from deliberation.forum.schemas import MemberOut
 from deliberation.forum.service import add_member
 from deliberation.membership.schemas import MemberPage
 from deliberation.pagination import keyset_page
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 
 
 async def join_session(db: AsyncSession, session_id: uuid.UUID, user: User, *, now: datetime) -> None:
@@ -68,10 +69,12 @@ async def list_members(
     query = query.where(SessionMember.session_id == session_id)
     keys = (SessionMember.joined_at, SessionMember.user_id)
     async with db.begin():
+        await read_snapshot(db)
         await require_member(db, session_id, user)
         rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
         items = await _members_out(db, [row[0] for row in rows], [row[1] for row in rows], user, now=now)
-    return MemberPage(items=items, next_cursor=next_cursor)
+        seq = await as_of_seq(db, session_id)
+    return MemberPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def set_member_role(

@@ -24,6 +24,7 @@ from deliberation.accounts.models import User
 from deliberation.accounts.representatives import verified_claim
 from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
+from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict, Forbidden, NotFound
 from deliberation.pagination import keyset_page
 from deliberation.proposals.access import lock_proposal, visible_proposal
@@ -35,7 +36,7 @@ from deliberation.proposals.schemas import (
     EndorsementPage,
     RepresentativeRef,
 )
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 
 
 def endorsement_out(endorsement: Endorsement, representative: User, *, verified: bool) -> EndorsementOut:
@@ -96,11 +97,13 @@ async def list_endorsements(
 ) -> EndorsementPage:
     """A proposal's endorsements, oldest first, withdrawn ones included."""
     async with db.begin():
+        await read_snapshot(db)
         proposal = await visible_proposal(db, proposal_id, viewer)
         query = _endorsements_query(proposal.id)
         rows, next_cursor = await keyset_page(db, query, ENDORSEMENT_ORDER, cursor=cursor, limit=limit)
         items = await endorsements_out(db, [(endorsement, user) for endorsement, user in rows], now=now)
-    return EndorsementPage(items=items, next_cursor=next_cursor)
+        seq = await as_of_seq(db, proposal.session_id)
+    return EndorsementPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def _active_endorsement(db: AsyncSession, proposal_id: uuid.UUID, user: User) -> Endorsement | None:

@@ -12,7 +12,7 @@ from msgspec import UNSET, Meta, UnsetType
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.audit.schemas import AuditEntryOut, AuditLink
 from deliberation.conclusions.schemas import TallyOut, VotingOut
-from deliberation.pagination import Page
+from deliberation.pagination import SnapshotPage
 from deliberation.text import LongText, Reason, Summary, Title
 from deliberation.threads.schemas import PostOut
 
@@ -52,7 +52,7 @@ class ProposalOut(msgspec.Struct):
     updated_at: datetime
 
 
-class ProposalPage(Page):
+class ProposalPage(SnapshotPage):
     items: list[ProposalOut]
 
 
@@ -66,7 +66,7 @@ class ProposalVersionOut(msgspec.Struct):
     author: AuthorRef | None
 
 
-class ProposalVersionPage(Page):
+class ProposalVersionPage(SnapshotPage):
     items: list[ProposalVersionOut]
 
 
@@ -104,7 +104,7 @@ class EndorsementEventOut(EndorsementOut):
     endorsement_count: int | None = None
 
 
-class EndorsementPage(Page):
+class EndorsementPage(SnapshotPage):
     items: list[EndorsementOut]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.accounts.models import User
 from deliberation.accounts.service import author_ref
 from deliberation.audit import service as audit
+from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict
 from deliberation.forum.access import get_session_or_404, lock_session, require_moderator
 from deliberation.pagination import keyset_page
@@ -35,7 +36,7 @@ from deliberation.proposals.schemas import (
     ProposalVersionOut,
     ProposalVersionPage,
 )
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 
 
 async def list_proposals(
@@ -46,11 +47,13 @@ async def list_proposals(
     if viewer is None:
         query = query.where(Proposal.status == ProposalStatus.published)
     async with db.begin():
+        await read_snapshot(db)
         await get_session_or_404(db, session_id)
         keys = (Proposal.created_at, Proposal.id)
         rows, next_cursor = await keyset_page(db, query, keys, cursor=cursor, limit=limit)
         items = await proposals_out(db, [proposal for (proposal,) in rows])
-    return ProposalPage(items=items, next_cursor=next_cursor)
+        seq = await as_of_seq(db, session_id)
+    return ProposalPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def _add_version(
@@ -153,6 +156,7 @@ async def list_versions(
 ) -> ProposalVersionPage:
     """Every version of a proposal, oldest first, each with the conclusions it included."""
     async with db.begin():
+        await read_snapshot(db)
         proposal = await visible_proposal(db, proposal_id, viewer)
         query = (
             select(ProposalVersion, User)
@@ -161,6 +165,7 @@ async def list_versions(
         )
         page, next_cursor = await keyset_page(db, query, (ProposalVersion.version,), cursor=cursor, limit=limit)
         conclusions = await included_conclusions(db, [(proposal.id, text.version) for text, _ in page])
+        seq = await as_of_seq(db, proposal.session_id)
     items = [
         ProposalVersionOut(
             version=text.version,
@@ -173,7 +178,7 @@ async def list_versions(
         )
         for text, author in page
     ]
-    return ProposalVersionPage(items=items, next_cursor=next_cursor)
+    return ProposalVersionPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def publish_proposal(

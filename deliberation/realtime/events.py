@@ -23,7 +23,7 @@ from deliberation.db.base import utcnow
 from deliberation.db.engine import WAKEUPS_KEY
 from deliberation.errors import NotFound
 from deliberation.forum.models import Session
-from deliberation.pagination import Page
+from deliberation.pagination import SnapshotPage
 from deliberation.realtime.models import SessionEvent
 
 # Every event a session's log holds; `deliberation.events.EVENT_DATA` names the Struct each one's `data` is.
@@ -103,7 +103,7 @@ class EventOut(msgspec.Struct):
     data: dict[str, Any]
 
 
-class EventPage(Page):
+class EventPage(SnapshotPage):
     items: list[EventOut]
 
 
@@ -223,14 +223,28 @@ async def read_events(
 ) -> Sequence[Row[tuple[int, str, datetime, str]]]:
     """(seq, type, created_at, data as JSON text) with `seq > after`, in order; one transaction."""
     async with db.begin():
-        result = await db.execute(
-            text(
-                "SELECT seq, type, created_at, data::text FROM session_events"
-                " WHERE session_id = :session_id AND seq > :after ORDER BY seq LIMIT :limit"
-            ),
-            {"session_id": session_id, "after": after, "limit": limit},
-        )
-        return result.all()
+        return await select_events(db, session_id, after, limit)
+
+
+async def select_events(
+    db: AsyncSession, session_id: uuid.UUID, after: int, limit: int
+) -> Sequence[Row[tuple[int, str, datetime, str]]]:
+    """What `read_events` reads, inside the caller's transaction."""
+    result = await db.execute(
+        text(
+            "SELECT seq, type, created_at, data::text FROM session_events"
+            " WHERE session_id = :session_id AND seq > :after ORDER BY seq LIMIT :limit"
+        ),
+        {"session_id": session_id, "after": after, "limit": limit},
+    )
+    return result.all()
+
+
+async def as_of_seq(db: AsyncSession, session_id: uuid.UUID) -> int:
+    """The session's `last_seq` as the caller's transaction sees it: in a snapshot (`read_snapshot`), the seq
+    every other read of that transaction is as of. Read from the row, never from an object loaded earlier; the
+    caller has found the session already."""
+    return (await db.execute(select(Session.last_seq).where(Session.id == session_id))).scalar_one()
 
 
 async def last_seqs(db: AsyncSession, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:

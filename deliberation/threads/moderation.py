@@ -17,10 +17,11 @@ from sqlalchemy.orm import aliased
 from deliberation.accounts.models import User
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.audit import service as audit
+from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict, NotFound
 from deliberation.forum.access import lock_session, require_member, require_moderator
 from deliberation.pagination import keyset_page
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 from deliberation.threads.access import lock_post, lock_thread
 from deliberation.threads.models import Flag, FlagStatus, Post
 from deliberation.threads.presenters import (
@@ -224,14 +225,16 @@ async def list_flags(
         .where(Flag.session_id == session_id, open_ if status == "open" else ~open_)
     )
     async with db.begin():
+        await read_snapshot(db)
         await require_moderator(db, session_id, user)
         rows, next_cursor = await keyset_page(db, query, (Flag.created_at, Flag.id), cursor=cursor, limit=limit)
         mine = await my_reactions(db, user, Post.id.in_([post.id for post, *_ in rows]))
+        seq = await as_of_seq(db, session_id)
     items = [
         _flag_out(flag, flag_user, post_out(post, author, reveal=True, mine=mine.get(post.id, ())))
         for post, author, flag, flag_user in rows
     ]
-    return FlagPage(items=items, next_cursor=next_cursor)
+    return FlagPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def resolve_flag(

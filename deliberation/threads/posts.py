@@ -17,11 +17,12 @@ from sqlalchemy.orm import aliased
 from deliberation.accounts import throttle
 from deliberation.accounts.models import User
 from deliberation.audit import service as audit
+from deliberation.db.engine import read_snapshot
 from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from deliberation.forum.access import NOT_A_MEMBER, is_moderator, require_member
 from deliberation.forum.models import Session, SessionMember, Thread
 from deliberation.pagination import Int32, Seq, decode_cursor, keyset_page, paginate
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread_as_member
 from deliberation.threads.models import FlagStatus, Post, PostRevision, Reaction
@@ -226,12 +227,15 @@ async def list_revisions(db: AsyncSession, post_id: uuid.UUID, user: User) -> Re
     and moderators only; everyone else gets "".
     """
     async with db.begin():
+        await read_snapshot(db)
         post = await get_post_or_404(db, post_id)
         privileged = post.author_id == user.id or await is_moderator(db, post.session_id, user)
         revisions = (
             await db.scalars(select(PostRevision).where(PostRevision.post_id == post_id).order_by(PostRevision.id))
         ).all()
+        seq = await as_of_seq(db, post.session_id)
     return RevisionList(
+        as_of_seq=seq,
         items=[
             RevisionOut(
                 body=rev.body if privileged or not (rev.hidden or post.hidden_reason is not None) else "",
@@ -239,7 +243,7 @@ async def list_revisions(db: AsyncSession, post_id: uuid.UUID, user: User) -> Re
                 replaced_at=rev.replaced_at,
             )
             for rev in revisions
-        ]
+        ],
     )
 
 
@@ -359,6 +363,7 @@ async def list_posts(
     if after is not None and after[0] != sort:
         raise BadRequest("This cursor belongs to another sort order; start again without it.")
     async with db.begin():
+        await read_snapshot(db)
         thread = await get_thread_or_404(db, thread_id)
         moderator = await is_moderator(db, thread.session_id, user)
         roots = (await db.execute(_roots_query(thread_id, sort, after).limit(limit + 1))).all()
@@ -377,6 +382,7 @@ async def list_posts(
             )
         ).all()
         mine = await my_reactions(db, user, Post.root_id.in_(root_ids))
+        seq = await as_of_seq(db, thread.session_id)
     nodes: dict[uuid.UUID, PostOut] = {}
     items = []
     # Depth order puts every parent before its replies whatever their seqs; seq orders siblings oldest first.
@@ -388,7 +394,7 @@ async def list_posts(
             items.append(out)
         else:
             nodes[post.parent_id].replies.append(out)  # type: ignore[union-attr]
-    return PostPage(items=items, next_cursor=next_cursor)
+    return PostPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def latest_posts(
@@ -406,6 +412,7 @@ async def latest_posts(
     Hidden posts are left out for moderators too: the board is on a screen everyone in the call sees.
     """
     async with db.begin():
+        await read_snapshot(db)
         await require_member(db, session_id, user)
         query = posts_with_authors().where(
             Post.session_id == session_id, Post.deleted_at.is_(None), Post.hidden_reason.is_(None)
@@ -414,7 +421,8 @@ async def latest_posts(
             query = query.where(Post.thread_id == thread_id)
         newest_first = (-Post.seq).label("newest_first")
         rows, next_cursor = await keyset_page(db, query, [newest_first], cursor=cursor, limit=limit)
-    return PostPage(items=[post_out(post, author) for post, author in rows], next_cursor=next_cursor)
+        seq = await as_of_seq(db, session_id)
+    return PostPage(items=[post_out(post, author) for post, author in rows], next_cursor=next_cursor, as_of_seq=seq)
 
 
 def _post_cursor(sort: str, last: Post) -> tuple[str, int, int]:

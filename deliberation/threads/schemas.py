@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from deliberation.accounts.schemas import AuthorRef
-from deliberation.pagination import Page
+from deliberation.pagination import AsOfSeq, SnapshotPage
 from deliberation.text import Body, Reason, Text, Title
 
 # The one list of reaction kinds and flag reasons: the tables' CHECK constraints are built from these.
@@ -38,7 +38,7 @@ class ThreadOut(msgspec.Struct):
     created_at: datetime
 
 
-class ThreadPage(Page):
+class ThreadPage(SnapshotPage):
     items: list[ThreadOut]
 
 
@@ -93,7 +93,7 @@ class PostEventOut(PostOut):
     parent_reply_count: int | None = None  # the parent's `reply_count` after a reply (null for a top-level post)
 
 
-class PostPage(Page):
+class PostPage(SnapshotPage):
     items: list[PostOut]
 
 
@@ -106,7 +106,10 @@ class RevisionOut(msgspec.Struct):
 
 
 class RevisionList(msgspec.Struct):
+    """Every earlier text of a post (not paginated), read in one snapshot like a `SnapshotPage`."""
+
     items: list[RevisionOut]
+    as_of_seq: AsOfSeq
 
 
 class PostModerationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -134,7 +137,7 @@ class FlagOut(msgspec.Struct):
     post: PostOut
 
 
-class FlagPage(Page):
+class FlagPage(SnapshotPage):
     items: list[FlagOut]
 
 

@@ -12,10 +12,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
+from deliberation.db.engine import read_snapshot
 from deliberation.forum.access import get_session_or_404, lock_session, require_moderator
 from deliberation.forum.models import Thread
 from deliberation.pagination import keyset_page
-from deliberation.realtime.events import emit
+from deliberation.realtime.events import as_of_seq, emit
 from deliberation.threads.access import get_thread_or_404
 from deliberation.threads.presenters import thread_out
 from deliberation.threads.schemas import ThreadIn, ThreadOut, ThreadPage
@@ -27,11 +28,13 @@ THREAD_ORDER = (case((Thread.pinned, 0), else_=1), Thread.position, Thread.creat
 async def list_threads(db: AsyncSession, session_id: uuid.UUID, *, cursor: str | None, limit: int) -> ThreadPage:
     """A session's threads, pinned first, then in order of creation."""
     async with db.begin():
+        await read_snapshot(db)
         await get_session_or_404(db, session_id)
         rows, next_cursor = await keyset_page(
             db, select(Thread).where(Thread.session_id == session_id), THREAD_ORDER, cursor=cursor, limit=limit
         )
-    return ThreadPage(items=[thread_out(thread) for (thread,) in rows], next_cursor=next_cursor)
+        seq = await as_of_seq(db, session_id)
+    return ThreadPage(items=[thread_out(thread) for (thread,) in rows], next_cursor=next_cursor, as_of_seq=seq)
 
 
 async def create_thread(db: AsyncSession, session_id: uuid.UUID, user: User, data: ThreadIn) -> ThreadOut:

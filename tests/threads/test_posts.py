@@ -5,7 +5,8 @@ from tests.threads.conftest import write
 
 async def test_members_post_and_reply_and_everyone_signed_in_reads_the_tree(client, forum):
     empty = await client.get(f"/api/threads/{forum.thread.id}/posts", headers=forum.as_("outsider"))
-    assert empty.json() == {"items": [], "next_cursor": None}
+    last_seq = (await client.get(f"/api/sessions/{forum.session.id}", headers=forum.as_("ana"))).json()["last_seq"]
+    assert empty.json() == {"items": [], "next_cursor": None, "as_of_seq": last_seq}
     root = await write(client, forum, "ana", "Cooperatives *work* <script>alert(1)</script>")
     assert root["author"] == {"id": str(forum.ana.id), "display_name": "Ana", "actor_type": "civil_society"}
     assert root["body"] == "Cooperatives *work* <script>alert(1)</script>"  # stored and returned as written

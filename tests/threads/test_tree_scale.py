@@ -111,8 +111,9 @@ async def test_ten_thousand_posts_fifty_deep_first_page_in_constant_queries(clie
     shallow_page, shallow_queries = await first_page(shallow)
     assert [post["depth"] for post in chain_of(shallow_page["items"][0])] == list(range(6))
     assert deep_queries == shallow_queries
-    # token, thread, viewer's role, roots (with their tree sizes), their replies, the viewer's reactions
-    assert deep_queries == 6
+    # token, thread, viewer's role, roots (with their tree sizes), their replies, the viewer's reactions, and the
+    # session's last seq in the same snapshot (as_of_seq)
+    assert deep_queries == 7
 
 
 async def test_the_tree_does_not_depend_on_parents_having_lower_seqs(client, db, forum):
