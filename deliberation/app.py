@@ -50,7 +50,7 @@ from deliberation.openapi import (
     document_security,
     index_query_parameters,
     operation_id,
-    refuse_unknown_query_parameters,
+    refuse_bad_query_parameters,
     schema_assets,
 )
 from deliberation.proposals.routes import ProposalController, SessionProposalsController
@@ -176,7 +176,7 @@ def create_app(
             warm_up,
             load_audit_signer,
         ],
-        before_request=refuse_unknown_query_parameters,
+        before_request=refuse_bad_query_parameters,
         lifespan=[database, realtime, mail_sender, conclusion_workers],
         middleware=[metrics_middleware],
         before_send=[add_security_headers],

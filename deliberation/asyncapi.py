@@ -25,6 +25,20 @@ SERVER_FRAMES: dict[str, tuple[type[msgspec.Struct], str]] = {
     "pong": (PongFrame, "The answer to a `ping`."),
 }
 
+# The stream's query parameters; the route refuses any other, or one given twice (400, as on HTTP).
+LIVE_QUERY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "after": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Replay the events with a greater seq first (default: the session's last seq).",
+        },
+        "ticket": {"type": "string", "description": "A single-use ticket from `POST .../live-ticket`."},
+    },
+    "additionalProperties": False,
+}
+
 
 def _message_name(event: str) -> str:
     """`post.created` -> `postCreated`."""
@@ -76,7 +90,9 @@ def asyncapi_document() -> dict[str, Any]:
                 "A session's events as they commit, after a replay of those with `seq > after`: every one exactly "
                 "once, in order. Admission: `Authorization: Bearer`, `?ticket=` from `POST "
                 "/api/sessions/{session_id}/live-ticket`, or the web session cookie from the service's own pages. "
-                'See docs/api.md, "Live stream".'
+                "A query parameter the channel's binding does not list, or one given twice, is refused before the "
+                "upgrade: HTTP 400 with problem details naming it (a server without the ASGI denial-response "
+                'extension accepts, then closes with 4400 and the same words). See docs/api.md, "Live stream".'
             ),
         },
         "channels": {
@@ -84,6 +100,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "address": "/api/sessions/{session_id}/live",
                 "title": "A session's live stream (WebSocket)",
                 "parameters": {"session_id": {"description": "The session's id (a UUID)."}},
+                "bindings": {"ws": {"method": "GET", "query": LIVE_QUERY, "bindingVersion": "0.1.0"}},
                 "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
             }
         },

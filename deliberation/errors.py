@@ -124,6 +124,11 @@ class JSONRequest(Request):
             raise BadRequest("The JSON body is nested too deeply.") from None
 
 
+def problem_of(status: int, detail: str, errors: list[FieldError] | None = None) -> Problem:
+    """Problem details with the standard title for `status`."""
+    return Problem(status=status, title=HTTPStatus(status).phrase, detail=detail, errors=errors)
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -132,8 +137,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response[Problem]:
     """A problem-details response with the standard title for `status`."""
-    problem = Problem(status=status, title=HTTPStatus(status).phrase, detail=detail, errors=errors)
-    return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(problem_of(status, detail, errors), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 # msgspec names the object, not the field, when a field is missing or unknown: take the field from the message.

@@ -7,11 +7,14 @@ Operation ids are the handlers' names in camelCase (`listSessions`, `castVote`),
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.datastructures import MultiDict
 from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
 from litestar.routes import HTTPRoute
@@ -119,7 +122,7 @@ def document_request_rules(app: Litestar) -> None:
 
 
 def index_query_parameters(app: Litestar) -> None:
-    """The query parameters each `/api/...` operation documents, for `refuse_unknown_query_parameters`."""
+    """The query parameters each `/api/...` operation documents, for `refuse_bad_query_parameters`."""
     known: dict[tuple[str, str], frozenset[str]] = {}
     for path, item in (app.openapi_schema.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch") if path.startswith("/api/") else ():
@@ -129,16 +132,33 @@ def index_query_parameters(app: Litestar) -> None:
     app.state.query_parameters = known
 
 
-async def refuse_unknown_query_parameters(request: Request) -> None:
-    """400 naming each query parameter an `/api/...` operation does not take (a typo must not pass as a default)."""
-    known = request.app.state.query_parameters.get((request.scope.get("path_template"), request.method))
-    unknown = sorted(set(request.query_params) - known) if known is not None else []
+def query_parameters_problem(query: MultiDict[str], known: Collection[str]) -> BadRequest | None:
+    """The 400 for a query naming a parameter its operation does not take (a typo must not pass as a default) or
+    giving one more than once (none takes a list: which value would count?), naming each; None when neither."""
+    counts = Counter(name for name, _ in query.multi_items())
+    unknown = sorted(name for name in counts if name not in known)
+    repeated = sorted(name for name in counts if name in known and counts[name] > 1)
+    if not unknown and not repeated:
+        return None
+    details, errors = [], []
     if unknown:
-        names = ", ".join(f"`{name}`" for name in unknown)
-        raise BadRequest(
-            f"Unknown query parameter {names}: see the operation in /schema.",
-            errors=[FieldError(field=name, message="is not a parameter of this operation") for name in unknown],
-        )
+        details.append(f"Unknown query parameter {_names(unknown)}: see the operation in /schema.")
+        errors += [FieldError(field=name, message="is not a parameter of this operation") for name in unknown]
+    if repeated:
+        details.append(f"Query parameter {_names(repeated)} given more than once; give each once.")
+        errors += [FieldError(field=name, message="is given more than once") for name in repeated]
+    return BadRequest(" ".join(details), errors=errors)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+async def refuse_bad_query_parameters(request: Request) -> None:
+    """400 for an `/api/...` request with a query parameter its operation does not document, or one repeated."""
+    known = request.app.state.query_parameters.get((request.scope.get("path_template"), request.method))
+    if known is not None and (problem := query_parameters_problem(request.query_params, known)) is not None:
+        raise problem
 
 
 AUTHENTICATED = {"user", "admin"}  # the dependencies that answer 401 without a valid bearer token

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -78,6 +79,17 @@ async def receive_events(socket, count: int, timeout: float = 20.0) -> list[dict
         if frame["type"] == "event":
             events.append(frame)
     return events
+
+
+async def refused_upgrade(url: str, **options) -> tuple[int, str, dict]:
+    """Status, content type and problem details of a websocket upgrade the server answers with HTTP instead."""
+    try:
+        async with websockets.connect(url, **options):
+            pass
+    except websockets.InvalidStatus as refused:
+        response = refused.response
+        return response.status_code, response.headers["content-type"], json.loads(response.body)
+    raise AssertionError(f"{url} was upgraded")
 
 
 async def connect(server: LiveServer, session_id, token: str, after: int | None = None, **options):

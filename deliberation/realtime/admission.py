@@ -8,7 +8,8 @@ A stream is admitted with exactly one of, in this order:
 3. the web client's `SESSION_COOKIE` (an access token), only when the request's `Origin` is the service's own
    or an allowed one, so another site's page cannot ride on a visitor's cookie.
 
-`?access_token=` is refused: a token in a URL ends up in access logs, proxies and browser history.
+There is no `?access_token=`: a token in a URL ends up in access logs, proxies and browser history. Like any
+parameter the stream does not take, it is refused before the upgrade (400, `realtime.routes`).
 Whatever admits the stream, it lives as long as the access token behind it (the hub re-checks `token_hash`).
 """
 
@@ -51,9 +52,7 @@ class Admission:
 
 
 def live_credential(connection: ASGIConnection, settings: Settings) -> Credential:
-    """The credential a live-stream request presents; 401 for none or a refused form, 403 for a foreign origin."""
-    if "access_token" in connection.query_params:
-        raise Unauthorized("`?access_token=` is not accepted: use `Authorization`, or `?ticket=` from live-ticket.")
+    """The credential a live-stream request presents; 401 for none, 403 for the cookie from a foreign origin."""
     token = bearer_token(connection)
     if token is not None:
         return Credential("token", token)

@@ -17,8 +17,10 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
 from deliberation.accounts.auth import CurrentUser, bearer_token, origin_allowed
+from deliberation.asyncapi import LIVE_QUERY
 from deliberation.deps import DB, Now
-from deliberation.errors import DomainError
+from deliberation.errors import PROBLEM_JSON, DomainError, problem_of
+from deliberation.openapi import query_parameters_problem
 from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit
 from deliberation.realtime import admission as live_admission
 from deliberation.realtime import service
@@ -110,9 +112,26 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
         await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), CLOSE_TIMEOUT)
 
 
+async def _deny(socket: WebSocket, refusal: DomainError) -> None:
+    """Refuse the upgrade with an HTTP problem-details answer (the ASGI websocket denial response); a server
+    without that extension cannot send one: then accept and close at once with the matching code and detail."""
+    if "websocket.http.response" not in (socket.scope.get("extensions") or {}):
+        await socket.accept()
+        await _close(socket, CLOSE_CODES.get(refusal.status_code, CLOSE_BAD_REQUEST), refusal.detail)
+        return
+    body = msgspec.json.encode(problem_of(refusal.status_code, refusal.detail, refusal.errors))
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    await socket.receive()  # the connect request, answered here instead of accepted
+    await socket.send({"type": "websocket.http.response.start", "status": refusal.status_code, "headers": headers})
+    await socket.send({"type": "websocket.http.response.body", "body": body})
+
+
 @websocket("/api/sessions/{session_id:uuid}/live")
 async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
     """Hello, then every event with seq > after (replayed, then live), exactly once, in order."""
+    if (refusal := query_parameters_problem(socket.query_params, LIVE_QUERY["properties"])) is not None:
+        await _deny(socket, refusal)  # the rule of every route: no parameter it does not take, none twice
+        return
     settings: Settings = socket.app.state.settings
     hub: Hub | None = socket.app.state.hub
     metrics = socket.app.state.metrics

@@ -24,6 +24,18 @@ async def test_an_unknown_query_parameter_is_400_naming_it(client, db):
     assert (await client.get("/api/sessions", params={"status": "live", "limit": "5"})).status_code == 200
 
 
+async def test_a_query_parameter_given_twice_is_400_naming_it_rather_than_one_value_winning(client, db):
+    _, headers = await signed_in(db)
+    for query, fields in [
+        ("limit=5&limit=6", ["limit"]),
+        ("status=live&status=live", ["status"]),
+        ("colour=red&colour=blue&limit=1&limit=2", ["colour", "limit"]),  # unknown first, then repeated
+    ]:
+        response = await client.get(f"/api/sessions?{query}", headers=headers)
+        assert response.status_code == 400, (query, response.text)
+        assert [error["field"] for error in response.json()["errors"]] == fields, query
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [

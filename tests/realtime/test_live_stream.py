@@ -11,12 +11,13 @@ import pytest
 import websockets
 from sqlalchemy import text
 
+from deliberation.app import create_app
 from deliberation.db.base import utcnow
 from deliberation.realtime.hub import Subscriber
 from deliberation.realtime.routes import _write
 from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
-from tests.live import connect, live_server, receive, receive_events
+from tests.live import connect, live_server, receive, receive_events, refused_upgrade
 from tests.realtime.frames import checked
 
 
@@ -362,10 +363,61 @@ async def test_live_connections_per_user_are_limited(committed_database_url, com
         await second.close()
 
 
+async def test_a_query_parameter_the_stream_does_not_take_or_takes_twice_is_400_before_the_upgrade(server, committed):
+    session, token = await member_session(committed)
+    for query, fields in [
+        ("colour=red", ["colour"]),
+        ("afterr=0&ticket=x", ["afterr"]),  # a typo must not pass as the default (only new events)
+        ("after=0&after=5", ["after"]),  # which one would count?
+        ("x=1&after=0&after=0", ["x", "after"]),
+    ]:
+        url = f"{server.live_url(session.id)}?{query}"
+        status, content_type, problem = await refused_upgrade(url, additional_headers=bearer(token))
+        assert (status, content_type) == (400, "application/problem+json"), query
+        assert [error["field"] for error in problem["errors"]] == fields, query
+        assert problem["status"] == 400 and all(f"`{field}`" in problem["detail"] for field in fields)
+    async with websockets.connect(server.live_url(session.id, after=0), additional_headers=bearer(token)) as socket:
+        assert (await receive(socket))["type"] == "hello"  # its own parameters, once each
+
+
+async def test_without_the_denial_extension_the_refusal_is_a_close_with_its_reason():
+    """An ASGI server that cannot send an HTTP answer to an upgrade: accepted, then closed with 4400 and why."""
+    app = create_app(Settings(database_url="postgresql://unused@127.0.0.1/unused"))
+    path = f"/api/sessions/{uuid.uuid4()}/live"
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "http_version": "1.1",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"colour=red",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+        "extensions": {},
+        "state": {},
+    }
+    incoming, sent = [{"type": "websocket.connect"}], []
+
+    async def receive_message():
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive_message, send)
+    assert [message["type"] for message in sent] == ["websocket.accept", "websocket.close"]
+    assert sent[1]["code"] == 4400 and "`colour`" in sent[1]["reason"]
+
+
 async def test_a_token_in_the_url_is_refused_and_tokens_expire_by_the_app_clock(server, committed):
     session, token = await member_session(committed)
-    async with websockets.connect(server.live_url(session.id) + f"?access_token={token}") as socket:
-        assert await close_code(socket) == 4401
+    url = f"{server.live_url(session.id)}?access_token={token}"
+    status, _, problem = await refused_upgrade(url)  # not a parameter of the stream, like any other
+    assert status == 400 and problem["errors"][0]["field"] == "access_token"
     async with websockets.connect(server.live_url(session.id), additional_headers=bearer(token)) as socket:
         assert (await receive(socket))["type"] == "hello"
     async with httpx.AsyncClient(base_url=server.http) as client:
