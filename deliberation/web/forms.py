@@ -14,7 +14,7 @@ Service messages a form can show are listed in `SERVICE_MESSAGES` so that they a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import msgspec
@@ -119,3 +119,14 @@ def refusal(page: Page, exc: DomainError, field: str) -> FormInvalid:
     else:
         errors = {field: page.gettext(exc.detail)}
     return FormInvalid(errors, status_code=status_code, headers=headers)
+
+
+async def attempt(page: Page, action: Awaitable[T], field: str) -> T:
+    """What `action` (a service call) gives; a refusal a person can act on becomes the form's errors (see
+    `refusal`), while 403 and 404 go on to the 404 page (the form is not theirs to use)."""
+    try:
+        return await action
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        raise refusal(page, exc, field) from None

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from litestar import get, post
@@ -16,7 +16,7 @@ from deliberation.accounts import service as accounts
 from deliberation.audit import service as audit
 from deliberation.conclusions import service as conclusions
 from deliberation.conclusions import voting
-from deliberation.conclusions.schemas import ConclusionOut, VoteIn
+from deliberation.conclusions.schemas import ConclusionOut, TallyOut, VoteIn
 from deliberation.deps import DB
 from deliberation.errors import Conflict, DomainError, Forbidden, NotFound
 from deliberation.forum import service as forum
@@ -26,15 +26,32 @@ from deliberation.proposals import endorsements, export, markdown
 from deliberation.proposals.schemas import EndorsementIn
 from deliberation.threads import posts
 from deliberation.web import forms
-from deliberation.web.deciding import choice_label, diff_html, entry_words, status_label, tally_chart
+from deliberation.web.deciding import Chart, choice_label, diff_html, entry_words, status_label, tally_chart
 from deliberation.web.markdown import render_markdown
 from deliberation.web.page import Page, WebPage
 from deliberation.web.routes.accounts import actor_types
 from deliberation.web.routes.forum import session_by_code
+from deliberation.web.routes.threads import live_states
 
 PAGE_LIMIT = 100  # conclusions on the page, entries of the log per page
 MAX_MEMBERS = 10_000  # counted for "N of M have voted"
 AUDIT_PAGE = 100
+
+
+async def tally_of(page: Page, db: DB, conclusion: ConclusionOut) -> tuple[TallyOut | None, Chart | None]:
+    """The conclusion's tally as the viewer may see it, and its chart (None while counts are hidden)."""
+    if not conclusion.voting:
+        return None, None
+    tally = await voting.get_tally(db, conclusion.id, page.user)
+    return tally, tally_chart(page, tally, dict(actor_types(page)))
+
+
+async def member_count(page: Page, db: DB, session: SessionOut) -> int | None:
+    """The M of "N of M have voted", for members and admins (None for others)."""
+    if session.my_role is None and not page.user.is_admin:
+        return None
+    listed = await membership.list_members(db, session.id, page.user, limit=MAX_MEMBERS, now=page.now)
+    return len(listed.items) + (listed.next_cursor is not None)  # MAX_MEMBERS + 1: more than shown
 
 
 async def conclusion_view(page: Page, db: DB, conclusion: ConclusionOut, *, diff: tuple[int, int] | None) -> dict:
@@ -46,7 +63,7 @@ async def conclusion_view(page: Page, db: DB, conclusion: ConclusionOut, *, diff
             sources.append(await posts.get_post(db, post_id, page.user))
         except NotFound:
             continue
-    tally = await voting.get_tally(db, conclusion.id, page.user) if conclusion.voting else None
+    tally, chart = await tally_of(page, db, conclusion)
     changes = None
     if diff is not None:
         by_number = {version.version: version for version in versions}
@@ -66,17 +83,38 @@ async def conclusion_view(page: Page, db: DB, conclusion: ConclusionOut, *, diff
         "versions": versions,
         "changes": changes,
         "tally": tally,
-        "chart": tally_chart(page, tally, dict(actor_types(page))) if tally is not None else None,
+        "chart": chart,
         "my_choice": choice_label(page, conclusion.my_vote.choice) if conclusion.my_vote else None,
     }
 
 
-async def member_count(page: Page, db: DB, session: SessionOut) -> int | None:
-    """How many members the session has, for "N of M have voted" (None for a viewer who may not list them)."""
-    if not (session.my_role or page.user.is_admin):
-        return None
-    listed = await membership.list_members(db, session.id, page.user, limit=MAX_MEMBERS, now=page.now)
-    return len(listed.items) + (listed.next_cursor is not None)  # MAX_MEMBERS + 1: more than shown
+async def voting_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
+    """What every conclusion on the page needs besides itself: who may vote, with what, among how many."""
+    return {
+        "session": session,
+        "members": await member_count(page, db, session),
+        "can_vote": session.my_role is not None or page.user.is_admin,
+        "choices": [(choice, choice_label(page, choice)) for choice in ("support", "oppose", "abstain")],
+        "errors": {},
+    }
+
+
+def conclusions_live(page: Page, session: SessionOut) -> dict[str, Any]:
+    """What live.js follows on the conclusions page: a conclusion drafted, edited, its vote opened or closed
+    (the whole conclusion, drawn for this viewer: their vote, a stale marker, the buttons), its tally."""
+    base = f"/sessions/{session.code}/conclusions"
+    changed = {"fragment": f"{base}/{{id}}"}
+    return {
+        "session": str(session.id),
+        "after": session.last_seq,
+        "events": {
+            "conclusion.created": {**changed, "insert": {"into": ["conclusions"], "at": "end"}},
+            **{name: changed for name in ("conclusion.updated", "voting.opened", "voting.closed")},
+            "tally.updated": {"fragment": f"{base}/{{conclusion_id}}/tally"},
+        },
+        "status": "live-status",
+        "states": live_states(page),
+    }
 
 
 async def render_conclusions(
@@ -89,23 +127,19 @@ async def render_conclusions(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    session = await session_by_code(page, db, code)
+    session = await session_by_code(page, db, code)  # its seq first: what changes after it is applied again
     rows = (await conclusions.list_conclusions(db, session.id, page.user, cursor=None, limit=PAGE_LIMIT)).items
-    members = await member_count(page, db, session)
     views = [
         await conclusion_view(page, db, conclusion, diff=diff if conclusion.id == diff_of else None)
         for conclusion in rows
     ]
+    context = await voting_context(page, db, session)
     return page.render(
         "deciding/conclusions.html",
         status_code=status_code,
-        session=session,
+        **{**context, "errors": errors or {}},
         views=views,
-        members=members,
-        can_vote=session.my_role is not None or page.user.is_admin,
-        errors=errors or {},
-        values={},
-        choices=[(choice, choice_label(page, choice)) for choice in ("support", "oppose", "abstain")],
+        live=conclusions_live(page, session) if context["can_vote"] else None,
     )
 
 
@@ -121,6 +155,46 @@ async def conclusions_page(
     """The session's draft conclusions: versions and a diff between any two, sources, votes and tallies."""
     diff = (old, new) if old is not None and new is not None else None
     return await render_conclusions(page, db, code, diff_of=conclusion, diff=diff)
+
+
+async def session_conclusion(
+    page: Page, db: DB, code: str, conclusion_id: uuid.UUID
+) -> tuple[SessionOut, ConclusionOut]:
+    """The session and one of its conclusions as the viewer sees it, or 404 (another session's is not here)."""
+    session = await session_by_code(page, db, code)
+    conclusion = await conclusions.get_conclusion(db, conclusion_id, page.user)
+    if conclusion.session_id != session.id:
+        raise NotFound("No such conclusion.")
+    return session, conclusion
+
+
+@get("/sessions/{code:str}/conclusions/{conclusion_id:uuid}", name="conclusion-fragment")
+async def conclusion_fragment(
+    page: WebPage, db: DB, code: FromPath[str], conclusion_id: FromPath[uuid.UUID]
+) -> Template:
+    """Fragment: one conclusion as on the page, for this viewer (live.js swaps it in when it changes)."""
+    session, conclusion = await session_conclusion(page, db, code, conclusion_id)
+    return page.render(
+        "deciding/conclusion.html",
+        **await voting_context(page, db, session),
+        view=await conclusion_view(page, db, conclusion, diff=None),
+    )
+
+
+@get("/sessions/{code:str}/conclusions/{conclusion_id:uuid}/tally", name="conclusion-tally")
+async def tally_fragment(page: WebPage, db: DB, code: FromPath[str], conclusion_id: FromPath[uuid.UUID]) -> Template:
+    """Fragment: the conclusion's tally (chart and table, or `N of M have voted` while counts are hidden)."""
+    session, conclusion = await session_conclusion(page, db, code, conclusion_id)
+    tally, chart = await tally_of(page, db, conclusion)
+    if tally is None:
+        raise NotFound("This conclusion has not been put to the vote.")
+    return page.render(
+        "deciding/tally_fragment.html",
+        tally=tally,
+        chart=chart,
+        members=await member_count(page, db, session),
+        conclusion_id=conclusion.id,
+    )
 
 
 async def vote_refused(page: Page, db: DB, code: str, conclusion_id: uuid.UUID, exc: DomainError) -> Template:
@@ -295,6 +369,8 @@ async def audit_page(
 
 ROUTES = [
     conclusions_page,
+    conclusion_fragment,
+    tally_fragment,
     cast_vote,
     withdraw_vote,
     proposal_page,

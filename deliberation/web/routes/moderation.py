@@ -4,7 +4,8 @@
 The page is built so that the deciding (issue 18) adds its own sections without editing this module: its
 context comes from the functions in `SECTIONS` (each `async (page, db, session) -> dict`, merged into the
 template's context) and its markup from the templates listed in `moderation/sections.html`. Its live events
-go into the page's live.js config through `LIVE_EVENTS` (event name -> rule, see static/live.js).
+go into the page's live.js config through `LIVE_EVENTS` (functions of the session giving event name -> rule or
+rules, see static/live.js).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from deliberation.deps import DB
-from deliberation.errors import DomainError, NotFound
+from deliberation.errors import NotFound
 from deliberation.forum.schemas import SessionOut
 from deliberation.membership import service as membership
 from deliberation.threads import moderation
@@ -34,7 +35,8 @@ MEMBERS_SHOWN = 1000
 
 Section = Callable[[Page, DB, SessionOut], Awaitable[dict[str, Any]]]
 SECTIONS: list[Section] = []  # more sections' context (the deciding, issue 18)
-LIVE_EVENTS: dict[str, dict[str, Any]] = {}  # more sections' live rules
+LiveRules = Callable[[SessionOut], dict[str, Any]]
+LIVE_EVENTS: list[LiveRules] = []  # more sections' live rules (event name -> rule or rules), for a session
 
 
 async def moderated_session(page: Page, db: DB, code: str) -> SessionOut:
@@ -73,7 +75,7 @@ def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
             "member.joined": members,
             "member.updated": members,
             "member.removed": members,
-            **LIVE_EVENTS,
+            **{name: rule for rules in LIVE_EVENTS for name, rule in rules(session).items()},
         },
         "status": "live-status",
         "states": live_states(page),
@@ -118,12 +120,7 @@ async def resolve_flag(page: WebPage, db: DB, code: FromPath[str], flag_id: From
             fields=("action", "reason"),
             optional=() if values["action"] == "hide_post" else ("reason",),
         )
-        try:
-            await moderation.resolve_flag(db, flag_id, page.user, data, now=page.now)
-        except DomainError as exc:
-            if exc.status_code in (403, 404):
-                raise
-            raise forms.refusal(page, exc, "reason") from None
+        await forms.attempt(page, moderation.resolve_flag(db, flag_id, page.user, data, now=page.now), "reason")
     except FormInvalid as invalid:
         context = await flags_context(page, db, session)
         context.update(values=values, errors=invalid.errors, form_key=f"flag:{flag_id}")

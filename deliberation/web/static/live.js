@@ -13,7 +13,8 @@
 // Each event (seq > the last applied, in order, one at a time) fetches its fragment (HTML of one element with an
 // id, rendered by the same template as the page) and swaps it for the element with that id, or inserts it where
 // `insert` says. Elements marked `data-live-keep` (forms, lists of replies that update on their own) are moved
-// from the old element into the new one, so a form being typed into is never touched. After a drop the stream
+// from the old element into the new one, so a form being typed into is never touched; `data-live-keep="edited"`
+// keeps one only once something in it was changed (or has the focus), else the fresh copy replaces it. After a drop the stream
 // reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
 //
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
@@ -53,10 +54,26 @@ function isKept(element, root) {
   return false;
 }
 
-// Put `fresh` where `old` is, keeping what `old` holds in its data-live-keep elements.
+// Whether a person has changed anything in `element` since it was drawn (or is in it now).
+function edited(element) {
+  if (element.contains(document.activeElement)) return true;
+  return [...element.querySelectorAll("input, textarea, select")].some((input) => {
+    if (input instanceof HTMLSelectElement) return [...input.options].some((o) => o.selected !== o.defaultSelected);
+    if (input.type === "checkbox" || input.type === "radio") return input.checked !== input.defaultChecked;
+    return input.value !== input.defaultValue;
+  });
+}
+
+// Put `fresh` where `old` is, keeping what `old` holds in its data-live-keep elements (those marked
+// data-live-keep="edited" only once someone typed into them or is in them: else the fresh one is newer).
 export function swap(old, fresh) {
-  const keeps = [...old.querySelectorAll("[data-live-keep][id]")].filter((keep) => !isKept(keep, old));
+  const keeps = [...old.querySelectorAll("[data-live-keep][id]")].filter(
+    (keep) => !isKept(keep, old) && (keep.dataset.liveKeep !== "edited" || edited(keep)),
+  );
   const focused = old.contains(document.activeElement) ? document.activeElement.id : null;
+  for (const details of old.querySelectorAll("details[id][open]")) {
+    fresh.querySelector(`details#${CSS.escape(details.id)}`)?.setAttribute("open", ""); // what the reader opened
+  }
   for (const keep of keeps) {
     const slot = fresh.querySelector(`#${CSS.escape(keep.id)}`);
     if (slot) slot.replaceWith(keep);
