@@ -68,6 +68,8 @@ MATRIX = [
     ("POST", "/sessions/{code}/flags/{flag_id}", "303> 404 404 404"),
     ("POST", "/sessions/{code}/members/{user_id}", "303> 404 404 404"),
     ("GET", "/sessions/{code}/conclusions", "303> 200 200 200"),
+    ("GET", "/sessions/{code}/conclusions/{conclusion_id}", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/conclusions/{conclusion_id}/tally", "303> 404 404 404"),
     # {conclusion_id} and {proposal_id} name none here: members get as far as the form's errors, or 404
     ("POST", "/sessions/{code}/conclusions/{conclusion_id}/vote", "303> 422 404 422"),
     ("POST", "/sessions/{code}/conclusions/{conclusion_id}/vote/withdraw", "303> 404 404 404"),
@@ -76,6 +78,9 @@ MATRIX = [
     ("POST", "/proposals/{proposal_id}/endorsement/withdraw", "303> 404 404 404"),
     ("GET", "/proposals/{proposal_id}/export", "404 404 404 404"),
     ("GET", "/audit", "200 200 200 200"),
+    ("GET", "/sessions/{code}/moderation/conclusions/{conclusion_id}", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/moderation/compose", "303> 404 404 200"),
+    ("GET", "/sessions/{code}/moderation/proposals/{proposal_id}", "303> 404 404 404"),
     ("POST", "/sessions/{code}/moderation/conclusions", "303> 404 404 422"),
     ("POST", "/sessions/{code}/moderation/conclusions/{conclusion_id}", "303> 404 404 422"),
     ("POST", "/sessions/{code}/moderation/conclusions/{conclusion_id}/voting", "303> 404 404 422"),
