@@ -22,6 +22,8 @@ from datetime import timedelta
 
 from playwright.async_api import expect
 
+from deliberation.conclusions import voting
+from deliberation.conclusions.schemas import VotingIn
 from deliberation.db.base import utcnow
 from deliberation.forum.models import Session
 from deliberation.membership import service as membership
@@ -310,3 +312,20 @@ async def test_two_moderators_editing_one_proposal_lose_nothing(open_page, web_d
     await expect(second.get_by_role("article", name="Local procurement").get_by_text("Version 3")).to_be_visible()
     kept = await proposals.get_proposal(web_db, proposal.id, moderator)
     assert (kept.version, kept.body) == (3, "Mario's text.")
+
+
+async def test_visible_counts_grow_on_the_page_as_members_vote(open_page, web_db, web_server):  # noqa: F811
+    session, moderator, voters, conclusion, _ = await round_table(web_db, web_server.settings)
+    await voting.open_voting(web_db, conclusion.id, moderator, VotingIn(action="open"), now=utcnow())
+    path = f"/sessions/{session.code}/conclusions"
+    ana, carlos = await open_page(), await open_page()
+    await log_in(ana, voters[0].email, path)
+    await log_in(carlos, voters[1].email, path)
+    await live(ana)
+    await expect(ana.get_by_text("Nobody has voted on this version yet.")).to_be_visible()
+    await carlos.get_by_role("article", name=TITLE).get_by_role("button", name="Oppose").click()
+    await expect(carlos.get_by_text("You voted: Oppose.")).to_be_visible()
+    table = ana.get_by_role("article", name=TITLE).get_by_role("table")  # on Ana's page, by itself
+    await expect(table.get_by_role("row", name="Civil society")).to_have_text(re.compile(r"Civil society\s*0\s*1\s*0"))
+    await expect(ana.get_by_role("img", name="Votes per actor type")).to_contain_text("Civil society")
+    await check_axe(ana)
