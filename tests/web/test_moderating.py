@@ -139,6 +139,7 @@ async def test_a_whole_round_table_in_browsers(open_page, web_db, web_server):  
 
     # Laura starts a comment; the moderator edits the text meanwhile.
     await laura.get_by_role("article", name=TITLE).get_by_label("Comment").fill("Only with a minimum lot size.")
+    await laura.get_by_role("heading", level=1).click()  # and looks elsewhere: the comment is not in focus
     mod_card = mod.get_by_role("article", name=TITLE)
     await mod_card.get_by_text("Edit").click()
     await mod_card.get_by_label("Text").fill("Tenders are split into lots small firms can bid for, above a minimum.")

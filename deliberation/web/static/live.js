@@ -14,8 +14,8 @@
 // id, rendered by the same template as the page) and swaps it for the element with that id, or inserts it where
 // `insert` says. Elements marked `data-live-keep` (forms, lists of replies that update on their own) are moved
 // from the old element into the new one, so a form being typed into is never touched; `data-live-keep="edited"`
-// keeps one only once something in it was changed (or has the focus), else the fresh copy replaces it. After a drop the stream
-// reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
+// keeps one only once something in it was changed (or has the focus), else the fresh copy replaces it. After a
+// drop the stream reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
 //
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
 // change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
@@ -57,7 +57,9 @@ function isKept(element, root) {
 // Whether a person has changed anything in `element` since it was drawn (or is in it now).
 function edited(element) {
   if (element.contains(document.activeElement)) return true;
-  return [...element.querySelectorAll("input, textarea, select")].some((input) => {
+  const selector = "input, textarea, select";
+  const fields = [...element.querySelectorAll(selector), ...(element.matches(selector) ? [element] : [])];
+  return fields.some((input) => {
     if (input instanceof HTMLSelectElement) return [...input.options].some((o) => o.selected !== o.defaultSelected);
     if (input.type === "checkbox" || input.type === "radio") return input.checked !== input.defaultChecked;
     return input.value !== input.defaultValue;
