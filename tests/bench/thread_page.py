@@ -47,7 +47,7 @@ async def prepare(url: str, settings: Settings, total: int) -> tuple[str, str]:
             user = await db.get(User, login.user.id)
             db.expunge(user)
             await db.rollback()  # the read above began a transaction; each service call runs its own
-            (session,) = await forum.list_sessions(db, user, now=utcnow(), code=CODE, limit=1)
+            (session,) = (await forum.list_sessions(db, user, now=utcnow(), code=CODE, limit=1)).items
             thread_id = session.guiding_questions[0].thread_id
             roots, written = max(1, total // 5), 0
             for n in range(roots):

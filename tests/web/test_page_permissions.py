@@ -58,6 +58,11 @@ MATRIX = [
     ("POST", "/sessions/{code}/threads/{thread_id}/moderation", "303> 404 404 404"),
     ("GET", "/sessions/{code}/posts/{post_id}", "303> 200 200 200"),
     ("GET", "/sessions/{code}/posts/{post_id}/history", "303> 200 200 200"),
+    # a post's form pages, for those the post offers the form to (the participant wrote it; the organizer moderates)
+    ("GET", "/sessions/{code}/posts/{post_id}/reply", "303> 200 404 404"),
+    ("GET", "/sessions/{code}/posts/{post_id}/edit", "303> 200 404 404"),
+    ("GET", "/sessions/{code}/posts/{post_id}/flag", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/posts/{post_id}/moderation", "303> 200 404 200"),
     ("POST", "/sessions/{code}/posts/{post_id}/edit", "303> 422 422 422"),
     ("POST", "/sessions/{code}/posts/{post_id}/reactions", "303> 404 404 404"),
     ("POST", "/sessions/{code}/posts/{post_id}/flag", "303> 422 422 422"),

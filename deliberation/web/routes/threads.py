@@ -1,7 +1,10 @@
 """A guiding question's thread, live (`/sessions/{code}/threads/{thread_id}`), its post fragments and its forms.
 
-Every post is drawn by `threads/post.html`, on the page and as the fragment `static/live.js` fetches when an
-event names the post (`/sessions/{code}/posts/{post_id}`), so a live update looks exactly like a reload.
+Every post is drawn by the macro of `threads/post.html`, on the page and as the fragment `static/live.js` fetches
+when an event names the post (`/sessions/{code}/posts/{post_id}`), so a live update looks exactly like a reload.
+A post carries its reactions form and links to its other forms (`Reply`, `Edit`, `Flag`, `Moderate`): each is a
+small page of its own (`GET /sessions/{code}/posts/{post_id}/reply`, ...), which live.js fetches to show the form
+in the post, so a thread of thousands of posts does not carry thousands of forms.
 A form answers 303 back to the thread (to the post) or, sent in place by live.js (`X-Live-Submit`), 204: the
 change then arrives by the live stream; a refusal answers 422 with the form and its errors next to the field.
 """
@@ -9,6 +12,7 @@ change then arrives by the live stream; a refusal answers 422 with the form and 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +85,67 @@ def subtree_sizes(items: list[PostOut]) -> dict[uuid.UUID, int]:
     return sizes
 
 
-def post_context(page: Page, session: SessionOut, viewer: Viewer) -> dict[str, Any]:
-    """What `threads/post.html` needs besides the post: how to draw text and times, who looks."""
+@dataclass(frozen=True)
+class Tool:
+    """A form a post offers its viewer: the link `label` to `/sessions/{code}/posts/{id}/{path}`, whose form has
+    the id `{name}-form-{id}` (the `form_key` of its refusals is `{name}:{id}`)."""
+
+    name: str
+    path: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PostTools:
+    """The forms posts offer one viewer: `tools(post)` in the template lists a post's links."""
+
+    viewer: Viewer
+    may_reply: bool  # a member, the discussion open, the thread not locked
+    by_name: dict[str, Tool]
+
+    def __call__(self, post: PostOut) -> list[Tool]:
+        if post.deleted:
+            return []
+        mine = post.author.id == self.viewer.user_id
+        offered = {
+            "reply": self.may_reply,
+            "edit": mine and not post.hidden,
+            "flag": self.viewer.member and not mine and not post.hidden,
+            "moderate": self.viewer.moderator or mine,
+        }
+        return [tool for name, tool in self.by_name.items() if offered[name]]
+
+
+def post_tools(page: Page, session: SessionOut, viewer: Viewer, locked: bool) -> PostTools:
+    moderate_label = page.gettext("Moderate") if viewer.moderator else page.gettext("Delete")
+    tools = (
+        Tool("reply", "reply", page.gettext("Reply")),
+        Tool("edit", "edit", page.gettext("Edit")),
+        Tool("flag", "flag", page.gettext("Flag")),
+        Tool("moderate", "moderation", moderate_label),
+    )
+    return PostTools(
+        viewer=viewer,
+        may_reply=viewer.member and session.discussion_open and not locked,
+        by_name={tool.name: tool for tool in tools},
+    )
+
+
+def post_context(page: Page, session: SessionOut, viewer: Viewer, locked: bool) -> dict[str, Any]:
+    """What `threads/post.html` needs besides the post: how to draw text and times, who looks, what they may do."""
     return {
         "session": session,
         "viewer": viewer,
         "when": page.datetime,
         "first_line": first_line,
         "collapse_over": COLLAPSE_OVER,
+        "sizes": {},
+        "tools": post_tools(page, session, viewer, locked),
+        "reactions": [
+            ("agree", page.gettext("Agree")),
+            ("disagree", page.gettext("Disagree")),
+            ("insightful", page.gettext("Insightful")),
+        ],
         "values": {},
         "errors": {},
         "form_key": None,
@@ -182,7 +239,7 @@ async def thread_context(
         max_posts=page.settings.max_posts_per_page,
     )
     return {
-        **post_context(page, session, viewer),
+        **post_context(page, session, viewer, thread.locked),
         "online": await online(page, db, session) if viewer.member or page.user.is_admin else None,
         "thread": thread,
         "thread_body": render_markdown(thread.body),
@@ -235,9 +292,7 @@ async def post_fragment(page: WebPage, db: DB, code: FromPath[str], post_id: Fro
         "threads/post_fragment.html",
         post=found,
         parent=parent,
-        sizes={},
-        thread_locked=thread.locked,
-        **post_context(page, session, viewer_of(page, session)),
+        **post_context(page, session, viewer_of(page, session), thread.locked),
     )
 
 
@@ -261,6 +316,49 @@ def in_place(page: Page) -> bool:
     return page.request.headers.get(LIVE_SUBMIT) == "1"
 
 
+def render_form(
+    page: Page, session: SessionOut, thread: ThreadOut, subject: PostOut, name: str, context: dict[str, Any]
+) -> Template:
+    """A post's form `name`: on its own page (`threads/tool.html`), or alone when it was sent in place."""
+    tool = context["tools"].by_name[name]
+    template = "threads/form_fragment.html" if in_place(page) else "threads/tool.html"
+    status_code = 422 if context["errors"] else 200
+    return page.render(template, status_code=status_code, thread=thread, subject=subject, tool=tool, **context)
+
+
+async def form_page(page: Page, db: DB, code: str, post_id: uuid.UUID, name: str) -> Template:
+    """The page of a post's form, for a viewer the post offers it to (404 for anyone else)."""
+    session, thread, found = await post_of(page, db, code, post_id)
+    context = post_context(page, session, viewer_of(page, session), thread.locked)
+    if name not in (tool.name for tool in context["tools"](found)):
+        raise NotFound("No such page.")
+    return render_form(page, session, thread, found, name, context | {"form_key": f"{name}:{post_id}"})
+
+
+@get("/sessions/{code:str}/posts/{post_id:uuid}/reply", name="post-reply-form")
+async def reply_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+    """`Reply`: the composer `Your reply` (button `Post reply`) under one post."""
+    return await form_page(page, db, code, post_id, "reply")
+
+
+@get("/sessions/{code:str}/posts/{post_id:uuid}/edit", name="post-edit-form")
+async def edit_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+    """`Edit` (the author): the post's text to change."""
+    return await form_page(page, db, code, post_id, "edit")
+
+
+@get("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag-form")
+async def flag_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+    """`Flag`: reason and note for the moderators."""
+    return await form_page(page, db, code, post_id, "flag")
+
+
+@get("/sessions/{code:str}/posts/{post_id:uuid}/moderation", name="post-moderate-form")
+async def moderate_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+    """`Moderate` (moderators: `Hide` / `Unhide` with `Reason`, `Delete`) or `Delete` (the author)."""
+    return await form_page(page, db, code, post_id, "moderate")
+
+
 def done(page: Page, path: str) -> Redirect | Response[None]:
     """After a form: 204 when sent in place (the stream brings the change), else 303 to `path`."""
     if in_place(page):
@@ -271,26 +369,44 @@ def done(page: Page, path: str) -> Redirect | Response[None]:
 async def refused(
     page: Page, db: DB, session: SessionOut, thread: ThreadOut, form_key: str, values: dict, errors: dict
 ) -> Template:
-    """A refused form, 422: in place, the form alone; else the thread page with the form's errors."""
-    if in_place(page):
-        subject = None
-        if form_key != "post":
-            subject = await posts.get_post(db, uuid.UUID(form_key.split(":", 1)[1]), page.user)
-        return page.render(
-            "threads/form_fragment.html",
-            status_code=422,
-            thread=thread,
-            subject=subject,
-            **{
-                **post_context(page, session, viewer_of(page, session)),
-                "values": values,
-                "errors": errors,
-                "form_key": form_key,
-            },
-        )
-    context = await thread_context(page, db, session, thread, "oldest", None)
+    """A refused form, 422, with its errors next to their fields and what was typed: in place, the form alone;
+    else the thread page (the composer `Your post`) or the page of the post's form."""
+    context = post_context(page, session, viewer_of(page, session), thread.locked)
     context.update(values=values, errors=errors, form_key=form_key)
-    return page.render("threads/thread.html", status_code=422, **context)
+    name, _, post_id = form_key.partition(":")
+    if post_id:
+        subject = await posts.get_post(db, uuid.UUID(post_id), page.user)
+        return render_form(page, session, thread, subject, name, context)
+    if in_place(page):
+        return page.render("threads/form_fragment.html", status_code=422, thread=thread, **context)
+    full = await thread_context(page, db, session, thread, "oldest", None)
+    full.update(values=values, errors=errors, form_key=form_key)
+    return page.render("threads/thread.html", status_code=422, **full)
+
+
+async def submit(
+    page: Page,
+    db: DB,
+    session: SessionOut,
+    thread: ThreadOut,
+    form_key: str,
+    values: dict[str, str],
+    field: str,
+    action: Callable[[], Awaitable[str]],
+) -> Any:
+    """A thread form: `action` parses `values` and calls its service, answering the path to go to next (303, or
+    204 in place); a refusal (a field's, or the service's reason, shown on `field`) shows the form again, 422.
+    A post or action that does not exist stays a 404."""
+    try:
+        try:
+            path = await action()
+        except NotFound:
+            raise
+        except DomainError as exc:
+            raise forms.refusal(page, exc, field) from None
+    except FormInvalid as invalid:
+        return await refused(page, db, session, thread, form_key, values, invalid.errors)
+    return done(page, path)
 
 
 def thread_path(session: SessionOut, thread_id: uuid.UUID, post_id: uuid.UUID | None = None) -> str:
@@ -302,16 +418,19 @@ async def create_post(page: WebPage, db: DB, code: FromPath[str], thread_id: Fro
     """`Post` (composer `Your post`) and `Post reply` (composer `Your reply`, with `parent_id`)."""
     session, thread = await thread_of(page, db, code, thread_id)
     values = await page.form()
-    form_key = f"reply:{values['parent_id']}" if values.get("parent_id") else "post"
-    try:
-        data = forms.parse(page, PostIn, values, fields=("body", "parent_id"), optional=("parent_id",))
+    form_key = "post"
+    if values.get("parent_id"):
         try:
-            created = await posts.create_post(db, thread.id, page.user, data, settings=page.settings, now=page.now)
-        except DomainError as exc:
-            raise forms.refusal(page, exc, "body") from None
-    except FormInvalid as invalid:
-        return await refused(page, db, session, thread, form_key, values, invalid.errors)
-    return done(page, thread_path(session, thread.id, created.id))
+            form_key = f"reply:{uuid.UUID(values['parent_id'])}"
+        except ValueError:
+            raise NotFound("No such post in this thread to reply to.") from None
+
+    async def write() -> str:
+        data = forms.parse(page, PostIn, values, fields=("body", "parent_id"), optional=("parent_id",))
+        created = await posts.create_post(db, thread.id, page.user, data, settings=page.settings, now=page.now)
+        return thread_path(session, thread.id, created.id)
+
+    return await submit(page, db, session, thread, form_key, values, "body", write)
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/edit", name="post-edit")
@@ -319,15 +438,13 @@ async def edit_post(page: WebPage, db: DB, code: FromPath[str], post_id: FromPat
     """`Edit` (the author): the new text; the earlier one is kept in `History`."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
-    try:
+
+    async def save() -> str:
         data = forms.parse(page, PostPatch, values, fields=("body",))
-        try:
-            await posts.edit_post(db, post_id, page.user, data.body, settings=page.settings, now=page.now)
-        except DomainError as exc:
-            raise forms.refusal(page, exc, "body") from None
-    except FormInvalid as invalid:
-        return await refused(page, db, session, thread, f"edit:{post_id}", values, invalid.errors)
-    return done(page, thread_path(session, thread.id, post_id))
+        await posts.edit_post(db, post_id, page.user, data.body, settings=page.settings, now=page.now)
+        return thread_path(session, thread.id, post_id)
+
+    return await submit(page, db, session, thread, f"edit:{post_id}", values, "body", save)
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/reactions", name="post-react")
@@ -346,15 +463,13 @@ async def flag(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uui
     """`Flag` (reason, note): the post goes to the moderators' open flags."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
-    try:
+
+    async def send() -> str:
         data = forms.parse(page, FlagIn, values, fields=("reason", "note"), optional=("note",))
-        try:
-            await moderation.flag_post(db, post_id, page.user, data, now=page.now)
-        except DomainError as exc:
-            raise forms.refusal(page, exc, "reason") from None
-    except FormInvalid as invalid:
-        return await refused(page, db, session, thread, f"flag:{post_id}", values, invalid.errors)
-    return done(page, thread_path(session, thread.id, post_id))
+        await moderation.flag_post(db, post_id, page.user, data, now=page.now)
+        return thread_path(session, thread.id, post_id)
+
+    return await submit(page, db, session, thread, f"flag:{post_id}", values, "reason", send)
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/moderation", name="post-moderate")
@@ -363,29 +478,20 @@ async def moderate(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
     action = values.get("action")
-    try:
-        try:
-            if action == "delete":
-                reason = values.get("reason", "").strip() or None
-                await posts.delete_post(db, post_id, page.user, reason=reason, now=page.now)
-            elif action in ("hide", "unhide"):
-                data = forms.parse(
-                    page,
-                    PostModerationIn,
-                    values,
-                    fields=("action", "reason"),
-                    optional=() if action == "hide" else ("reason",),
-                )
-                await moderation.moderate_post(db, post_id, page.user, data, now=page.now)
-            else:
-                raise NotFound("No such action.")
-        except DomainError as exc:
-            if isinstance(exc, NotFound):
-                raise
-            raise forms.refusal(page, exc, "reason") from None
-    except FormInvalid as invalid:
-        return await refused(page, db, session, thread, f"moderate:{post_id}", values, invalid.errors)
-    return done(page, thread_path(session, thread.id, post_id))
+
+    async def decide() -> str:
+        if action == "delete":
+            reason = values.get("reason", "").strip() or None
+            await posts.delete_post(db, post_id, page.user, reason=reason, now=page.now)
+        elif action in ("hide", "unhide"):
+            optional = () if action == "hide" else ("reason",)
+            data = forms.parse(page, PostModerationIn, values, fields=("action", "reason"), optional=optional)
+            await moderation.moderate_post(db, post_id, page.user, data, now=page.now)
+        else:
+            raise NotFound("No such action.")
+        return thread_path(session, thread.id, post_id)
+
+    return await submit(page, db, session, thread, f"moderate:{post_id}", values, "reason", decide)
 
 
 @post("/sessions/{code:str}/threads/{thread_id:uuid}/moderation", name="thread-moderate")
@@ -404,6 +510,10 @@ ROUTES = [
     thread_summary,
     post_fragment,
     post_history,
+    reply_page,
+    edit_page,
+    flag_page,
+    moderate_page,
     create_post,
     edit_post,
     react,

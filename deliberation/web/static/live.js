@@ -20,6 +20,11 @@
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
 // change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
 // replaces the form. Without JavaScript they are ordinary forms (POST, then redirect).
+//
+// A link marked `data-live-form="<form id>" data-live-into="<slot id>"` (a post's `Reply`, `Edit`, ...) brings
+// that form from the page it links to into the slot (`data-live-slot`, kept by live updates) instead of going
+// there; using it again hides or shows the form, what was typed kept. Once sent, a brought form is removed
+// (the next use brings it fresh). Without JavaScript the link opens the form's page.
 
 const STOP_CODES = new Set([4400, 4401, 4403, 4404, 1008]); // refused: reconnecting cannot help
 
@@ -130,7 +135,7 @@ export function start(config) {
     }
     const marker = element(config.new_posts);
     if (marker && !inView(fresh)) {
-      marker.href = `#${fresh.id}`;
+      if (marker.hidden) marker.href = `#${fresh.id}`; // the first of the posts it announces
       marker.hidden = false;
     }
   }
@@ -191,6 +196,10 @@ export function start(config) {
   }
 
   root.dataset.liveSeq = String(last);
+  // The `New posts` marker leads to the first post it announced; used, it has said what it had to.
+  element(config.new_posts)?.addEventListener("click", (event) => {
+    event.currentTarget.hidden = true;
+  });
   window.deliberationLive = { close: () => socket?.close(), get seq() { return last; } };
   window.addEventListener("pagehide", () => {
     stopped = true;
@@ -226,7 +235,9 @@ async function submit(event) {
       form.requestSubmit(button);
       return;
     }
-    if (form.hasAttribute("data-live-reset")) {
+    if (form.parentElement?.hasAttribute("data-live-slot")) {
+      form.remove();
+    } else if (form.hasAttribute("data-live-reset")) {
       form.reset();
       const details = form.closest("details");
       if (details) details.open = false;
@@ -234,6 +245,33 @@ async function submit(event) {
   } finally {
     form.removeAttribute("aria-busy");
   }
+}
+
+function focusFirstField(form) {
+  form.querySelector("textarea, select, input:not([type=hidden])")?.focus();
+}
+
+async function bringForm(event) {
+  const link = event.target instanceof Element ? event.target.closest("a[data-live-form]") : null;
+  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const slot = document.getElementById(link.dataset.liveInto);
+  if (!slot) return;
+  event.preventDefault();
+  const shown = document.getElementById(link.dataset.liveForm);
+  if (shown) {
+    shown.hidden = !shown.hidden;
+    if (!shown.hidden) focusFirstField(shown);
+    return;
+  }
+  const response = await fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+  if (!response.ok) {
+    location.assign(link.href); // let the form's page say what is wrong
+    return;
+  }
+  const form = new DOMParser().parseFromString(await response.text(), "text/html").getElementById(link.dataset.liveForm);
+  if (!form || document.getElementById(form.id)) return; // a second click while the first was fetching
+  slot.append(document.adoptNode(form));
+  focusFirstField(form);
 }
 
 // A permalink (#post-…) opens every collapsed branch around its post.
@@ -247,6 +285,7 @@ function reveal() {
 }
 
 document.addEventListener("submit", submit);
+document.addEventListener("click", bringForm);
 window.addEventListener("hashchange", reveal);
 reveal();
 const block = document.getElementById("live-config");
