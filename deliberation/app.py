@@ -165,7 +165,7 @@ def create_app(
         },
         # An HTTP error outside any route (an unknown path) is a page outside the API, problem details inside it.
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: pages_or_problems(handle_http_exception)},
-        template_config=template_config(),
+        template_config=template_config(settings),
         request_class=JSONRequest,
         on_startup=[
             document_problems,

@@ -7,6 +7,7 @@ extension); `/static` serves `static/` (htmx vendored in `static/vendor/`). How 
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from litestar.template.config import TemplateConfig
 from deliberation import i18n
 from deliberation.errors import DomainError, Problem
 from deliberation.security import NON_PAGE_PREFIXES
+from deliberation.settings import Settings
 from deliberation.web.markdown import render_markdown
 from deliberation.web.page import CSRF_FIELD, CSRF_HEADER, CSRFRejected, LoginRequired, csrf_valid, provide_page
 from deliberation.web.page import request_language as _request_language
@@ -36,7 +38,7 @@ HERE = Path(__file__).parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def template_config() -> TemplateConfig:
+def template_config(settings: Settings) -> TemplateConfig:
     environment = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -45,7 +47,9 @@ def template_config() -> TemplateConfig:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["markdown"] = render_markdown  # `{{ post.body|markdown }}`: user text, sanitized
+    # `{{ post.body|markdown }}`: user text, sanitized. The same text always renders the same, so the posts of a
+    # busy thread are rendered once per process rather than on every view of its page.
+    environment.filters["markdown"] = functools.lru_cache(maxsize=settings.markdown_cache_entries)(render_markdown)
     environment.policies["ext.i18n.trimmed"] = True  # `{% trans %}` blocks are one line each in the catalogs
     environment.install_null_translations(newstyle=True)  # every page passes its own gettext (page.render)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))

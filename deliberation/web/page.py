@@ -108,6 +108,7 @@ class Page:
     csrf_token: str
     now: datetime
     cookies: list[Cookie] = field(default_factory=list)
+    _datetimes: dict[tuple[datetime, ZoneInfo], str] = field(default_factory=dict)  # this page's, by minute
 
     @property
     def user(self) -> User:
@@ -135,8 +136,12 @@ class Page:
     def datetime(self, value: datetime, time_zone: ZoneInfo | None = None) -> str:
         """E.g. "Tue, Dec 1, 2026, 4:30 PM" in the viewer's zone (or `time_zone`)."""
         tz = time_zone or self.time_zone
-        date = babel.dates.format_skeleton("yMMMEd", value, tzinfo=tz, locale=self.language)
-        return f"{date}, {babel.dates.format_time(value, 'short', tzinfo=tz, locale=self.language)}"
+        # Formatted once per minute and zone: a thread's thousands of posts fall in a few dozen minutes.
+        key = (value.replace(second=0, microsecond=0), tz)
+        if key not in self._datetimes:
+            date = babel.dates.format_skeleton("yMMMEd", value, tzinfo=tz, locale=self.language)
+            self._datetimes[key] = f"{date}, {babel.dates.format_time(value, 'short', tzinfo=tz, locale=self.language)}"
+        return self._datetimes[key]
 
     def time(self, value: datetime, time_zone: ZoneInfo | None = None) -> str:
         return babel.dates.format_time(value, "short", tzinfo=time_zone or self.time_zone, locale=self.language)

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from tests.bench import live, writes
+from tests.bench import live, thread_page, writes
 from tests.bench.baselines import RAW_TABLES
 from tests.bench.harness import FULL, QUICK, Forum, LostEvents, Row, Sizes, ran_on, table, write_json
 from tests.bench.infra import Service, add_members, bench_database, plain_dsn, raise_fd_limit, seed
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="profile the main service with pyinstrument into this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 11))
+    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 12))
     raise_fd_limit()
     rows: list[Row] = []
     failures: list[str] = []
@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             (8, lambda: [writes.big_thread(forum, service, sizes)]),
             (9, lambda: writes.two_workers(forum, sizes, has_votes)),
             (10, lambda: [writes.growth(forum, service, sizes)]),
+            (11, lambda: [thread_page.scenario(sizes.page_posts, sizes.page_rounds)]),
         ]
         try:
             for number, run in plan:

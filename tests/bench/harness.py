@@ -46,6 +46,8 @@ class Sizes:
     catchup_repeats: int
     thread_posts: tuple[int, int]  # chains, depth: chains * (depth + 1) posts
     thread_reads: int
+    page_posts: int  # scenario 9: the thread page's posts
+    page_rounds: int
 
 
 FULL = Sizes(
@@ -63,6 +65,8 @@ FULL = Sizes(
     catchup_repeats=50,
     thread_posts=(196, 50),  # 9,996 posts; 50 roots of 51 posts on the first page
     thread_reads=60,
+    page_posts=2000,
+    page_rounds=8,
 )
 QUICK = Sizes(
     fanout_clients=(100, 300),
@@ -79,6 +83,8 @@ QUICK = Sizes(
     catchup_repeats=5,
     thread_posts=(196, 50),
     thread_reads=8,
+    page_posts=300,
+    page_rounds=3,
 )
 
 

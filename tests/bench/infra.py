@@ -166,9 +166,17 @@ def raise_fd_limit(wanted: int = 20000) -> None:
 class Service:
     """`deliberation serve` in a subprocess, as a user starts it, on 127.0.0.1."""
 
-    def __init__(self, database_url: str, *, workers: int = 1, profile: str | None = None, **settings: object) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        port: int | None = None,
+        workers: int = 1,
+        profile: str | None = None,
+        **settings: object,
+    ) -> None:
         self.workers, self.profile = workers, profile
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("DELIBERATION_")}
         env.update(

@@ -137,9 +137,13 @@ async def browser(web_server: WebServer) -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def new_page(browser: Browser, web_server: WebServer, *, viewport=DESKTOP, locale: str = "en-US") -> Page:
+async def new_page(
+    browser: Browser, web_server: WebServer, *, viewport=DESKTOP, locale: str = "en-US", javascript: bool = True
+) -> Page:
     """A page in a fresh browser context (no cookies), with every CSP violation and page error collected."""
-    context = await browser.new_context(base_url=web_server.url, viewport=viewport, locale=locale)
+    context = await browser.new_context(
+        base_url=web_server.url, viewport=viewport, locale=locale, java_script_enabled=javascript
+    )
     page = await context.new_page()
     page.problems = []  # console errors (a CSP violation is one) and uncaught exceptions
 

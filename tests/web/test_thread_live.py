@@ -1,5 +1,8 @@
 """Issue 17, Done when 1-3: the thread page, live in Chromium for two people (and a moderator), without ever
 touching what someone is typing; gap-free after a cut websocket (checked against the API); untrusted text inert.
+And how reading it live feels: new posts below the fold wait behind `New posts` (the page does not move), the
+polite live region announces them, `N online` follows who has the thread open; a post's forms work without
+JavaScript too (their own pages). The page of a 2,000-post thread is measured in tests/bench/thread_page.py.
 """
 
 from __future__ import annotations
@@ -284,3 +287,89 @@ async def test_the_moderation_page_is_not_for_participants(open_page):
     ana, _ = await member(open_page, "Ana")
     await ana.goto(f"/sessions/{LIVE_CODE}/moderation")
     await expect(ana.get_by_role("heading", level=1)).to_have_text("This page does not exist")
+
+
+async def api_post(web_server, token: str, thread_id: str, body: str, parent_id: str | None = None) -> str:
+    async with httpx.AsyncClient(base_url=web_server.url, headers={"authorization": f"Bearer {token}"}) as api:
+        answer = await api.post(f"/api/threads/{thread_id}/posts", json={"body": body, "parent_id": parent_id})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+
+async def test_new_posts_below_the_fold_wait_behind_the_marker_and_are_announced(open_page, web_server):
+    ana, ana_email = await member(open_page, "Ana")
+    token = await api_token(web_server, ana_email)
+    thread_id = ana.url.rsplit("/", 1)[1]
+    tag = secrets.token_hex(3)
+    for n in range(6):  # enough text that the end of the thread is well below a phone's screen
+        await api_post(web_server, token, thread_id, f"Long post {n} {tag}\n\n" + "A sentence of the debate. " * 40)
+    ben, _ = await member(open_page, "Ben", viewport=PHONE)
+    reading = post(ben, f"Long post 2 {tag}")
+    await reading.scroll_into_view_if_needed()
+    await reading.get_by_text("Reply", exact=True).click()  # a reply begun, and left while reading on
+    await reading.get_by_label("Your reply").fill("Half of my reply")
+    await check_axe(ben)  # the page with a post's form brought into it
+    before = await ben.evaluate("() => window.scrollY")
+
+    await write(ana, f"Arrived below {tag}")
+    arrived = post(ben, f"Arrived below {tag}")
+    await expect(arrived).to_have_count(1)
+    marker = ben.get_by_role("link", name="New posts")
+    await expect(marker).to_be_visible()
+    await expect(arrived).not_to_be_in_viewport()
+    assert await ben.evaluate("() => window.scrollY") == before  # the page did not move under the reader
+    log = ben.get_by_role("log")
+    await expect(log).to_have_attribute("aria-live", "polite")
+    await expect(log).to_contain_text("New post by Ana")
+    await expect(reading.get_by_label("Your reply")).to_have_value("Half of my reply")
+
+    await marker.click()
+    await expect(arrived).to_be_in_viewport()
+    await expect(marker).to_be_hidden()
+    await check_axe(ben)
+
+
+def online_count(text: str) -> int:
+    match = re.fullmatch(r"(\d+) online", text.strip())
+    assert match, text
+    return int(match.group(1))
+
+
+async def test_the_online_count_follows_who_opens_and_leaves_the_thread(open_page):
+    ana, _ = await member(open_page, "Ana")
+    online = ana.locator("#online")
+    await expect(online).to_have_text(re.compile(r"^\d+ online$"))
+    alone = online_count(await online.text_content())
+    ben, _ = await member(open_page, "Ben")
+    await expect(online).to_have_text(f"{alone + 1} online")
+    await expect(ben.locator("#online")).to_have_text(f"{alone + 1} online")
+    await ben.context.close()  # Ben leaves
+    await expect(online).to_have_text(f"{alone} online")
+
+
+async def test_a_posts_forms_work_without_javascript(open_page, web_server):
+    ana, ana_email = await member(open_page, "Ana")
+    thread = ana.url
+    tag = secrets.token_hex(3)
+    await write(ana, f"Question without scripts {tag}")
+    plain = await open_page(javascript=False, viewport=PHONE)
+    await plain.goto("/login")
+    await log_in(plain, ana_email, PASSWORD)
+    await plain.goto(thread)
+    question = post(plain, f"Question without scripts {tag}")
+    await question.get_by_role("link", name="Reply", exact=True).click()  # the form's own page
+    await plain.get_by_label("Your reply").fill("   ")
+    await plain.get_by_role("button", name="Post reply").click()  # nothing written: refused, said where
+    await expect(plain.get_by_text("This field is required.")).to_be_visible()
+    await expect(plain.get_by_label("Your reply")).to_have_attribute("aria-invalid", "true")
+    await plain.get_by_label("Your reply").fill(f"An answer without scripts {tag}")
+    await plain.get_by_role("button", name="Post reply").click()
+    answer = post(plain, f"An answer without scripts {tag}")
+    await expect(answer).to_be_visible()
+    assert await parent_text(plain, f"An answer without scripts {tag}") == f"Question without scripts {tag}"
+    await answer.get_by_role("link", name="Edit", exact=True).click()
+    await expect(plain.get_by_label("New text")).to_have_value(f"An answer without scripts {tag}")
+    await plain.get_by_label("New text").fill(f"An answer, edited without scripts {tag}")
+    await plain.get_by_role("button", name="Save").click()
+    await expect(post(plain, f"An answer, edited without scripts {tag}")).to_be_visible()
+    await expect(post(ana, f"An answer, edited without scripts {tag}")).to_be_visible()  # live on Ana's page

@@ -41,6 +41,8 @@ from deliberation.web.markdown import render_markdown
 from deliberation.web.page import Page, WebPage
 from deliberation.web.routes.forum import session_by_code
 
+# What a form's handler answers: the form again with its errors (422), 303 to the thread, or 204 when sent in place.
+FormAnswer = Template | Redirect | Response[None]
 SORTS = ("oldest", "newest", "top")
 COLLAPSE_OVER = 20  # a subtree of more replies than this starts collapsed (its count shown)
 LIVE_SUBMIT = "x-live-submit"
@@ -336,25 +338,25 @@ async def form_page(page: Page, db: DB, code: str, post_id: uuid.UUID, name: str
 
 
 @get("/sessions/{code:str}/posts/{post_id:uuid}/reply", name="post-reply-form")
-async def reply_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+async def reply_page(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Template:
     """`Reply`: the composer `Your reply` (button `Post reply`) under one post."""
     return await form_page(page, db, code, post_id, "reply")
 
 
 @get("/sessions/{code:str}/posts/{post_id:uuid}/edit", name="post-edit-form")
-async def edit_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+async def edit_page(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Template:
     """`Edit` (the author): the post's text to change."""
     return await form_page(page, db, code, post_id, "edit")
 
 
 @get("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag-form")
-async def flag_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+async def flag_page(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Template:
     """`Flag`: reason and note for the moderators."""
     return await form_page(page, db, code, post_id, "flag")
 
 
 @get("/sessions/{code:str}/posts/{post_id:uuid}/moderation", name="post-moderate-form")
-async def moderate_page(page: WebPage, db: DB, code: str, post_id: uuid.UUID) -> Template:
+async def moderate_page(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Template:
     """`Moderate` (moderators: `Hide` / `Unhide` with `Reason`, `Delete`) or `Delete` (the author)."""
     return await form_page(page, db, code, post_id, "moderate")
 
@@ -393,7 +395,7 @@ async def submit(
     values: dict[str, str],
     field: str,
     action: Callable[[], Awaitable[str]],
-) -> Any:
+) -> FormAnswer:
     """A thread form: `action` parses `values` and calls its service, answering the path to go to next (303, or
     204 in place); a refusal (a field's, or the service's reason, shown on `field`) shows the form again, 422.
     A post or action that does not exist stays a 404."""
@@ -414,7 +416,7 @@ def thread_path(session: SessionOut, thread_id: uuid.UUID, post_id: uuid.UUID | 
 
 
 @post("/sessions/{code:str}/threads/{thread_id:uuid}/posts", name="thread-post")
-async def create_post(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> Any:
+async def create_post(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> FormAnswer:
     """`Post` (composer `Your post`) and `Post reply` (composer `Your reply`, with `parent_id`)."""
     session, thread = await thread_of(page, db, code, thread_id)
     values = await page.form()
@@ -434,7 +436,7 @@ async def create_post(page: WebPage, db: DB, code: FromPath[str], thread_id: Fro
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/edit", name="post-edit")
-async def edit_post(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
+async def edit_post(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> FormAnswer:
     """`Edit` (the author): the new text; the earlier one is kept in `History`."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
@@ -448,7 +450,7 @@ async def edit_post(page: WebPage, db: DB, code: FromPath[str], post_id: FromPat
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/reactions", name="post-react")
-async def react(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
+async def react(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> FormAnswer:
     """`Agree` / `Disagree` / `Insightful`: each button adds the reaction, or takes it back when pressed."""
     session, thread, _ = await post_of(page, db, code, post_id)
     kind, _, change = (await page.form()).get("reaction", "").partition(":")
@@ -459,7 +461,7 @@ async def react(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uu
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag")
-async def flag(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
+async def flag(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> FormAnswer:
     """`Flag` (reason, note): the post goes to the moderators' open flags."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
@@ -473,7 +475,7 @@ async def flag(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uui
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/moderation", name="post-moderate")
-async def moderate(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> Any:
+async def moderate(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> FormAnswer:
     """Moderators: `Hide` (with `Reason`), `Unhide`, `Delete`; the author: `Delete`."""
     session, thread, _ = await post_of(page, db, code, post_id)
     values = await page.form()
@@ -495,7 +497,7 @@ async def moderate(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath
 
 
 @post("/sessions/{code:str}/threads/{thread_id:uuid}/moderation", name="thread-moderate")
-async def moderate_thread(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> Any:
+async def moderate_thread(page: WebPage, db: DB, code: FromPath[str], thread_id: FromPath[uuid.UUID]) -> FormAnswer:
     """Moderators: `Lock` / `Unlock`, `Pin` / `Unpin` the thread."""
     session, thread = await thread_of(page, db, code, thread_id)
     action = (await page.form()).get("action")

@@ -21,9 +21,9 @@
 // change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
 // replaces the form. Without JavaScript they are ordinary forms (POST, then redirect).
 //
-// A link marked `data-live-form="<form id>" data-live-into="<slot id>"` (a post's `Reply`, `Edit`, ...) brings
-// that form from the page it links to into the slot (`data-live-slot`, kept by live updates) instead of going
-// there; using it again hides or shows the form, what was typed kept. Once sent, a brought form is removed
+// A link marked `data-live-form="<name>"` (a post's `Reply`, `Edit`, ...) brings the form of the page it links to
+// into the slot of its article (`data-live-slot`, kept by live updates) instead of going there; using it again
+// hides or shows that form, what was typed kept. Once sent, a brought form is removed
 // (the next use brings it fresh). Without JavaScript the link opens the form's page.
 
 const STOP_CODES = new Set([4400, 4401, 4403, 4404, 1008]); // refused: reconnecting cannot help
@@ -225,6 +225,7 @@ async function submit(event) {
     if (response.status === 422) {
       const fresh = parse(await response.text());
       if (fresh) {
+        if (form.dataset.liveForm) fresh.dataset.liveForm = form.dataset.liveForm;
         form.replaceWith(fresh);
         fresh.querySelector("[aria-invalid=true]")?.focus();
       }
@@ -254,10 +255,11 @@ function focusFirstField(form) {
 async function bringForm(event) {
   const link = event.target instanceof Element ? event.target.closest("a[data-live-form]") : null;
   if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-  const slot = document.getElementById(link.dataset.liveInto);
+  const slot = link.closest("article")?.querySelector("[data-live-slot]");
   if (!slot) return;
   event.preventDefault();
-  const shown = document.getElementById(link.dataset.liveForm);
+  const name = link.dataset.liveForm;
+  const shown = [...slot.children].find((form) => form.dataset.liveForm === name);
   if (shown) {
     shown.hidden = !shown.hidden;
     if (!shown.hidden) focusFirstField(shown);
@@ -268,8 +270,10 @@ async function bringForm(event) {
     location.assign(link.href); // let the form's page say what is wrong
     return;
   }
-  const form = new DOMParser().parseFromString(await response.text(), "text/html").getElementById(link.dataset.liveForm);
-  if (!form || document.getElementById(form.id)) return; // a second click while the first was fetching
+  const page = new DOMParser().parseFromString(await response.text(), "text/html");
+  const form = page.querySelector("[data-live-form-source] > form");
+  if (!form || [...slot.children].some((other) => other.dataset.liveForm === name)) return; // a double click
+  form.dataset.liveForm = name;
   slot.append(document.adoptNode(form));
   focusFirstField(form);
 }
