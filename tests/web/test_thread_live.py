@@ -8,6 +8,7 @@ JavaScript too (their own pages). The page of a 2,000-post thread is measured in
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import secrets
 
@@ -16,8 +17,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from deliberation.forum.demo import DEMO_PASSWORD
-from tests.web.conftest import PHONE, check_axe
+from tests.web.conftest import DESKTOP, PHONE, check_axe
 from tests.web.test_accounts import PASSWORD, log_in, sign_up
+from tests.web.test_layout import MEASURE, SHOTS
 
 LIVE_CODE = "1.2.1"  # the demo's live session
 MODERATOR = "moderator@demo.example.org"
@@ -343,8 +345,8 @@ async def test_the_online_count_follows_who_opens_and_leaves_the_thread(open_pag
     ben, _ = await member(open_page, "Ben")
     await expect(online).to_have_text(f"{alone + 1} online")
     await expect(ben.locator("#online")).to_have_text(f"{alone + 1} online")
-    await ben.context.close()  # Ben leaves
-    await expect(online).to_have_text(f"{alone} online")
+    await ben.context.close()  # Ben leaves (his socket's close reaches the server when the browser lets it go)
+    await expect(online).to_have_text(f"{alone} online", timeout=20_000)
 
 
 async def test_a_posts_forms_work_without_javascript(open_page, web_server):
@@ -373,3 +375,58 @@ async def test_a_posts_forms_work_without_javascript(open_page, web_server):
     await plain.get_by_role("button", name="Save").click()
     await expect(post(plain, f"An answer, edited without scripts {tag}")).to_be_visible()
     await expect(post(ana, f"An answer, edited without scripts {tag}")).to_be_visible()  # live on Ana's page
+
+
+@pytest.mark.parametrize(("width", "viewport"), [("1280", DESKTOP), ("390", PHONE)])
+async def test_a_deep_reply_chain_reads_well_in_spanish(open_page, web_server, width, viewport):
+    """A member reading a thread in Spanish: a chain of replies 7 deep, a hidden post, a reply being written. With
+    DELIBERATION_WRITE_SCREENSHOTS=1 it writes the thread page's screenshots in docs/web.md."""
+    ana, ana_email = await member(open_page, "Ana")
+    await ana.goto(f"/sessions/{LIVE_CODE}")
+    questions = ana.get_by_role("region", name="Guiding questions").get_by_role("link")
+    await ana.goto(await questions.last.get_attribute("href"))  # a thread the other tests leave alone
+    token = await api_token(web_server, ana_email)
+    thread_id = ana.url.rsplit("/", 1)[1]
+    tag = secrets.token_hex(3)
+    parent = None
+    for depth in range(8):
+        text = f"Nivel {depth} {tag}: *los presupuestos compartidos* funcionan cuando hay una revisión pública anual."
+        parent = await api_post(web_server, token, thread_id, text, parent)
+        if depth == 2:
+            hidden = parent
+    async with httpx.AsyncClient(base_url=web_server.url) as client:
+        login = await client.post("/api/auth/login", json={"email": MODERATOR, "password": DEMO_PASSWORD})
+        headers = {"authorization": f"Bearer {login.json()['access_token']}"}
+        answer = await client.post(
+            f"/api/posts/{hidden}/moderation",
+            json={"action": "hide", "reason": f"Datos personales {tag}"},
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text
+
+    reader = await open_page(viewport=viewport)
+    await sign_up(reader, f"lucia.{tag}@example.org", name="Lucía")
+    await reader.goto(ana.url)
+    await reader.get_by_label("Language").select_option("es")  # as a person chooses it, in the page's header
+    await reader.get_by_role("button", name="Change").click()
+    await reader.get_by_role("button", name="Unirse al debate").click()
+    await reader.goto(ana.url)
+    await live(reader)
+    deepest = post(reader, f"Nivel 7 {tag}")
+    await expect(deepest.get_by_role("link", name="En respuesta a Ana")).to_be_visible()
+    await expect(reader.get_by_text(f"Ocultada por la moderación: Datos personales {tag}")).to_be_visible()
+    await deepest.get_by_text("Responder", exact=True).click()
+    await deepest.get_by_label("Su respuesta").fill("Estoy de acuerdo con la revisión anual.")
+    measured = await reader.evaluate(MEASURE)
+    assert measured["overflow"] <= 0, f"the thread is {measured['overflow']} px wider than a {width} px screen"
+    assert measured["smallest"] >= 14
+    assert measured["small_targets"] == []
+    assert measured["wrapped"] == []
+    deep, top = await deepest.bounding_box(), await post(reader, f"Nivel 0 {tag}").bounding_box()
+    assert deep["width"] >= 0.8 * top["width"], "the deepest reply is squeezed to the right"
+    await check_axe(reader)
+    if os.environ.get("DELIBERATION_WRITE_SCREENSHOTS"):
+        shown = post(reader, f"Nivel {0 if width == '1280' else 5} {tag}")  # on a phone, the deep end
+        await shown.scroll_into_view_if_needed()
+        await reader.evaluate("() => window.scrollBy(0, -80)")
+        await reader.screenshot(path=SHOTS / f"thread-{width}.png")
