@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from deliberation.text import field_message
 
@@ -216,6 +217,13 @@ def handle_database_error(request: Request, exc: DBAPIError) -> Response[Problem
     return handle_unexpected(request, exc)
 
 
+def handle_pool_timeout(request: Request, exc: PoolTimeout) -> Response[Problem]:
+    """Every pooled connection stayed busy for `DELIBERATION_DB_POOL_TIMEOUT_SECONDS`: the service is overloaded,
+    nothing was done, and the client may retry: 503 with Retry-After (the pool's own error is not a DBAPIError)."""
+    log.warning("no database connection free on %s %s", request.method, request.url.path)
+    return problem_response(503, "The service is busy; try again shortly.", headers={"Retry-After": "5"})
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "An unexpected error occurred; it has been logged.")
@@ -225,5 +233,6 @@ EXCEPTION_HANDLERS = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
     DBAPIError: handle_database_error,
+    PoolTimeout: handle_pool_timeout,
     Exception: handle_unexpected,
 }

@@ -177,6 +177,18 @@ async def test_values_postgresql_refuses_are_still_400_behind_the_types(db):
     assert answer.status_code == 400 and "NUL" in answer.content.detail
 
 
+async def test_a_request_finding_no_free_database_connection_is_503_with_retry_after(committed_database_url):
+    """An overloaded pool is the client's cue to retry later, never a 500."""
+    app = create_app(Settings(database_url=committed_database_url, db_pool_size=1, db_pool_timeout_seconds=0.2))
+    async with serve_in_process(app) as client:
+        async with app.state.sessionmaker() as first, app.state.sessionmaker() as overflow:
+            await first.connection(), await overflow.connection()  # the pool's one connection and its one overflow
+            busy = await client.get("/api/lines")
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["retry-after"] == "5" and busy.json()["detail"] == "The service is busy; try again shortly."
+        assert (await client.get("/api/lines")).status_code == 200  # connections free again: served
+
+
 async def test_security_headers_on_every_answer(client):
     for path in ("/health", "/api/audit", "/api/nothing-here"):
         headers = (await client.get(path)).headers
