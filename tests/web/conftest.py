@@ -118,6 +118,7 @@ def web_server(web_database_url: str) -> Iterator[WebServer]:
         mail_poll_seconds=0.1,
         login_max_failures_per_address=1000,  # every browser test signs in from 127.0.0.1
         password_reset_max_per_address=1000,
+        signup_max_per_address=1000,  # and every browser test signs people up from it
     )
     try:
         with ServerThread(settings, port):
