@@ -35,6 +35,15 @@ LIVE_QUERY: dict[str, Any] = {
             "description": "Replay the events with a greater seq first (default: the session's last seq).",
         },
         "ticket": {"type": "string", "description": "A single-use ticket from `POST .../live-ticket`."},
+        "batch": {
+            "type": "boolean",
+            "default": False,
+            "description": (
+                "`true`: frames pending at once come in one websocket message, one JSON frame per line (newline-"
+                "delimited JSON, at most `DELIBERATION_WS_BATCH_MAX_CHARS` characters a message unless one frame is "
+                "longer); `false`: one frame per message."
+            ),
+        },
     },
     "additionalProperties": False,
 }
@@ -85,14 +94,16 @@ def asyncapi_document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "deliberation live stream",
-            "version": "1.1.0",
+            "version": "1.2.0",
             "description": (
                 "A session's events as they commit, after a replay of those with `seq > after`: every one exactly "
                 "once, in order. Admission: `Authorization: Bearer`, `?ticket=` from `POST "
                 "/api/sessions/{session_id}/live-ticket`, or the web session cookie from the service's own pages. "
                 "A query parameter the channel's binding does not list, or one given twice, is refused before the "
                 "upgrade: HTTP 400 with problem details naming it (a server without the ASGI denial-response "
-                'extension accepts, then closes with 4400 and the same words). See docs/api.md, "Live stream".'
+                "extension accepts, then closes with 4400 and the same words). Each frame below is one websocket "
+                "text message, or with `?batch=true` one line of one (split messages on `\\n`). "
+                'See docs/api.md, "Live stream".'
             ),
         },
         "channels": {

@@ -69,6 +69,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_max_message_bytes: PositiveInt = 4096  # largest frame a client may send
     ws_max_connections_per_user: PositiveInt = 10  # live connections per user and instance (close 4429 beyond)
     ws_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0)] = 25.0
+    ws_batch_max_chars: PositiveInt = 65536  # a batched message (`?batch=true`) holds frames up to this length
     ws_max_pings_per_minute: PositiveInt = 60  # pings one connection may send within a minute (close 1008 beyond)
     live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
     presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0

@@ -29,12 +29,14 @@ class LiveServer:
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}"
 
-    def live_url(self, session_id, after: int | None = None, ticket: str | None = None) -> str:
+    def live_url(self, session_id, after: int | None = None, ticket: str | None = None, batch: bool = False) -> str:
         query = []
         if after is not None:
             query.append(f"after={after}")
         if ticket is not None:
             query.append(f"ticket={ticket}")
+        if batch:
+            query.append("batch=true")
         return f"{self.ws}/api/sessions/{session_id}/live" + ("?" + "&".join(query) if query else "")
 
     async def write_events(self, session_id, count: int, **extra) -> list[int]:
@@ -71,6 +73,11 @@ async def receive(socket, timeout: float = 10.0) -> dict:
     return checked(await asyncio.wait_for(socket.recv(), timeout))
 
 
+async def receive_message(socket, timeout: float = 10.0) -> list[dict]:
+    """The frames of the next message of a batching stream (`?batch=true`: one frame per line), each checked."""
+    return [checked(line) for line in (await asyncio.wait_for(socket.recv(), timeout)).split("\n")]
+
+
 async def receive_events(socket, count: int, timeout: float = 20.0) -> list[dict]:
     """The next `count` event frames (skipping presence and heartbeats)."""
     events = []
@@ -92,9 +99,11 @@ async def refused_upgrade(url: str, **options) -> tuple[int, str, dict]:
     raise AssertionError(f"{url} was upgraded")
 
 
-async def connect(server: LiveServer, session_id, token: str, after: int | None = None, **options):
+async def connect(server: LiveServer, session_id, token: str, after: int | None = None, batch: bool = False, **options):
     socket = await websockets.connect(
-        server.live_url(session_id, after), additional_headers={"Authorization": f"Bearer {token}"}, **options
+        server.live_url(session_id, after, batch=batch),
+        additional_headers={"Authorization": f"Bearer {token}"},
+        **options,
     )
     hello = await receive(socket)
     assert hello["type"] == "hello"

@@ -19,7 +19,7 @@ from litestar.params import FromPath
 from deliberation.accounts.auth import CurrentUser, bearer_token, origin_allowed
 from deliberation.asyncapi import LIVE_QUERY
 from deliberation.deps import DB, Now
-from deliberation.errors import PROBLEM_JSON, DomainError, problem_of
+from deliberation.errors import PROBLEM_JSON, BadRequest, DomainError, FieldError, problem_of
 from deliberation.openapi import query_parameters_problem
 from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit
 from deliberation.realtime import admission as live_admission
@@ -62,6 +62,10 @@ DROP_REASONS = {
 }
 PONG = encode_frame(PongFrame())
 CLOSE_TIMEOUT = 2.0
+BATCH_VALUES = {"true": True, "false": False}
+# What the heartbeat timer puts in a subscriber's queue when nothing was sent for a while: the writer answers it with
+# a heartbeat frame unless it has other frames to send (compared by identity: no frame the hub queues is this one).
+HEARTBEAT_DUE: tuple[int | None, str] = (None, "")
 
 
 class EventsController(Controller):
@@ -132,6 +136,10 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
     if (refusal := query_parameters_problem(socket.query_params, LIVE_QUERY["properties"])) is not None:
         await _deny(socket, refusal)  # the rule of every route: no parameter it does not take, none twice
         return
+    if (batch := BATCH_VALUES.get(socket.query_params.get("batch", "false"))) is None:
+        error = FieldError(field="batch", message="must be true or false")
+        await _deny(socket, BadRequest("Query parameter `batch` must be true or false.", errors=[error]))
+        return
     settings: Settings = socket.app.state.settings
     hub: Hub | None = socket.app.state.hub
     metrics = socket.app.state.metrics
@@ -170,10 +178,12 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
 
     subscriber = await hub.subscribe(session_id, user.id, user.display_name, admission.token_hash)
     reason = "closed"
+    sender = Sender(socket, settings.ws_batch_max_chars if batch else None)
     try:
-        await socket.send_text(encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq)))
+        await sender.send([encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq))])
         tasks = {
-            asyncio.create_task(_write(socket, hub, subscriber, after, settings.ws_heartbeat_seconds)),
+            asyncio.create_task(_write(sender, hub, subscriber, after)),
+            asyncio.create_task(_heartbeat(sender, subscriber, settings.ws_heartbeat_seconds)),
             asyncio.create_task(
                 _read(socket, subscriber, settings.ws_max_message_bytes, settings.ws_max_pings_per_minute)
             ),
@@ -200,45 +210,97 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         metrics.ws_disconnects.labels(reason).inc()
 
 
-async def _replay(socket: WebSocket, hub: Hub, session_id: uuid.UUID, after: int, until: int | None = None) -> int:
+class Sender:
+    """What one connection sends: one frame per websocket message, or for a client that asked for `?batch=true` the
+    frames at hand in as few messages as fit `max_chars`, one JSON frame per line (docs/api.md, "Batched framing")."""
+
+    def __init__(self, socket: WebSocket, max_chars: int | None) -> None:
+        self.socket = socket
+        self.max_chars = max_chars
+        self.loop = asyncio.get_running_loop()
+        self.sent_at = self.loop.time()  # when something was last sent (the heartbeat timer reads it)
+
+    async def send(self, frames: list[str]) -> None:
+        if not frames:
+            return
+        if self.max_chars is None:
+            for frame in frames:
+                await self.socket.send_text(frame)
+        else:
+            start, size = 0, 0
+            for end, frame in enumerate(frames):
+                if end > start and size + len(frame) > self.max_chars:  # a frame longer than the limit goes alone
+                    await self.socket.send_text("\n".join(frames[start:end]))
+                    start, size = end, 0
+                size += len(frame) + 1
+            await self.socket.send_text("\n".join(frames[start:]))
+        self.sent_at = self.loop.time()
+
+
+async def _replay(sender: Sender, hub: Hub, session_id: uuid.UUID, after: int, until: int | None = None) -> int:
     """Send stored events with seq > after (up to `until`) straight from the table; return the last seq sent."""
     sent = 0
     while until is None or after < until:
         async with hub.sessionmaker() as db:
             rows = await read_events(db, session_id, after, FETCH_PAGE)
+        frames = []
         for row in rows:
             if until is not None and row.seq > until:
                 break
-            await socket.send_text(event_frame(row))
+            frames.append(event_frame(row))
             after = row.seq
-            sent += 1
+        await sender.send(frames)
+        sent += len(frames)
         if len(rows) < FETCH_PAGE:
             break
     hub.metrics.replay_events.observe(sent)
     return after
 
 
-async def _write(socket: WebSocket, hub: Hub, subscriber: Subscriber, after: int, heartbeat: float) -> str:
-    last_sent = await _replay(socket, hub, subscriber.session_id, after)
+async def _write(sender: Sender, hub: Hub, subscriber: Subscriber, after: int) -> str:
+    """Replay, then send what the hub queues, everything pending at once: each event once, in seq order."""
+    last_sent = await _replay(sender, hub, subscriber.session_id, after)
+    queue = subscriber.queue
     while True:
-        # Not `asyncio.wait_for(queue.get())`: on Python 3.11 it can swallow the handler's cancellation when the
-        # get completes at the same moment, leaving this task running (heartbeats, no events) and the socket
-        # never closed. `asyncio.timeout` keeps an outside cancellation apart from its own, and a cancelled
-        # `get` leaves its item in the queue.
-        try:
-            async with asyncio.timeout(heartbeat):
-                seq, frame = await subscriber.queue.get()
-        except TimeoutError:
-            await socket.send_text(encode_frame(HeartbeatFrame(last_seq=last_sent)))
+        # A bare `get`, no timeout around it (the heartbeat has its own timer, `_heartbeat`): with
+        # `asyncio.wait_for(queue.get())`, Python 3.11 can swallow the handler's cancellation when the get completes
+        # at the same moment, leaving this task running and the socket never closed. A cancelled `get` leaves its
+        # item in the queue.
+        pending = [await queue.get()]
+        while not queue.empty():
+            pending.append(queue.get_nowait())
+        frames: list[str] = []
+        heartbeat_due = False
+        for item in pending:
+            if item is HEARTBEAT_DUE:
+                heartbeat_due = True
+                continue
+            seq, frame = item
+            if seq is not None:
+                if seq <= last_sent:
+                    continue  # already replayed
+                if seq > last_sent + 1:  # never expected; the table has what is missing
+                    await sender.send(frames)
+                    frames = []
+                    last_sent = await _replay(sender, hub, subscriber.session_id, last_sent, until=seq - 1)
+                last_sent = seq
+            frames.append(frame)
+        if heartbeat_due and not frames:
+            frames.append(encode_frame(HeartbeatFrame(last_seq=last_sent)))
+        await sender.send(frames)
+
+
+async def _heartbeat(sender: Sender, subscriber: Subscriber, seconds: float) -> str:
+    """One timer per connection: once nothing was sent for `seconds`, ask the writer for a heartbeat (once a period)."""
+    loop, asked_at = sender.loop, float("-inf")
+    while True:
+        due = max(sender.sent_at, asked_at) + seconds
+        if (wait := due - loop.time()) > 0:
+            await asyncio.sleep(wait)
             continue
-        if seq is not None:
-            if seq <= last_sent:
-                continue  # already replayed
-            if seq > last_sent + 1:  # never expected; the table has what is missing
-                last_sent = await _replay(socket, hub, subscriber.session_id, last_sent, until=seq - 1)
-        await socket.send_text(frame)
-        if seq is not None:
-            last_sent = seq
+        asked_at = loop.time()
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue holds frames to send: no heartbeat needed
+            subscriber.queue.put_nowait(HEARTBEAT_DUE)
 
 
 async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int, max_pings_per_minute: int) -> str:

@@ -14,10 +14,10 @@ from sqlalchemy import text
 from deliberation.app import create_app
 from deliberation.db.base import utcnow
 from deliberation.realtime.hub import Subscriber
-from deliberation.realtime.routes import _write
+from deliberation.realtime.routes import Sender, _write
 from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
-from tests.live import connect, live_server, receive, receive_events, refused_upgrade
+from tests.live import connect, live_server, receive, receive_events, receive_message, refused_upgrade
 from tests.realtime.frames import checked
 
 
@@ -123,7 +123,7 @@ async def test_the_stream_writer_never_loses_a_cancellation(server, committed):
     session, _ = await member_session(committed)
     for _ in range(20):
         subscriber = Subscriber(session.id, uuid.uuid4(), "A", "token hash", queue_size=10)
-        writer = asyncio.create_task(_write(Recorder(), server.app.state.hub, subscriber, 0, heartbeat=60))
+        writer = asyncio.create_task(_write(Sender(Recorder(), None), server.app.state.hub, subscriber, 0))
         async with asyncio.timeout(10):
             while not subscriber.queue._getters:  # the writer waits for its next frame
                 await asyncio.sleep(0.001)
@@ -149,7 +149,7 @@ async def test_pings_at_a_sane_rate_are_answered_and_events_keep_coming(server, 
 
 
 async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_order(server, committed):
-    """Writers commit concurrently while clients drop off and resume at random points."""
+    """Writers commit concurrently while clients, batching or not, drop off and resume at random points."""
     session, token = await member_session(committed)
     writers, per_writer, clients = 8, 25, 6
     total = writers * per_writer
@@ -160,22 +160,63 @@ async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_o
             await server.write_events(session.id, 1)
             await asyncio.sleep(rng.random() / 200)
 
-    async def client() -> list[int]:
+    async def client(batch: bool) -> list[int]:
         seen: list[int] = []
         while len(seen) < total:
-            socket, _ = await connect(server, session.id, token, after=seen[-1] if seen else 0)
+            socket, _ = await connect(server, session.id, token, after=seen[-1] if seen else 0, batch=batch)
             for _ in range(rng.randint(1, 60)):
-                frame = await receive(socket, 20)
-                if frame["type"] == "event":
-                    seen.append(frame["seq"])
-                    if len(seen) == total:
-                        break
+                seen += [frame["seq"] for frame in await receive_message(socket, 20) if frame["type"] == "event"]
+                if len(seen) >= total:
+                    break
             socket.transport.abort()  # the train enters a tunnel: the connection just drops
         return seen
 
-    results = await asyncio.gather(*(client() for _ in range(clients)), *(writer() for _ in range(writers)))
+    half = [client(batch=n % 2 == 0) for n in range(clients)]  # half the clients batch
+    results = await asyncio.gather(*half, *(writer() for _ in range(writers)))
     for seen in results[:clients]:
         assert seen == list(range(1, total + 1))
+
+
+async def test_a_batching_client_gets_pending_frames_in_one_message_and_others_one_frame_per_message(server, committed):
+    """`?batch=true`: what is pending goes in one message, a frame per line; every event still once, in order."""
+    session, token = await member_session(committed)
+    batching, hello = await connect(server, session.id, token, batch=True)
+    plain, _ = await connect(server, session.id, token)
+    writers, per_writer = 8, 25
+    total = writers * per_writer
+    async with batching, plain:
+        await asyncio.gather(*(server.write_events(session.id, per_writer) for _ in range(writers)))
+        messages: list[list[dict]] = []
+        while sum(frame["type"] == "event" for message in messages for frame in message) < total:
+            messages.append(await receive_message(batching))
+        events = [frame["seq"] for message in messages for frame in message if frame["type"] == "event"]
+        assert events == list(range(hello["last_seq"] + 1, total + 1))
+        assert max(len(message) for message in messages) > 1  # the writers outran the stream: batches formed
+        seen = []
+        while len(seen) < total:
+            text = await asyncio.wait_for(plain.recv(), 10)
+            assert "\n" not in text  # one frame per message for a client that did not ask
+            if (frame := checked(text))["type"] == "event":
+                seen.append(frame["seq"])
+        assert seen == events
+
+
+async def test_a_heartbeat_comes_on_an_idle_stream_batching_or_not(committed_database_url, committed):
+    settings = Settings(database_url=committed_database_url, ws_heartbeat_seconds=0.3)
+    session, token = await member_session(committed)
+    async with live_server(settings) as server:
+        batching, _ = await connect(server, session.id, token, batch=True)
+        plain, _ = await connect(server, session.id, token)
+        async with batching, plain:
+            await server.write_events(session.id, 2)
+            for stream in (batching, plain):
+                heartbeats = []
+                while len(heartbeats) < 2:  # once quiet, a heartbeat each period, saying the last seq sent
+                    frames = await receive_message(stream, timeout=5)
+                    if frames[0]["type"] == "heartbeat":
+                        assert len(frames) == 1
+                        heartbeats.append(frames[0])
+                assert heartbeats == [{"type": "heartbeat", "last_seq": 2}] * 2
 
 
 async def test_events_over_http_for_polling_clients(server, committed):
@@ -370,6 +411,8 @@ async def test_a_query_parameter_the_stream_does_not_take_or_takes_twice_is_400_
         ("afterr=0&ticket=x", ["afterr"]),  # a typo must not pass as the default (only new events)
         ("after=0&after=5", ["after"]),  # which one would count?
         ("x=1&after=0&after=0", ["x", "after"]),
+        ("batch=yes", ["batch"]),  # true or false only
+        ("batch=true&batch=false", ["batch"]),
     ]:
         url = f"{server.live_url(session.id)}?{query}"
         status, content_type, problem = await refused_upgrade(url, additional_headers=bearer(token))
