@@ -160,8 +160,23 @@ async def api_token(web_server, email: str) -> str:
         return answer.json()["access_token"]
 
 
+# Counts the frames (lines) of every message the page's websockets receive; live.js asks for `batch=true`.
+COUNT_FRAMES = """
+window.framesPerMessage = [];
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (message) => window.framesPerMessage.push(message.data.split("\\n").length));
+  }
+};
+"""
+
+
 async def test_after_a_cut_websocket_every_post_is_shown_once_in_its_place(open_page, web_server):
     ana, ana_email = await member(open_page, "Ana")
+    await ana.add_init_script(COUNT_FRAMES)
+    await ana.reload()
+    await live(ana)
     token = await api_token(web_server, ana_email)
     thread_id = ana.url.rsplit("/", 1)[1]
     headers = {"authorization": f"Bearer {token}"}
@@ -178,6 +193,7 @@ async def test_after_a_cut_websocket_every_post_is_shown_once_in_its_place(open_
                 posted.append(answer.json()["id"])
         last_seq = (await api.get(f"/api/sessions/{thread['session_id']}")).json()["last_seq"]
         await expect(ana.locator("html")).to_have_attribute("data-live-seq", str(last_seq), timeout=20_000)
+        assert max(await ana.evaluate("window.framesPerMessage")) > 1  # each resume's replay came batched
         tree = (await api.get(f"/api/threads/{thread_id}/posts", params={"limit": 100})).json()["items"]
 
     expected: list[tuple[str, str | None]] = []

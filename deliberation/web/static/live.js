@@ -16,6 +16,7 @@
 // from the old element into the new one, so a form being typed into is never touched; `data-live-keep="edited"`
 // keeps one only once something in it was changed (or has the focus), else the fresh copy replaces it. After a
 // drop the stream reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
+// It asks for `batch=true`: the frames pending at once come in one message, one per line (docs/api.md).
 //
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
 // change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
@@ -170,15 +171,19 @@ export function start(config) {
   function connect() {
     status("connecting");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const current = new WebSocket(`${scheme}//${location.host}/api/sessions/${config.session}/live?after=${last}`);
+    const url = `${scheme}//${location.host}/api/sessions/${config.session}/live?after=${last}&batch=true`;
+    const current = new WebSocket(url);
     socket = current;
     current.onopen = () => {
       attempt = 0;
       status("open");
     };
     current.onmessage = (message) => {
-      const frame = JSON.parse(message.data);
-      queue = queue.then(() => (socket === current ? handle(frame) : undefined)).catch(() => undefined);
+      // `batch=true`: the frames pending at once come in one message, one JSON frame per line.
+      for (const line of message.data.split("\n")) {
+        const frame = JSON.parse(line);
+        queue = queue.then(() => (socket === current ? handle(frame) : undefined)).catch(() => undefined);
+      }
     };
     current.onclose = (event) => {
       if (socket !== current) return;
