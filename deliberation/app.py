@@ -194,15 +194,16 @@ def create_app(
             ),
         ),
         # Background workers only run on an engine the app owns (not on a test's rolled-back connection).
-        state=State(
-            {
-                "settings": settings,
-                "metrics": Metrics(),
-                "clock": utcnow,
-                "background_workers": sessionmaker is None,
-                "audit_verify": VerifyCache(settings.audit_verify_cache_seconds),
-            }
-        ),
+        state=State({"settings": settings, "background_workers": sessionmaker is None}),
     )
-    app.state.readiness = {"database": database_check(app)}
+    reset_state(app)
     return app
+
+
+def reset_state(app: Litestar) -> None:
+    """What an app holds before its first start: no metrics counted yet, the real clock, an empty audit cache
+    (tests that reuse one app for many tests reset it with this)."""
+    app.state.metrics = Metrics()
+    app.state.clock = utcnow
+    app.state.audit_verify = VerifyCache(app.state.settings.audit_verify_cache_seconds)
+    app.state.readiness = {"database": database_check(app)}

@@ -25,7 +25,7 @@ from litestar import Litestar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from deliberation.app import create_app
+from deliberation.app import create_app, reset_state
 from deliberation.db import migrate
 from deliberation.db.embedded import EmbeddedPostgres
 from deliberation.db.engine import create_engine, create_sessionmaker
@@ -172,9 +172,37 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
 
+class CurrentSessionmaker:
+    """Stands for the running test's sessionmaker, so one app (building one takes about a second) serves every
+    test with the same settings: `app` points it at the test's rolled-back connection."""
+
+    def __init__(self) -> None:
+        self.current: async_sessionmaker[AsyncSession] | None = None
+
+    def __call__(self, **options) -> AsyncSession:
+        return self.current(**options)
+
+    def configure(self, **options) -> None:
+        self.current.configure(**options)
+
+
+@pytest.fixture(scope="session")
+def apps() -> dict[Settings, tuple[Litestar, CurrentSessionmaker]]:
+    """The apps built so far, by their settings."""
+    return {}
+
+
 @pytest.fixture
-def app(settings: Settings, sessionmaker) -> Litestar:
-    return create_app(settings, sessionmaker=sessionmaker)
+def app(settings: Settings, sessionmaker, apps) -> Iterator[Litestar]:
+    """An app on the test's rolled-back connection, as it is after `create_app` (its state is reset here)."""
+    if settings not in apps:
+        current = CurrentSessionmaker()
+        apps[settings] = (create_app(settings, sessionmaker=current), current)
+    app, current = apps[settings]
+    current.current = sessionmaker
+    reset_state(app)
+    yield app
+    current.current = None
 
 
 @asynccontextmanager
