@@ -81,6 +81,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_reply_depth: PositiveInt = 200  # depth of the deepest reply (top-level posts are depth 0); deeper is 422
     post_rate_per_minute: PositiveInt = 30  # posts (replies included) per user within a minute; the next is 429
     max_posts_per_page: PositiveInt = 2000  # posts (replies included) of a tree page; always at least one root
+    thread_page_roots: PositiveInt = 50  # top-level posts (with their replies) a thread's web page shows at once
     board_posts: Annotated[int, msgspec.Meta(gt=0, le=50)] = 4  # latest posts on the live board, newest first
     markdown_cache_entries: PositiveInt = 20_000  # rendered post texts each process keeps (the pages reuse them)
 

@@ -21,7 +21,7 @@ from deliberation.db.engine import read_snapshot
 from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from deliberation.forum.access import NOT_A_MEMBER, is_moderator, require_member
 from deliberation.forum.models import Session, SessionMember, Thread
-from deliberation.pagination import Int32, Seq, decode_cursor, keyset_page, paginate
+from deliberation.pagination import Int32, Seq, decode_cursor, encode_cursor, keyset_page, paginate
 from deliberation.realtime.events import as_of_seq, emit
 from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread_as_member
@@ -395,6 +395,17 @@ async def list_posts(
         else:
             nodes[post.parent_id].replies.append(out)  # type: ignore[union-attr]
     return PostPage(items=items, next_cursor=next_cursor, as_of_seq=seq)
+
+
+async def page_of_post(db: AsyncSession, post_id: uuid.UUID, *, sort: SortName) -> tuple[uuid.UUID, str]:
+    """Where a post is in the pages of `list_posts`: its thread, and the cursor whose page begins with the post's
+    top-level post in `sort` order (404 for no such post)."""
+    async with db.begin():
+        post = await get_post_or_404(db, post_id)
+        root = post if post.parent_id is None else await db.get_one(Post, post.root_id)
+    # A cursor names the last root before a page: one seq short of the root (oldest, top) or beyond it (newest).
+    sort_key, score, seq = _post_cursor(sort, root)
+    return post.thread_id, encode_cursor(sort_key, score, seq + 1 if sort == "newest" else seq - 1)
 
 
 async def latest_posts(

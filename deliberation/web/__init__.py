@@ -27,10 +27,11 @@ from deliberation import i18n
 from deliberation.errors import DomainError, Problem
 from deliberation.security import NON_PAGE_PREFIXES
 from deliberation.settings import Settings
-from deliberation.web.markdown import render_markdown
+from deliberation.web.markdown import first_line, render_markdown
 from deliberation.web.page import CSRF_FIELD, CSRF_HEADER, CSRFRejected, LoginRequired, csrf_valid, provide_page
 from deliberation.web.page import request_language as _request_language
 from deliberation.web.routes import ROUTES
+from deliberation.web.routes.threads import post_path
 
 log = logging.getLogger("deliberation.web")
 
@@ -50,6 +51,9 @@ def template_config(settings: Settings) -> TemplateConfig:
     # `{{ post.body|markdown }}`: user text, sanitized. The same text always renders the same, so the posts of a
     # busy thread are rendered once per process rather than on every view of its page.
     environment.filters["markdown"] = functools.lru_cache(maxsize=settings.markdown_cache_entries)(render_markdown)
+    # `{{ parent.body|first_line }}`: what a reply quotes of the post it answers, as plain text (cached alike).
+    environment.filters["first_line"] = functools.lru_cache(maxsize=settings.markdown_cache_entries)(first_line)
+    environment.globals["post_path"] = post_path  # a post's permalink: the page of its thread that holds it
     environment.policies["ext.i18n.trimmed"] = True  # `{% trans %}` blocks are one line each in the catalogs
     environment.install_null_translations(newstyle=True)  # every page passes its own gettext (page.render)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))

@@ -11,6 +11,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+FIRST_LINE_CHARS = 80
+
 TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr"}
 ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -24,3 +26,13 @@ def render_markdown(text: str) -> Markup:
     html = _markdown.render(text)
     safe = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL)
     return Markup(safe)  # noqa: S704 (sanitized by nh3 just above)
+
+
+def first_line(text: str) -> str:
+    """The first line of a Markdown text that has words, as plain text (its markup dropped), shortened to
+    FIRST_LINE_CHARS: what a reply quotes of the post it answers."""
+    for line in text.splitlines():
+        words = " ".join(Markup(_markdown.render(line)).striptags().split())  # noqa: S704 (tags stripped: text)
+        if words:
+            return words if len(words) <= FIRST_LINE_CHARS else words[: FIRST_LINE_CHARS - 1] + "…"
+    return ""

@@ -3,17 +3,21 @@ or alone: `python -m tests.bench.thread_page [--posts 2000] [--rounds 8] [--read
 
 Loads the demo forum into a fresh database, writes the posts through the service (top-level posts, each with a
 chain of replies 4 deep, Markdown in every body), starts `deliberation serve` and measures, for its moderator
-(every control drawn):
+(every control drawn), the thread's page (its first `DELIBERATION_THREAD_PAGE_ROOTS` top-level posts with their
+replies; `--roots` sets it, 100000 draws the whole thread on one page as before paging):
 
-- the server's time for the whole page over HTTP: p50 / p95 of `rounds` GETs one at a time, then with `readers`
+- the server's time for the page over HTTP: p50 / p95 of `rounds` GETs one at a time, then with `readers`
   concurrent readers; the first GET is reported alone (a process's first view renders every post's Markdown);
 - its size in bytes;
 - in Chromium: `domInteractive`, `load`, the total blocking time (long tasks beyond 50 ms, until `load`), the live
-  stream open, and how long a `Reply` click on a post in the middle takes to show its composer.
+  stream open, how long a `Reply` click on a post in the middle takes to show its composer, and how long
+  `More posts` takes to bring the next page into the list (when there is one);
+- axe (as tests/web does) on the thread page, with the next page brought in, and on the session's moderation page.
 
-Raw baselines in the same run: the same posts as JSON from the API (`GET /api/threads/{id}/posts`, every page),
-one reader at a time, for the server; for the browser, a static HTML page of the same posts (authors, times,
-rendered bodies, the same nesting and stylesheet; no controls, no script) from a plain file server.
+Raw baselines in the same run: the same posts as JSON from the API (`GET /api/threads/{id}/posts` with the page's
+number of top-level posts), one reader at a time, for the server; for the browser, a static HTML page of the same
+posts (authors, times, rendered bodies, the same nesting and stylesheet; no controls, no script) from a plain
+file server.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from deliberation.threads.schemas import PostIn
 from deliberation.web.markdown import render_markdown
 from tests.bench.harness import Row
 from tests.bench.infra import Service, bench_database, free_port
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, check_axe
 
 CODE = "1.2.1"
 READER = "moderator@demo.example.org"
@@ -108,20 +112,22 @@ async def timed_gets(client: httpx.AsyncClient, paths: list[str], rounds: int) -
     return times, size
 
 
-async def api_pages(client: httpx.AsyncClient, thread_id: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """The API paths that read the whole thread (200 top-level posts a page), and its tree."""
+async def api_pages(client: httpx.AsyncClient, thread_id: str, roots: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """The API paths that read what the thread's page shows (its first `roots` top-level posts, 200 a page), and
+    their tree."""
     paths, items, cursor = [], [], None
     while True:
-        path = f"/api/threads/{thread_id}/posts?limit=200" + (f"&cursor={cursor}" if cursor else "")
+        limit = min(200, roots - len(items))
+        path = f"/api/threads/{thread_id}/posts?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
         page = (await client.get(path)).raise_for_status().json()
         paths.append(path)
         items += page["items"]
         cursor = page["next_cursor"]
-        if not cursor:
+        if not cursor or len(items) >= roots:
             return paths, items
 
 
-async def server_times(base: str, path: str, thread_id: str, token: str, rounds: int, readers: int) -> dict:
+async def server_times(base: str, path: str, thread_id: str, token: str, rounds: int, readers: int, roots: int) -> dict:
     cookies, bearer = {SESSION_COOKIE: token}, {"authorization": f"Bearer {token}"}
     figures: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=600) as client:
@@ -137,7 +143,7 @@ async def server_times(base: str, path: str, thread_id: str, token: str, rounds:
         figures.update({f"{readers}_readers_{key}_ms": value for key, value in percentiles(merged).items()})
         figures[f"{readers}_readers_pages_per_s"] = len(merged) / elapsed
     async with httpx.AsyncClient(base_url=base, headers=bearer, timeout=600) as client:
-        paths, items = await api_pages(client, thread_id)
+        paths, items = await api_pages(client, thread_id, roots)
         times, figures["api_bytes"] = await timed_gets(client, paths, rounds)
         figures.update({f"api_{key}_ms": value for key, value in percentiles(times).items()})
     figures["tree"] = items
@@ -208,6 +214,7 @@ async def open_in_browser(browser: Browser, url: str, cookie: dict | None) -> tu
 
 
 async def browser_times(base: str, path: str, token: str, raw_url: str) -> tuple[dict, dict]:
+    """The figures in Chromium (see the module's docstring), axe checked on the way."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -225,19 +232,33 @@ async def browser_times(base: str, path: str, token: str, raw_url: str) -> tuple
             await middle.get_by_text("Reply", exact=True).click()
             await middle.get_by_label("Your reply").wait_for(state="visible")
             figures["reply_click_ms"] = (time.perf_counter() - started) * 1000
+            page.problems = []  # what check_axe also asserts: no console error on the page
+            page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
+            more = page.get_by_role("link", name="More posts")
+            if await more.count():
+                await more.scroll_into_view_if_needed()
+                started = time.perf_counter()
+                await more.click()
+                await page.locator(f"li[id^=post-] >> nth={figures['posts_shown']}").wait_for(state="attached")
+                figures["more_click_ms"] = (time.perf_counter() - started) * 1000
+                figures["posts_after_more"] = await page.locator("li[id^=post-]").count()
+            await check_axe(page)
+            await page.goto(f"{base}/sessions/{CODE}/moderation", wait_until="load", timeout=600_000)
+            await check_axe(page)
         finally:
             await browser.close()
     return figures, baseline
 
 
-def measure(total: int, rounds: int, readers: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def measure(total: int, rounds: int, readers: int, roots: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The thread page's figures and its baselines' (see the module's docstring)."""
     with bench_database() as url:
         path, thread_id, token = asyncio.run(prepare(url, total))
         port = free_port()
-        service = Service(url, port=port, public_url=f"http://127.0.0.1:{port}").wait_ready()
+        public_url = f"http://127.0.0.1:{port}"
+        service = Service(url, port=port, public_url=public_url, thread_page_roots=roots).wait_ready()
         try:
-            server = asyncio.run(server_times(service.base, path, thread_id, token, rounds, readers))
+            server = asyncio.run(server_times(service.base, path, thread_id, token, rounds, readers, roots))
             with tempfile.TemporaryDirectory() as directory:
                 raw = raw_page(server.pop("tree"), f"{service.base}/static/style.css")
                 Path(directory, "raw.html").write_text(raw)
@@ -258,7 +279,7 @@ def measure(total: int, rounds: int, readers: int) -> tuple[dict[str, Any], dict
 
 def scenario(total: int, rounds: int, readers: int = 10) -> Row:
     """Scenario 11 of `python -m tests.bench`: the ratio is the page's time to interactive over the raw page's."""
-    figures, baseline = measure(total, rounds, readers)
+    figures, baseline = measure(total, rounds, readers, Settings().thread_page_roots)
     keep = ("server_p50_ms", "server_p95_ms", f"{readers}_readers_p95_ms", "html_bytes", "interactive_ms")
     return Row(
         f"11 thread page of {total} posts in Chromium",
@@ -274,9 +295,10 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--readers", type=int, default=10)
+    parser.add_argument("--roots", type=int, default=Settings().thread_page_roots, help="top-level posts a page shows")
     arguments = parser.parse_args()
-    figures, baseline = measure(arguments.posts, arguments.rounds, arguments.readers)
-    print(f"thread page, {arguments.posts} posts")
+    figures, baseline = measure(arguments.posts, arguments.rounds, arguments.readers, arguments.roots)
+    print(f"thread page, {arguments.posts} posts, {arguments.roots} top-level posts a page")
     for key, value in figures.items():
         print(f"  {key:26} {value:12.1f}")
     print("raw baselines")

@@ -118,7 +118,7 @@ async def test_members_vote_see_the_stale_marker_and_the_chart_per_actor_type(op
     source = card.get_by_role("link", name="Post by Ana Academia")
     assert (
         await source.get_attribute("href")
-        == f"/sessions/{session.code}/threads/{sources[0].thread_id}#post-{sources[0].id}"
+        == f"/sessions/{session.code}/threads/{sources[0].thread_id}?post={sources[0].id}#post-{sources[0].id}"
     )
     await expect(card.get_by_text("0 of 4 have voted")).to_be_visible()
     await check_axe(ana)

@@ -64,7 +64,7 @@ MATRIX = [
     ("GET", "/sessions/{code}/posts/{post_id}/flag", "303> 404 404 404"),
     ("GET", "/sessions/{code}/posts/{post_id}/moderation", "303> 200 404 200"),
     ("POST", "/sessions/{code}/posts/{post_id}/edit", "303> 422 422 422"),
-    ("POST", "/sessions/{code}/posts/{post_id}/reactions", "303> 404 404 404"),
+    ("POST", "/sessions/{code}/reactions", "303> 404 404 404"),  # no `reaction` naming a post
     ("POST", "/sessions/{code}/posts/{post_id}/flag", "303> 422 422 422"),
     ("POST", "/sessions/{code}/posts/{post_id}/moderation", "303> 404 404 404"),
     ("GET", "/sessions/{code}/moderation", "303> 404 404 200"),

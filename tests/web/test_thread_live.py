@@ -260,7 +260,7 @@ async def test_a_permalink_opens_its_thread_at_the_post_with_its_branch_open(ope
     await write(ana, f"Root {tag}")
     await reply(ana, f"Root {tag}", f"Answer {tag}")
     link = await post(ana, f"Answer {tag}").get_by_role("link", name=re.compile(r"\d")).get_attribute("href")
-    assert link.startswith("#post-")
+    assert re.fullmatch(r"\?post=([0-9a-f-]{36})#post-\1", link)  # its page of the thread, scrolled to it
     other = await moderator(open_page, viewport=PHONE)
     await other.goto(ana.url + link)
     await expect(post(other, f"Answer {tag}")).to_be_in_viewport()

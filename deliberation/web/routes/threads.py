@@ -1,8 +1,11 @@
 """A guiding question's thread, live (`/sessions/{code}/threads/{thread_id}`), its post fragments and its forms.
 
-Every post is drawn by the macro of `threads/post.html`, on the page and as the fragment `static/live.js` fetches
-when an event names the post (`/sessions/{code}/posts/{post_id}`), so a live update looks exactly like a reload.
-A post carries its reactions form and links to its other forms (`Reply`, `Edit`, `Flag`, `Moderate`): each is a
+The page shows `DELIBERATION_THREAD_PAGE_ROOTS` top-level posts with their replies; `More posts` is the next page
+(`?after=`, whose posts live.js brings into the list), and `?post=` the page that begins with a post's top-level
+post (its permalink). Every post is drawn by the macro of `threads/post.html`, on the page and as the fragment
+`static/live.js` fetches when an event names the post (`/sessions/{code}/posts/{post_id}`), so a live update looks
+exactly like a reload. A post's reaction buttons belong to the page's one form (`POST /sessions/{code}/reactions`,
+each button naming its post) and it links to its other forms (`Reply`, `Edit`, `Flag`, `Moderate`): each is a
 small page of its own (`GET /sessions/{code}/posts/{post_id}/reply`, ...), which live.js fetches to show the form
 in the post, so a thread of thousands of posts does not carry thousands of forms.
 A form answers 303 back to the thread (to the post) or, sent in place by live.js (`X-Live-Submit`), 204: the
@@ -45,6 +48,7 @@ from deliberation.web.routes.forum import session_by_code
 FormAnswer = Template | Redirect | Response[None]
 SORTS = ("oldest", "newest", "top")
 COLLAPSE_OVER = 20  # a subtree of more replies than this starts collapsed (its count shown)
+MORE, EARLIER = "more-posts", "earlier-posts"  # the ids of `More posts` and `« From the first post` on the page
 LIVE_SUBMIT = "x-live-submit"
 
 
@@ -66,9 +70,19 @@ def viewer_of(page: Page, session: SessionOut) -> Viewer:
     )
 
 
-def first_line(text: str) -> str:
-    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return line if len(line) <= 80 else line[:79] + "…"
+def above(items: list[PostOut], target: uuid.UUID | None) -> set[uuid.UUID]:
+    """The posts above `target` in the tree (the collapsed branches a permalink to it opens)."""
+    chain: list[uuid.UUID] = []
+
+    def find(level: list[PostOut]) -> bool:
+        for item in level:
+            chain.append(item.id)
+            if item.id == target or find(item.replies or []):
+                return True
+            chain.pop()
+        return False
+
+    return set(chain[:-1]) if target and find(items) else set()
 
 
 def subtree_sizes(items: list[PostOut]) -> dict[uuid.UUID, int]:
@@ -139,9 +153,9 @@ def post_context(page: Page, session: SessionOut, viewer: Viewer, locked: bool) 
         "session": session,
         "viewer": viewer,
         "when": page.datetime,
-        "first_line": first_line,
         "collapse_over": COLLAPSE_OVER,
         "sizes": {},
+        "opened": set(),
         "tools": post_tools(page, session, viewer, locked),
         "reactions": [
             ("agree", page.gettext("Agree")),
@@ -155,24 +169,32 @@ def post_context(page: Page, session: SessionOut, viewer: Viewer, locked: bool) 
 
 
 def live_config(page: Page, session: SessionOut, thread: ThreadOut, sort: str, as_of: int) -> dict[str, Any]:
-    """What live.js follows on the thread page: each event of this thread fetches its post or the counter."""
+    """What live.js follows on the thread page: each event of this thread fetches its post or the counter.
+
+    A reply goes under its parent when the parent is on the page (else it comes with its parent's page); a new
+    top-level post goes where the sort puts it (first for Newest, else last) once the page shows that end of the
+    list: while `More posts` (or, for Newest, `« From the first post`) is there, it is announced and comes with
+    its page."""
     code = session.code
     post = f"/sessions/{code}/posts/{{id}}"
     same_thread = {"thread_id": str(thread.id)}
     summary = f"/sessions/{code}/threads/{thread.id}/summary"
     counter = {"when": same_thread, "fragment": summary}
-    created = {
-        "when": same_thread,
+    announce = page.gettext("New post by %(name)s", name="{author.display_name}")
+    reply = {"when": same_thread, "fragment": post, "insert": {"into": ["replies-{parent_id}"]}, "announce": announce}
+    newest = sort == "newest"
+    top_level = {
+        "when": same_thread | {"parent_id": None},
         "fragment": post,
-        "insert": {"into": ["replies-{parent_id}", "posts"], "at": "start" if sort == "newest" else "end"},
-        "announce": page.gettext("New post by %(name)s", name="{author.display_name}"),
+        "insert": {"into": ["posts"], "at": "start" if newest else "end", "unless": EARLIER if newest else MORE},
+        "announce": announce,
     }
     changed = {"when": same_thread, "fragment": post}
     return {
         "session": str(session.id),
         "after": as_of,
         "events": {
-            "post.created": [created, counter],
+            "post.created": [reply, top_level, counter],
             "post.deleted": [changed, counter],
             **{name: changed for name in ("post.updated", "post.hidden", "post.unhidden", "reactions.updated")},
             "thread.updated": {"when": {"id": str(thread.id)}, "fragment": summary},
@@ -225,8 +247,16 @@ async def post_of(page: Page, db: DB, code: str, post_id: uuid.UUID) -> tuple[Se
 
 
 async def thread_context(
-    page: Page, db: DB, session: SessionOut, thread: ThreadOut, sort: str, after: str | None
+    page: Page,
+    db: DB,
+    session: SessionOut,
+    thread: ThreadOut,
+    sort: str,
+    after: str | None,
+    target: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """The page of the thread's top-level posts after the cursor `after` (the first page without it), the
+    branches around `target` open."""
     viewer = viewer_of(page, session)
     # The seq is read before the posts: an event between the two is applied again, which changes nothing
     # (live.js fetches the post's current fragment and swaps it by id).
@@ -237,7 +267,7 @@ async def thread_context(
         page.user,
         sort=sort,
         cursor=after or None,
-        limit=100_000,
+        limit=page.settings.thread_page_roots,
         max_posts=page.settings.max_posts_per_page,
     )
     return {
@@ -247,7 +277,9 @@ async def thread_context(
         "thread_body": render_markdown(thread.body),
         "items": listing.items,
         "next_cursor": listing.next_cursor,
+        "partial": bool(after),  # earlier top-level posts are not on this page
         "sizes": subtree_sizes(listing.items),
+        "opened": above(listing.items, target),
         "sort": sort,
         "sorts": SORTS,
         "live": live_config(page, session, thread, sort, as_of) if viewer.member or page.user.is_admin else None,
@@ -270,11 +302,17 @@ async def thread_page(
     thread_id: FromPath[uuid.UUID],
     sort: FromQuery[str] = "oldest",
     after: FromQuery[str | None] = None,
+    post: FromQuery[uuid.UUID | None] = None,
 ) -> Template:
-    """The question, its reply tree in the chosen sort, the composer; live for members."""
+    """The question, a page of its reply tree in the chosen sort (`after` a cursor, or from the top-level post of
+    `post`), the composer; live for members."""
     session, thread = await thread_of(page, db, code, thread_id)
     sort = sort if sort in SORTS else "oldest"
-    context = await thread_context(page, db, session, thread, sort, after)
+    if post is not None:
+        post_thread, after = await posts.page_of_post(db, post, sort=sort)
+        if post_thread != thread.id:
+            raise NotFound("No such post in this thread.")
+    context = await thread_context(page, db, session, thread, sort, after, post)
     return page.render("threads/thread.html", **context)
 
 
@@ -412,7 +450,13 @@ async def submit(
 
 
 def thread_path(session: SessionOut, thread_id: uuid.UUID, post_id: uuid.UUID | None = None) -> str:
-    return f"/sessions/{session.code}/threads/{thread_id}" + (f"#post-{post_id}" if post_id else "")
+    """The thread's page, or (`post_id`) its page that holds the post, scrolled to it."""
+    return post_path(session.code, thread_id, post_id) if post_id else f"/sessions/{session.code}/threads/{thread_id}"
+
+
+def post_path(code: str, thread_id: uuid.UUID, post_id: uuid.UUID) -> str:
+    """A post's permalink: the page of its thread that holds it, scrolled to it (templates: `post_path(...)`)."""
+    return f"/sessions/{code}/threads/{thread_id}?post={post_id}#post-{post_id}"
 
 
 @post("/sessions/{code:str}/threads/{thread_id:uuid}/posts", name="thread-post")
@@ -449,15 +493,22 @@ async def edit_post(page: WebPage, db: DB, code: FromPath[str], post_id: FromPat
     return await submit(page, db, session, thread, f"edit:{post_id}", values, "body", save)
 
 
-@post("/sessions/{code:str}/posts/{post_id:uuid}/reactions", name="post-react")
-async def react(page: WebPage, db: DB, code: FromPath[str], post_id: FromPath[uuid.UUID]) -> FormAnswer:
-    """`Agree` / `Disagree` / `Insightful`: each button adds the reaction, or takes it back when pressed."""
-    session, thread, _ = await post_of(page, db, code, post_id)
-    kind, _, change = (await page.form()).get("reaction", "").partition(":")
+@post("/sessions/{code:str}/reactions", name="post-react")
+async def react(page: WebPage, db: DB, code: FromPath[str]) -> FormAnswer:
+    """`Agree` / `Disagree` / `Insightful` (the thread page's one reactions form): the button's `reaction` is
+    `{post_id}:{kind}:add`, or `:remove` when pressed (the reaction taken back)."""
+    page.user  # noqa: B018 (anonymous people are sent to `Log in` first)
+    post_id, _, reaction = (await page.form()).get("reaction", "").partition(":")
+    kind, _, change = reaction.partition(":")
+    try:
+        subject = uuid.UUID(post_id)
+    except ValueError:
+        raise NotFound("No such post.") from None
     if kind not in ("agree", "disagree", "insightful") or change not in ("add", "remove"):
         raise NotFound("No such reaction.")
-    await posts.set_reaction(db, post_id, page.user, kind, present=change == "add")  # type: ignore[arg-type]
-    return done(page, thread_path(session, thread.id, post_id))
+    session, thread, _ = await post_of(page, db, code, subject)
+    await posts.set_reaction(db, subject, page.user, kind, present=change == "add")  # type: ignore[arg-type]
+    return done(page, thread_path(session, thread.id, subject))
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag")

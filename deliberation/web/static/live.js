@@ -12,7 +12,9 @@
 //
 // Each event (seq > the last applied, in order, one at a time) fetches its fragment (HTML of one element with an
 // id, rendered by the same template as the page) and swaps it for the element with that id, or inserts it where
-// `insert` says. Elements marked `data-live-keep` (forms, lists of replies that update on their own) are moved
+// `insert` says: into the first `into` whose fields the event has (none: the rule is skipped; not on the page:
+// nothing to do, the element comes with the part of the page that holds it), at its `start` or `end`; while the
+// element `unless` names is on the page (`More posts`: that end of the list is not loaded) it is only announced. Elements marked `data-live-keep` (forms, lists of replies that update on their own) are moved
 // from the old element into the new one, so a form being typed into is never touched; `data-live-keep="edited"`
 // keeps one only once something in it was changed (or has the focus), else the fresh copy replaces it. After a
 // drop the stream reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
@@ -21,6 +23,14 @@
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
 // change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
 // replaces the form. Without JavaScript they are ordinary forms (POST, then redirect).
+//
+// A link marked `data-live-more="<list id>"` (`More posts`, in an element with an id) brings the list's next part
+// from the page it links to: the items of that page's list that are not here yet are appended, and its own
+// `More posts` element (or none, at the end) replaces this one. It waits its turn behind the events being applied,
+// and the events after it apply to what it brought, so nothing is missed. Without JavaScript the link opens that page.
+//
+// A permalink (`?post=<id>#post-<id>`) to a post on the page scrolls to it (every collapsed branch around it
+// opened); a `#post-<id>` not on the page loads the page that holds it (`?post=`).
 //
 // A link marked `data-live-form="<name>"` (a post's `Reply`, `Edit`, ...) brings the form of the page it links to
 // into the slot of its article (`data-live-slot`, kept by live updates) instead of going there; using it again
@@ -45,6 +55,13 @@ function fill(template, data) {
 
 function matches(when, data) {
   return Object.entries(when || {}).every(([key, value]) => field(data, key) === value);
+}
+
+// Events, and lists' next parts, are applied one at a time, in the order they came.
+let queue = Promise.resolve();
+function enqueue(task) {
+  queue = queue.then(task).catch(() => undefined);
+  return queue;
 }
 
 function parse(html) {
@@ -101,7 +118,6 @@ export function start(config) {
   let attempt = 0;
   let socket = null;
   let stopped = false;
-  let queue = Promise.resolve();
   const element = (id) => (id ? document.getElementById(id) : null);
   const status = (state) => {
     root.dataset.live = state; // "connecting", "open", "closed", "refused"
@@ -112,6 +128,12 @@ export function start(config) {
   async function apply(rule, data) {
     const url = rule.fragment && fill(rule.fragment, data);
     if (!url) return;
+    let into = null;
+    if (rule.insert) {
+      const name = (rule.insert.into || []).map((template) => fill(template, data)).find(Boolean);
+      into = element(name);
+      if (!into) return; // its place is not on the page: it comes with the part of the page that holds it
+    }
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (!response.ok) return; // gone or no longer visible to this viewer: nothing to show
     const fresh = parse(await response.text());
@@ -121,11 +143,10 @@ export function start(config) {
       swap(old, fresh);
       return;
     }
-    if (!rule.insert) return;
-    const into = (rule.insert.into || []).map((name) => element(fill(name, data))).find(Boolean);
     if (!into) return;
-    if (rule.insert.at === "start") into.prepend(fresh);
-    else into.append(fresh);
+    const held = Boolean(element(rule.insert.unless)); // that end of the list is still to load: it comes with it
+    if (!held && rule.insert.at === "start") into.prepend(fresh);
+    else if (!held) into.append(fresh);
     const text = rule.announce && fill(rule.announce, data);
     const log = element(config.log);
     if (text && log) {
@@ -135,7 +156,7 @@ export function start(config) {
       while (log.childElementCount > 20) log.firstElementChild.remove();
     }
     const marker = element(config.new_posts);
-    if (marker && !inView(fresh)) {
+    if (marker && !held && !inView(fresh)) {
       if (marker.hidden) marker.href = `#${fresh.id}`; // the first of the posts it announces
       marker.hidden = false;
     }
@@ -182,7 +203,7 @@ export function start(config) {
       // `batch=true`: the frames pending at once come in one message, one JSON frame per line.
       for (const line of message.data.split("\n")) {
         const frame = JSON.parse(line);
-        queue = queue.then(() => (socket === current ? handle(frame) : undefined)).catch(() => undefined);
+        enqueue(() => (socket === current ? handle(frame) : undefined));
       }
     };
     current.onclose = (event) => {
@@ -283,9 +304,50 @@ async function bringForm(event) {
   focusFirstField(form);
 }
 
-// A permalink (#post-…) opens every collapsed branch around its post.
+async function loadMore(link) {
+  const here = link.closest("[id]");
+  const list = document.getElementById(link.dataset.liveMore);
+  if (!here || !list || here.getAttribute("aria-busy")) return; // already on its way
+  here.setAttribute("aria-busy", "true");
+  let page;
+  try {
+    const response = await fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) {
+      location.assign(link.href); // let the page say what is wrong
+      return;
+    }
+    page = new DOMParser().parseFromString(await response.text(), "text/html");
+  } finally {
+    here.removeAttribute("aria-busy");
+  }
+  const items = [...(page.getElementById(list.id)?.children || [])].filter((item) => !document.getElementById(item.id));
+  list.append(...items.map((item) => document.adoptNode(item)));
+  const next = page.getElementById(here.id);
+  if (next) here.replaceWith(document.adoptNode(next));
+  else here.remove();
+  const first = items[0]?.querySelector("article");
+  if (first) {
+    first.tabIndex = -1; // the reader goes on from the first item it brought
+    first.focus({ preventScroll: true });
+  }
+}
+
+function more(event) {
+  const link = event.target instanceof Element ? event.target.closest("a[data-live-more]") : null;
+  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  enqueue(() => loadMore(link));
+}
+
+// A permalink opens every collapsed branch around its post; one to a post not on this page loads the page of it.
 function reveal() {
-  const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+  const id = location.hash.length > 1 ? decodeURIComponent(location.hash.slice(1)) : "";
+  const target = id ? document.getElementById(id) : null;
+  const post = /^post-([0-9a-f-]{36})$/.exec(id)?.[1];
+  if (!target && post && new URLSearchParams(location.search).get("post") !== post) {
+    location.replace(`${location.pathname}?post=${post}${location.hash}`);
+    return;
+  }
   if (!target) return;
   for (let node = target.parentElement; node; node = node.parentElement) {
     if (node instanceof HTMLDetailsElement) node.open = true;
@@ -293,8 +355,21 @@ function reveal() {
   target.scrollIntoView();
 }
 
+// A post's permalink (its time) to a post on this page stays on the page: nothing typed is lost.
+function stay(event) {
+  const link = event.target instanceof Element ? event.target.closest("a[href*='#post-']") : null;
+  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const url = new URL(link.href);
+  if (url.pathname !== location.pathname || !document.getElementById(decodeURIComponent(url.hash.slice(1)))) return;
+  event.preventDefault();
+  if (location.hash === url.hash) reveal();
+  else location.hash = url.hash;
+}
+
 document.addEventListener("submit", submit);
 document.addEventListener("click", bringForm);
+document.addEventListener("click", more);
+document.addEventListener("click", stay);
 window.addEventListener("hashchange", reveal);
 reveal();
 const block = document.getElementById("live-config");
