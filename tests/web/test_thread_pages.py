@@ -22,7 +22,7 @@ from deliberation.web.routes.threads import COLLAPSE_OVER
 from tests.factories import make_forum_session, make_thread, make_user
 from tests.web.conftest import PHONE, check_axe
 from tests.web.test_deciding import log_in, round_table, web_db  # noqa: F401 - the fixture
-from tests.web.test_layout import SHOTS
+from tests.web.test_layout import MEASURE, SHOTS
 from tests.web.test_sessions_and_csrf import log_in as log_in_client
 
 
@@ -132,8 +132,11 @@ async def test_a_permalink_to_a_later_page_opens_that_page_with_the_branch_open(
     of a page (`More posts`) in docs/web.md."""
     session, voters, thread_id, roots, last = await long_thread(web_db, web_server.settings)
     path = f"/sessions/{session.code}/threads/{thread_id}"
-    ben = await open_page(viewport=PHONE, locale="es-ES")
+    ben = await open_page(viewport=PHONE)
     await log_in(ben, voters[1].email, path)
+    await ben.get_by_label("Language").select_option("es")  # as a person chooses it, in the page's header
+    await ben.get_by_role("button", name="Change").click()
+    await expect(ben.locator("html")).to_have_attribute("lang", "es")
     # An old link (the fragment only) finds the page that holds the post, as the permalink itself does.
     await ben.goto(f"{path}#post-{last}")
     await ben.wait_for_url(f"**{path}?post={last}#post-{last}")
@@ -143,8 +146,14 @@ async def test_a_permalink_to_a_later_page_opens_that_page_with_the_branch_open(
     await expect(top_level(ben).first).to_have_id(f"post-{roots[-1]}")
     await expect(ben.get_by_role("link", name="« Desde la primera publicación")).to_be_visible()
     await check_axe(ben)
+    measured = await ben.evaluate(MEASURE)
+    assert measured["overflow"] <= 0, f"the page is {measured['overflow']} px wider than the phone"
+    assert measured["small_targets"] == []
     if os.environ.get("DELIBERATION_WRITE_SCREENSHOTS"):
         await ben.screenshot(path=SHOTS / "thread-permalink-390.png")
+        await ben.goto(path)
+        await ben.get_by_role("link", name="Más publicaciones").scroll_into_view_if_needed()
+        await ben.wait_for_timeout(1000)  # the posts far above are laid out once near: their heights settle
         await ben.get_by_role("link", name="Más publicaciones").scroll_into_view_if_needed()
         await ben.screenshot(path=SHOTS / "thread-more-posts-390.png")
 
