@@ -142,6 +142,7 @@ def create_app(
             queue_size=settings.ws_queue_size,
             poll_interval=settings.live_poll_seconds,
             presence_refresh=settings.presence_refresh_seconds,
+            presence_interval=settings.presence_delta_interval_seconds,
             revalidate_interval=settings.live_revalidate_seconds,
             clock=lambda: app.state.clock(),
         )

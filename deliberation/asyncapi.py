@@ -14,13 +14,25 @@ import msgspec
 from litestar import MediaType, get
 
 from deliberation.events import EVENT_DATA
-from deliberation.realtime.events import HeartbeatFrame, HelloFrame, PingFrame, PongFrame, PresenceFrame
+from deliberation.realtime.events import (
+    HeartbeatFrame,
+    HelloFrame,
+    PingFrame,
+    PongFrame,
+    PresenceDeltaFrame,
+    PresenceFrame,
+)
 
 REF = "#/components/schemas/{name}"
 CHANNEL = "sessionLive"
 SERVER_FRAMES: dict[str, tuple[type[msgspec.Struct], str]] = {
     "hello": (HelloFrame, "First frame: the session and its last seq when the stream opened."),
-    "presence": (PresenceFrame, "Who is online in the session (any instance) when it changes; not sequenced."),
+    "presence": (PresenceFrame, "Who is online in the session (any instance), when the stream opens; not sequenced."),
+    "presence_delta": (
+        PresenceDeltaFrame,
+        "Who came online and went offline since the last delta (at most one per session per "
+        "DELIBERATION_PRESENCE_DELTA_INTERVAL_SECONDS); apply by user id; `online` is the count after it.",
+    ),
     "heartbeat": (HeartbeatFrame, "After a quiet spell: the stream is alive; `last_seq` is the last seq sent."),
     "pong": (PongFrame, "The answer to a `ping`."),
 }
@@ -119,7 +131,7 @@ def asyncapi_document() -> dict[str, Any]:
             "receiveFrames": {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{CHANNEL}"},
-                "summary": "Frames the server sends: hello first, then events, presence, heartbeats, pongs.",
+                "summary": "Frames the server sends: hello first, then events, presence (deltas), heartbeats, pongs.",
                 "messages": [{"$ref": f"#/channels/{CHANNEL}/messages/{name}"} for name in received],
             },
             "sendPing": {

@@ -73,6 +73,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_max_pings_per_minute: PositiveInt = 60  # pings one connection may send within a minute (close 1008 beyond)
     live_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # safety net for lost wake-ups
     presence_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    presence_delta_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.25  # one presence_delta per session
     live_revalidate_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # re-check tokens and membership
     live_ticket_seconds: Annotated[int, msgspec.Meta(gt=0, le=3600)] = 60  # a `?ticket=` is valid this long
 
@@ -86,9 +87,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     markdown_cache_entries: PositiveInt = 20_000  # rendered post texts each process keeps (the pages reuse them)
 
     # Conclusions
-    conclusion_workers: bool = True  # run the vote closer and the tally publisher in this instance
+    conclusion_workers: bool = True  # run the vote closer, the tally and reaction publishers in this instance
     vote_closer_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # how often due votes are looked for
     tally_event_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.25  # at most one tally.updated per this
+    reaction_event_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.25  # one reactions.updated per post
 
     def __post_init__(self) -> None:
         if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):

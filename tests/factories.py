@@ -6,12 +6,14 @@ the end (a post, a draft conclusion, a vote) are what several test packages do t
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.auth import issue_token
@@ -19,6 +21,8 @@ from deliberation.accounts.models import ClaimStatus, RepresentativeClaim, User
 from deliberation.accounts.passwords import hash_password
 from deliberation.db.base import utcnow
 from deliberation.forum.models import Session, SessionMember, Subline, ThematicLine, Thread
+from deliberation.threads.models import ReactionMark
+from deliberation.threads.reactions import publish_due_reactions
 
 PASSWORD = "correct horse battery staple"
 
@@ -226,3 +230,27 @@ async def vote(client, forum: Forum, who: str, conclusion_id: str, choice: str, 
     return await client.put(
         f"/api/conclusions/{conclusion_id}/vote", json={"choice": choice, **extra}, headers=forum.as_(who)
     )
+
+
+async def publish_reactions(db: AsyncSession) -> int:
+    """What the reaction publisher does on one tick (apps of rolled-back tests run no loops): send every due
+    coalesced `reactions.updated`; how many sessions had some."""
+    sent = 0
+    while await publish_due_reactions(db, now=utcnow(), interval=0):
+        sent += 1
+    return sent
+
+
+async def reactions_published(db: AsyncSession, session_id: uuid.UUID, timeout: float = 10.0) -> None:
+    """Wait until a running server's reaction publisher has sent every pending `reactions.updated` of a session."""
+    async with asyncio.timeout(timeout):
+        while True:
+            async with db.begin():
+                pending = await db.scalar(
+                    select(func.count())
+                    .select_from(ReactionMark)
+                    .where(ReactionMark.session_id == session_id, ReactionMark.dirty)
+                )
+            if not pending:
+                return
+            await asyncio.sleep(0.02)

@@ -108,3 +108,33 @@ async def connect(server: LiveServer, session_id, token: str, after: int | None 
     hello = await receive(socket)
     assert hello["type"] == "hello"
     return socket, hello
+
+
+class PresenceView:
+    """Who is online as a client knows it: the `presence` frame it got on connecting, then each `presence_delta`
+    applied by user id (docs/api.md, "Live stream"). After every frame its list has `online` entries."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, str] = {}
+        self.full_frames = self.deltas = self.bytes = 0
+
+    def apply(self, text: str) -> None:
+        frame = checked(text)
+        if frame["type"] == "presence":
+            self.users = {user["id"]: user["display_name"] for user in frame["users"]}
+            self.full_frames += 1
+        elif frame["type"] == "presence_delta":
+            self.users.update({user["id"]: user["display_name"] for user in frame["joined"]})
+            for user_id in frame["left"]:
+                self.users.pop(user_id, None)
+            self.deltas += 1
+        else:
+            return
+        self.bytes += len(text)
+        assert len(self.users) == frame["online"], frame
+
+    async def follow(self, socket) -> None:
+        """Apply every frame the socket receives until it closes."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for text in socket:
+                self.apply(text)

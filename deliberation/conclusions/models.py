@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deliberation.conclusions.schemas import ChoiceName, StatusName, VisibilityName
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from deliberation.db.base import Base, CoalescedMark, CreatedAt, UUIDPrimaryKey, one_of, utcnow
 
 
 class ConclusionStatus(enum.StrEnum):
@@ -134,13 +134,10 @@ class Vote(Base):
     cast_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class TallyMark(Base):
+class TallyMark(CoalescedMark, Base):
     """Per conclusion: whether its tally changed since the last `tally.updated`, and when that was sent."""
 
     __tablename__ = "conclusion_tally_marks"
     __table_args__ = (Index("ix_conclusion_tally_marks_dirty", "emitted_at", postgresql_where=text("dirty")),)
 
     conclusion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conclusions.id", ondelete="CASCADE"), primary_key=True)
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
-    dirty: Mapped[bool] = mapped_column(default=False, server_default="false")
-    emitted_at: Mapped[datetime | None]

@@ -1,6 +1,6 @@
-"""Background loops every instance runs: close votes at their close time, send coalesced tally events.
+"""Background loops every instance runs: close votes at their close time, send coalesced tally and reaction events.
 
-Both claim work with `FOR UPDATE SKIP LOCKED` and handle one item per transaction, so any number of
+Each claims work with `FOR UPDATE SKIP LOCKED` and handle one item per transaction, so any number of
 instances may run them at once: each due vote is closed once, each tally snapshot sent by one instance.
 "Now" is the app clock (`app.state.clock`), so tests can move time.
 """
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deliberation.conclusions.tally import publish_due_tally
 from deliberation.conclusions.voting import close_due_vote
 from deliberation.settings import Settings
+from deliberation.threads.reactions import publish_due_reactions
 
 log = logging.getLogger("deliberation.conclusions")
 
@@ -46,7 +47,8 @@ async def run_every(name: str, seconds: float, sessionmaker: async_sessionmaker[
 
 @asynccontextmanager
 async def conclusion_workers(app: Litestar) -> AsyncIterator[None]:
-    """App lifespan: the vote closer and the tally publisher, unless disabled or the app does not own its engine."""
+    """App lifespan: the vote closer, the tally and reaction publishers, unless disabled or the app does not own its
+    engine."""
     settings: Settings = app.state.settings
     if not settings.conclusion_workers or not app.state.get("background_workers", True):
         yield
@@ -65,10 +67,16 @@ async def conclusion_workers(app: Litestar) -> AsyncIterator[None]:
     async def tally_step(db: AsyncSession) -> bool:
         return await publish_due_tally(db, now=app.state.clock(), interval=interval)
 
+    reaction_interval = settings.reaction_event_interval_seconds
+
+    async def reactions_step(db: AsyncSession) -> bool:
+        return await publish_due_reactions(db, now=app.state.clock(), interval=reaction_interval)
+
     tasks = [
         asyncio.create_task(run_every("vote closer", settings.vote_closer_seconds, sessionmaker, close_step)),
         # Ticks several times per interval, so a due snapshot waits at most a fraction of it.
         asyncio.create_task(run_every("tally publisher", interval / 4, sessionmaker, tally_step)),
+        asyncio.create_task(run_every("reaction publisher", reaction_interval / 4, sessionmaker, reactions_step)),
     ]
     try:
         yield

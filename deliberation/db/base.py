@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, ForeignKey, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,6 +37,16 @@ class UUIDPrimaryKey:
 
 class CreatedAt:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class CoalescedMark:
+    """The columns of a coalesced event's mark (tally, reactions): its session, whether what the event tells of
+    changed since the last one (`dirty`), and when that was sent. Each table adds its subject as primary key
+    and a partial index on `emitted_at` where `dirty`, which the publisher scans."""
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    dirty: Mapped[bool] = mapped_column(default=False, server_default="false")
+    emitted_at: Mapped[datetime | None]
 
 
 def one_of(column: str, choices: Any) -> str:

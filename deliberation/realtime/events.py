@@ -78,6 +78,15 @@ class PresenceFrame(msgspec.Struct, tag="presence", tag_field="type"):
     users: list[PresenceUser]
 
 
+class PresenceDeltaFrame(msgspec.Struct, tag="presence_delta", tag_field="type"):
+    """Who came online (`joined`) and went offline (`left`, user ids) since the last delta; `online` is the count
+    after applying it. Applied as set operations by id, it brings any list sent since the last delta up to date."""
+
+    online: int
+    joined: list[PresenceUser]
+    left: list[uuid.UUID]
+
+
 class PongFrame(msgspec.Struct, tag="pong", tag_field="type"):
     pass
 

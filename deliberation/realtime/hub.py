@@ -22,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deliberation.forum.schemas import MemberOut
 from deliberation.observability import Metrics
-from deliberation.realtime.events import PresenceFrame, PresenceUser, encode_frame, event_frame, last_seqs, read_events
+from deliberation.realtime.events import (
+    PresenceDeltaFrame,
+    PresenceFrame,
+    PresenceUser,
+    encode_frame,
+    event_frame,
+    last_seqs,
+    read_events,
+)
 from deliberation.realtime.revalidation import still_allowed
 from deliberation.realtime.transport import EVENTS_CHANNEL, MAX_PAYLOAD, PRESENCE_CHANNEL, Transport
 
@@ -120,8 +128,12 @@ class SessionChannel:
 class Presence:
     """Who is online per session, merged across instances. Ephemeral: never stored, never sequenced.
 
-    Each instance announces its own list for a session when it changes, and all its lists every
-    `refresh` seconds; a remote list not refreshed for three periods is forgotten (its instance died).
+    Each instance announces its own list for a session when it changed (at most once per delta interval), and
+    all its lists every `refresh` seconds; a remote list not refreshed for three periods is forgotten (its
+    instance died). Changes are kept as the users they touched (`touched`) until the hub sends them as one
+    `presence_delta`: each such user as joined if online then, else as left. That is right for every client,
+    whatever list it holds from since the last delta (the full list it got on connecting, too): a user whose
+    state it may lack is in the delta with their state now, any other is unchanged since.
     """
 
     def __init__(self, instance_id: str, refresh: float) -> None:
@@ -129,12 +141,16 @@ class Presence:
         self.refresh = refresh
         self.local: dict[uuid.UUID, dict[uuid.UUID, tuple[str, int]]] = {}
         self.remote: dict[uuid.UUID, dict[str, tuple[float, dict[uuid.UUID, str]]]] = {}
+        self.touched: dict[uuid.UUID, set[uuid.UUID]] = {}  # per session: users who may have come or gone
+        self.unannounced: set[uuid.UUID] = set()  # sessions whose local list changed since it was announced
 
     def join(self, session_id: uuid.UUID, user_id: uuid.UUID, name: str) -> bool:
         """Count a connection; True when the user was not online here before (the list changed)."""
         users = self.local.setdefault(session_id, {})
         _, count = users.get(user_id, (name, 0))
         users[user_id] = (name, count + 1)
+        if count == 0:
+            self._touch_local(session_id, user_id)
         return count == 0
 
     def leave(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -143,11 +159,16 @@ class Presence:
         name, count = users.get(user_id, ("", 1))
         if count <= 1:
             users.pop(user_id, None)
+            self._touch_local(session_id, user_id)
         else:
             users[user_id] = (name, count - 1)
         if not users:
             self.local.pop(session_id, None)
         return count <= 1
+
+    def _touch_local(self, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        self.touched.setdefault(session_id, set()).add(user_id)
+        self.unannounced.add(session_id)
 
     def announcement(self, session_id: uuid.UUID) -> str:
         """This instance's list for a session, trimmed to fit a NOTIFY payload."""
@@ -173,7 +194,11 @@ class Presence:
             instances.pop(message["i"], None)
             if not instances:
                 del self.remote[session_id]
-        return session_id if users != before else None
+        changed = {user_id for user_id in users.keys() | before.keys() if users.get(user_id) != before.get(user_id)}
+        if not changed:
+            return None
+        self.touched.setdefault(session_id, set()).update(changed)
+        return session_id
 
     def expire(self) -> set[uuid.UUID]:
         """Forget lists not refreshed for three periods; return the sessions that changed."""
@@ -181,21 +206,37 @@ class Presence:
         changed = set()
         for session_id, instances in self.remote.items():
             for instance_id in [i for i, (seen, _) in instances.items() if seen < deadline]:
-                del instances[instance_id]
+                _, users = instances.pop(instance_id)
+                self.touched.setdefault(session_id, set()).update(users)
                 changed.add(session_id)
         self.remote = {session_id: instances for session_id, instances in self.remote.items() if instances}
         return changed
 
-    def online(self, session_id: uuid.UUID) -> list[PresenceUser]:
-        """Who is online in the session on any instance, by user id."""
+    def _names(self, session_id: uuid.UUID) -> dict[uuid.UUID, str]:
         users = {user_id: name for user_id, (name, _) in self.local.get(session_id, {}).items()}
         for _, remote_users in self.remote.get(session_id, {}).values():
             users.update(remote_users)
-        return [PresenceUser(id=user_id, display_name=name) for user_id, name in sorted(users.items())]
+        return users
+
+    def online(self, session_id: uuid.UUID) -> list[PresenceUser]:
+        """Who is online in the session on any instance, by user id."""
+        names = sorted(self._names(session_id).items())
+        return [PresenceUser(id=user_id, display_name=name) for user_id, name in names]
 
     def frame(self, session_id: uuid.UUID) -> str:
+        """The full `presence` frame: what a connection gets when it opens."""
         listed = self.online(session_id)
         return encode_frame(PresenceFrame(online=len(listed), users=listed))
+
+    def take_delta(self, session_id: uuid.UUID) -> str | None:
+        """The `presence_delta` frame of the users touched since the last one (forgotten now); None if none."""
+        touched = self.touched.pop(session_id, None)
+        if not touched:
+            return None
+        names = self._names(session_id)
+        joined = [PresenceUser(id=user_id, display_name=names[user_id]) for user_id in sorted(touched & names.keys())]
+        left = sorted(touched - names.keys())
+        return encode_frame(PresenceDeltaFrame(online=len(names), joined=joined, left=left))
 
 
 class Hub:
@@ -208,6 +249,7 @@ class Hub:
         queue_size: int,
         poll_interval: float,
         presence_refresh: float,
+        presence_interval: float,
         revalidate_interval: float,
         clock: Callable[[], datetime],
     ) -> None:
@@ -222,6 +264,8 @@ class Hub:
         self.channels: dict[uuid.UUID, SessionChannel] = {}
         self.connections: Counter[uuid.UUID] = Counter()  # open streams per user on this instance
         self.presence = Presence(self.instance_id, presence_refresh)
+        self.presence_interval = presence_interval  # at most one presence_delta per session per this
+        self._presence_timers: dict[uuid.UUID, asyncio.TimerHandle] = {}
         self._outgoing: dict[uuid.UUID, int] = {}
         self._flush_scheduled = False
         self._connected_once = asyncio.Event()
@@ -244,6 +288,8 @@ class Hub:
             await asyncio.wait_for(self._connected_once.wait(), wait)
 
     async def stop(self) -> None:
+        for timer in self._presence_timers.values():
+            timer.cancel()
         for session_id in list(self.presence.local):
             self.presence.local.pop(session_id)
             await self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id))
@@ -302,7 +348,7 @@ class Hub:
             elif channel == PRESENCE_CHANNEL:
                 session_id = self.presence.on_remote(payload)
                 if session_id is not None:
-                    self._broadcast_presence(session_id)
+                    self._presence_changed(session_id)
         except (ValueError, KeyError, TypeError, msgspec.DecodeError):
             log.warning("ignoring a malformed message on %s", channel)
 
@@ -348,7 +394,7 @@ class Hub:
 
     async def _refresh_presence(self) -> None:
         for session_id in self.presence.expire():
-            self._broadcast_presence(session_id)
+            self._presence_changed(session_id)
         for session_id in list(self.presence.local):
             await self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id))
 
@@ -380,9 +426,8 @@ class Hub:
         channel.subscribers.add(subscriber)
         self.metrics.ws_clients.inc()
         if self.presence.join(session_id, user_id, display_name):
-            self._presence_changed(session_id)
-        else:  # the list is unchanged: only the new connection needs it (the others have it already)
-            subscriber.push(None, self.presence.frame(session_id))
+            self._presence_changed(session_id)  # the others learn it from the next delta
+        subscriber.push(None, self.presence.frame(session_id))  # the full list, to this connection only
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -401,16 +446,27 @@ class Hub:
             self._presence_changed(subscriber.session_id)
 
     def _presence_changed(self, session_id: uuid.UUID) -> None:
-        self._broadcast_presence(session_id)
-        self._spawn(self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id)))
+        """Send the session's presence delta soon: at once after a quiet interval, else when the interval since
+        the last delta is over (a join storm of N users is a few deltas, not N full lists to each of N)."""
+        if session_id not in self._presence_timers:
+            self._presence_timers[session_id] = asyncio.get_running_loop().call_soon(self._send_presence, session_id)
 
-    def _broadcast_presence(self, session_id: uuid.UUID) -> None:
-        channel = self.channels.get(session_id)
-        if channel is None:
+    def _send_presence(self, session_id: uuid.UUID) -> None:
+        """One `presence_delta` to the session's clients here, and this instance's list to the others if it
+        changed; then nothing more for this session until `presence_interval` has passed."""
+        frame = self.presence.take_delta(session_id)
+        if frame is None:  # nothing changed during the interval: the next change goes out at once
+            del self._presence_timers[session_id]
             return
-        frame = self.presence.frame(session_id)
-        for subscriber in list(channel.subscribers):
+        channel = self.channels.get(session_id)
+        for subscriber in list(channel.subscribers) if channel is not None else ():
             subscriber.push(None, frame)
+        if session_id in self.presence.unannounced:
+            self.presence.unannounced.discard(session_id)
+            self._spawn(self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id)))
+        self._presence_timers[session_id] = asyncio.get_running_loop().call_later(
+            self.presence_interval, self._send_presence, session_id
+        )
 
 
 def hub_check(hub: Hub) -> Callable[[], Awaitable[bool]]:

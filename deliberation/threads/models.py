@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deliberation.db.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from deliberation.db.base import Base, CoalescedMark, CreatedAt, UUIDPrimaryKey, one_of, utcnow
 from deliberation.threads.schemas import FlagReasonName, FlagStatusName, ReactionName
 
 
@@ -94,6 +94,19 @@ class Reaction(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReactionMark(CoalescedMark, Base):
+    """Per post: whether its reaction counts changed since the last `reactions.updated`, and when that was sent.
+
+    A reaction sets `dirty` in its own statement; `threads.reactions.publish_due_reactions` sends the counts and
+    clears it (coalesced events, like `conclusion_tally_marks`).
+    """
+
+    __tablename__ = "post_reaction_marks"
+    __table_args__ = (Index("ix_post_reaction_marks_dirty", "emitted_at", postgresql_where=text("dirty")),)
+
+    post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Flag(UUIDPrimaryKey, CreatedAt, Base):

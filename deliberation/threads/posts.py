@@ -1,4 +1,6 @@
-"""Post actions: list a thread's reply trees, write, read, edit (keeping revisions), delete (a tombstone), react.
+"""Post actions: list a thread's reply trees, write, read, edit (keeping revisions), delete (a tombstone).
+
+Reactions are in reactions.py.
 
 Each public function runs one transaction; every change emits its event with the post's public view.
 """
@@ -25,7 +27,7 @@ from deliberation.pagination import Int32, Seq, decode_cursor, encode_cursor, ke
 from deliberation.realtime.events import as_of_seq, emit
 from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread_as_member
-from deliberation.threads.models import FlagStatus, Post, PostRevision, Reaction
+from deliberation.threads.models import FlagStatus, Post, PostRevision
 from deliberation.threads.moderation import resolve_open_flags
 from deliberation.threads.presenters import (
     emit_erasure,
@@ -47,7 +49,6 @@ from deliberation.threads.schemas import (
     PostIn,
     PostOut,
     PostPage,
-    ReactionName,
     RevisionList,
     RevisionOut,
     SortName,
@@ -282,39 +283,6 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
             )
         await db.flush()
         await emit_erasure(db, post, "post.deleted", thread_post_count=thread.post_count)
-
-
-async def set_reaction(db: AsyncSession, post_id: uuid.UUID, user: User, kind: ReactionName, *, present: bool) -> None:
-    """Add (`present`) or remove the user's reaction of `kind` (members); idempotent; emits reactions.updated.
-
-    The primary key (post, user, kind) decides between racing requests of one user; the counter moves only
-    when a row really came or went, in the same transaction, so counts equal the rows.
-    """
-    async with db.begin():
-        post, thread, session = await lock_post(db, post_id, lambda post: require_member(db, post.session_id, user))
-        ensure_not_deleted(post)
-        if post.hidden_reason is not None:
-            raise Conflict("This post is hidden by a moderator.")
-        ensure_discussion_open(session, thread)
-        if present:
-            changed = await db.scalar(
-                insert(Reaction)
-                .values(post_id=post.id, user_id=user.id, kind=kind)
-                .on_conflict_do_nothing()
-                .returning(Reaction.kind)
-            )
-        else:
-            changed = await db.scalar(
-                delete(Reaction)
-                .where(Reaction.post_id == post.id, Reaction.user_id == user.id, Reaction.kind == kind)
-                .returning(Reaction.kind)
-            )
-        if changed is None:
-            return
-        counter = f"{kind}_count"
-        setattr(post, counter, getattr(post, counter) + (1 if present else -1))
-        await db.flush()
-        await emit(db, session.id, "reactions.updated", await public_post_out(db, post))
 
 
 def _roots_query(thread_id: uuid.UUID, sort: SortName, after: PostAfter | None) -> Select[tuple[Post, User, int]]:

@@ -6,14 +6,14 @@ import uuid
 from collections.abc import Iterable
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
 from deliberation.accounts.schemas import AuthorRef
 from deliberation.forum.models import Thread
 from deliberation.realtime.events import emit, redact_events
-from deliberation.threads.models import Post, Reaction
+from deliberation.threads.models import Post, Reaction, ReactionMark
 from deliberation.threads.schemas import REACTION_KINDS, Hidden, PostEventOut, PostOut, Reactions, ThreadOut
 
 
@@ -94,9 +94,11 @@ POST_EVENTS = ("post.created", "post.updated", "post.deleted", "post.hidden", "p
 async def emit_erasure(db: AsyncSession, post: Post, event: str, *, thread_post_count: int | None = None) -> None:
     """Emit `event` (a post deleted or hidden) with the post's public view, after giving that view to every earlier
     event about the post: replaying the log (`after=0`, any member, later ones too) never shows the erased text.
-    Earlier events keep the counters they carried (`thread_post_count`, `parent_reply_count`)."""
+    Earlier events keep the counters they carried (`thread_post_count`, `parent_reply_count`). A pending coalesced
+    `reactions.updated` is dropped: this event carries the counts."""
     view = await public_post_out(db, post)
     await redact_events(db, post.session_id, POST_EVENTS, post.id, view)
+    await db.execute(delete(ReactionMark).where(ReactionMark.post_id == post.id))
     if thread_post_count is not None:
         view = PostEventOut(**msgspec.structs.asdict(view), thread_post_count=thread_post_count)
     await emit(db, post.session_id, event, view)

@@ -11,7 +11,7 @@ from deliberation.accounts.auth import CurrentUser
 from deliberation.deps import DB, Now
 from deliberation.pagination import DEFAULT_LIMIT, Cursor, Limit
 from deliberation.text import NO_NUL, REASON_MAX_LENGTH
-from deliberation.threads import moderation, posts, service
+from deliberation.threads import moderation, posts, reactions, service
 from deliberation.threads.schemas import (
     FlagIn,
     FlagOut,
@@ -133,17 +133,21 @@ class PostController(Controller):
     async def list_revisions(self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID]) -> RevisionList:
         return await posts.list_revisions(db, post_id, user)
 
-    @put("/reactions/{kind:str}", status_code=204, summary="React to a post (members; idempotent)")
+    @put("/reactions/{kind:str}", summary="React to a post (members; idempotent); the post with its new counts")
     async def add_reaction(
-        self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
-    ) -> None:
-        await posts.set_reaction(db, post_id, user, kind, present=True)
+        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
+    ) -> PostOut:
+        return await reactions.set_reaction(db, post_id, user, kind, present=True, now=now)
 
-    @delete("/reactions/{kind:str}", summary="Take back a reaction (members; idempotent)")
+    @delete(
+        "/reactions/{kind:str}",
+        status_code=200,
+        summary="Take back a reaction (members; idempotent); the post with its new counts",
+    )
     async def remove_reaction(
-        self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
-    ) -> None:
-        await posts.set_reaction(db, post_id, user, kind, present=False)
+        self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
+    ) -> PostOut:
+        return await reactions.set_reaction(db, post_id, user, kind, present=False, now=now)
 
     @post("/flags", summary="Flag a post to the moderators (members)")
     async def flag_post(

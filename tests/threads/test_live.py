@@ -1,15 +1,16 @@
 """Live: a member's websocket sees every change, and replaying the events rebuilds what HTTP shows.
-Reactions racing over real connections keep exact counts."""
+Reactions racing over real connections keep exact counts; their events are coalesced, the last counts always sent."""
 
 import asyncio
 import json
+import time
 
 import httpx
 from sqlalchemy import func, select, text
 
 from deliberation.threads.models import Post, Reaction
-from tests.factories import make_forum, make_forum_session, make_thread, signed_in
-from tests.live import connect, receive_events
+from tests.factories import make_forum, make_forum_session, make_thread, reactions_published, signed_in
+from tests.live import connect, receive, receive_events
 
 
 def apply(state: dict, event: str, data: dict) -> None:
@@ -65,10 +66,11 @@ async def test_replaying_the_events_gives_what_the_api_returns(server, committed
         c = await call("POST", f"/api/threads/{new['id']}/posts", "ana", 201, json={"body": "C", "parent_id": b["id"]})
         d = await call("POST", f"/api/threads/{new['id']}/posts", "ben", 201, json={"body": "D"})
         e = await call("POST", f"/api/threads/{forum.thread.id}/posts", "ben", 201, json={"body": "E"})
-        await call("PUT", f"/api/posts/{a['id']}/reactions/agree", "ben", 204)
-        await call("PUT", f"/api/posts/{a['id']}/reactions/insightful", "ben", 204)
-        await call("PUT", f"/api/posts/{d['id']}/reactions/agree", "ana", 204)
-        await call("DELETE", f"/api/posts/{a['id']}/reactions/insightful", "ben", 204)
+        await call("PUT", f"/api/posts/{a['id']}/reactions/agree", "ben", 200)
+        await call("PUT", f"/api/posts/{a['id']}/reactions/insightful", "ben", 200)
+        await call("PUT", f"/api/posts/{d['id']}/reactions/agree", "ana", 200)
+        await call("DELETE", f"/api/posts/{a['id']}/reactions/insightful", "ben", 200)
+        await reactions_published(committed, forum.session.id)  # coalesced: one to four events, the last counts
         await call("PATCH", f"/api/posts/{a['id']}", "ana", 200, json={"body": "A, edited"})
         await call(
             "POST", f"/api/posts/{c['id']}/moderation", "moderator", 200, json={"action": "hide", "reason": "rude"}
@@ -86,10 +88,15 @@ async def test_replaying_the_events_gives_what_the_api_returns(server, committed
             frames = await receive_events(socket, after - before)
         for frame in frames:
             apply(state, frame["event"], frame["data"])
+        reacted = [f["data"] for f in frames if f["event"] == "reactions.updated"]
+        assert 2 <= len(reacted) <= 4
+        last = {data["id"]: data["reactions"] for data in reacted}
+        agreed = {"agree": 1, "disagree": 0, "insightful": 0}
+        assert last == {a["id"]: agreed, d["id"]: agreed}  # the final counts reach the client
         assert [f["event"] for f in frames] == [
             "thread.created",
             *["post.created"] * 5,
-            *["reactions.updated"] * 4,
+            *["reactions.updated"] * len(reacted),
             "post.updated",
             "post.hidden",
             "post.updated",
@@ -129,7 +136,8 @@ async def test_a_late_member_replaying_from_zero_never_sees_erased_text(server, 
         posts = f"/api/threads/{forum.thread.id}/posts"
         kept = await call("POST", posts, "ben", 201, json={"body": "A kept post."})
         deleted = await call("POST", posts, "ana", 201, json={"body": "ERASED-1 my phone number"})
-        await call("PUT", f"/api/posts/{deleted['id']}/reactions/agree", "ben", 204)
+        await call("PUT", f"/api/posts/{deleted['id']}/reactions/agree", "ben", 200)
+        await reactions_published(committed, forum.session.id)
         await call("PATCH", f"/api/posts/{deleted['id']}", "ana", 200, json={"body": "ERASED-2 still my number"})
         await call("DELETE", f"/api/posts/{deleted['id']}", "ana", 204)
         hidden = await call("POST", posts, "ben", 201, json={"body": "ERASED-3 an insult"})
@@ -181,7 +189,11 @@ async def test_racing_reactions_keep_exact_counts(live_client, committed):
     calls += [live_client.put(f"{url}/disagree", headers=headers) for _, headers in people[:6]]
     calls += [live_client.delete(f"{url}/disagree", headers=headers) for _, headers in people[:3]]
     answers = await asyncio.gather(*calls)
-    assert {answer.status_code for answer in answers} == {204}
+    assert {answer.status_code for answer in answers} == {200}
+    # Each answer is the post as its reactor sees it right after: their own reaction in it, or taken back.
+    assert all("agree" in answer.json()["my_reactions"] for answer in answers[:20])
+    assert all("disagree" not in answer.json()["my_reactions"] for answer in answers[-3:])
+    await reactions_published(committed, session.id)
 
     seen = (await live_client.get(f"/api/posts/{post['id']}", headers=people[0][1])).json()
     async with committed.begin():
@@ -196,11 +208,43 @@ async def test_racing_reactions_keep_exact_counts(live_client, committed):
     assert seen["reactions"]["agree"] == rows["agree"] == 12
     assert seen["reactions"]["disagree"] == rows.get("disagree", 0) == stored.disagree_count
     assert 3 <= seen["reactions"]["disagree"] <= 6
-    # One reactions.updated event per real change, each with the counts as they were then.
+    # Coalesced: at most one reactions.updated per real change (fewer when they came close together), the last
+    # with the final counts.
     events = (await live_client.get(f"/api/sessions/{session.id}/events", headers=people[0][1])).json()["items"]
     changes = [e["data"]["reactions"] for e in events if e["event"] == "reactions.updated"]
-    assert len(changes) == 12 + seen["reactions"]["disagree"] + 2 * (6 - seen["reactions"]["disagree"])
+    assert 1 <= len(changes) <= 12 + seen["reactions"]["disagree"] + 2 * (6 - seen["reactions"]["disagree"])
     assert changes[-1] == seen["reactions"]
+
+
+async def test_a_reaction_storm_is_a_few_events_and_the_last_carries_the_final_counts(server, committed):
+    """50 reactions on one post in quick succession: a live client gets far fewer `reactions.updated` (at most
+    one per post per DELIBERATION_REACTION_EVENT_INTERVAL_SECONDS, 0.25) and ends with the final counts."""
+    people = [await signed_in(committed) for _ in range(25)]
+    session = await make_forum_session(committed, members={user: "participant" for user, _ in people})
+    thread = await make_thread(committed, session)
+    async with httpx.AsyncClient(base_url=server.http, timeout=60) as http:  # 50 at once on a busy machine
+        post = (await http.post(f"/api/threads/{thread.id}/posts", json={"body": "!"}, headers=people[0][1])).json()
+        socket, hello = await connect(server, session.id, people[0][1]["Authorization"][7:])
+        url = f"/api/posts/{post['id']}/reactions"
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            *[http.put(f"{url}/{kind}", headers=headers) for _, headers in people for kind in ("agree", "insightful")]
+        )
+        took = time.monotonic() - started
+        assert {answer.status_code for answer in answers} == {200}
+        final = {"agree": 25, "disagree": 0, "insightful": 25}
+        seen = []
+        async with socket:
+            while not seen or seen[-1] != final:
+                frame = await receive(socket)
+                if frame["type"] == "event":
+                    assert frame["event"] == "reactions.updated" and frame["data"]["id"] == post["id"]
+                    seen.append(frame["data"]["reactions"])
+        logged = await http.get(
+            f"/api/sessions/{session.id}/events", params={"after": hello["last_seq"]}, headers=people[0][1]
+        )
+    assert [e["data"]["reactions"] for e in logged.json()["items"]] == seen  # the log holds these events only
+    assert len(seen) <= min(took / 0.25 + 2, 25), f"{len(seen)} events for 50 reactions in {took:.1f} s"
 
 
 async def test_refusals_do_not_wait_for_the_session_row(live_client, committed, committed_engine):

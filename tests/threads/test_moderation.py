@@ -1,5 +1,6 @@
 import uuid
 
+from tests.factories import publish_reactions
 from tests.threads.conftest import write
 
 
@@ -18,7 +19,9 @@ async def test_reactions_one_of_each_kind_per_member_with_counts_and_mine(client
         ("ana", "agree"),
         ("moderator", "disagree"),
     ]:
-        assert (await client.put(f"{url}/{kind}", headers=forum.as_(who))).status_code == 204
+        answer = await client.put(f"{url}/{kind}", headers=forum.as_(who))
+        assert answer.status_code == 200 and kind in answer.json()["my_reactions"]
+    assert answer.json()["reactions"] == {"agree": 2, "disagree": 1, "insightful": 1}  # the counts at once
     assert (await client.put(f"{url}/agree", headers=forum.as_("outsider"))).status_code == 403
     assert (await client.put(f"{url}/love", headers=forum.as_("ben"))).status_code == 400
     assert (await client.put(f"/api/posts/{uuid.uuid4()}/reactions/agree", headers=forum.as_("ben"))).status_code == 404
@@ -27,8 +30,10 @@ async def test_reactions_one_of_each_kind_per_member_with_counts_and_mine(client
     assert seen_by_ben["reactions"] == {"agree": 2, "disagree": 1, "insightful": 1}
     assert seen_by_ben["my_reactions"] == ["agree", "insightful"]
 
-    assert (await client.delete(f"{url}/agree", headers=forum.as_("ben"))).status_code == 204
-    assert (await client.delete(f"{url}/agree", headers=forum.as_("ben"))).status_code == 204  # idempotent
+    taken_back = await client.delete(f"{url}/agree", headers=forum.as_("ben"))
+    assert taken_back.status_code == 200 and taken_back.json()["my_reactions"] == ["insightful"]
+    again = await client.delete(f"{url}/agree", headers=forum.as_("ben"))  # idempotent
+    assert again.status_code == 200 and again.json()["reactions"] == {"agree": 1, "disagree": 1, "insightful": 1}
     tree = (await client.get(f"/api/threads/{forum.thread.id}/posts", headers=forum.as_("ben"))).json()["items"]
     assert tree[0]["reactions"] == {"agree": 1, "disagree": 1, "insightful": 1}
     assert tree[0]["my_reactions"] == ["insightful"]
@@ -268,9 +273,10 @@ async def test_threads_are_created_locked_and_pinned_by_moderators_only(client, 
     assert (await client.get(f"/api/threads/{uuid.uuid4()}", headers=forum.as_("ana"))).status_code == 404
 
 
-async def test_every_change_is_an_event_with_the_public_view(client, forum):
+async def test_every_change_is_an_event_with_the_public_view(client, db, forum):
     root = await write(client, forum, "ana", "Secret-ish")
     await client.put(f"/api/posts/{root['id']}/reactions/agree", headers=forum.as_("ben"))
+    assert await publish_reactions(db) == 1
     await client.patch(f"/api/posts/{root['id']}", json={"body": "Edited"}, headers=forum.as_("ana"))
     await client.post(
         f"/api/posts/{root['id']}/moderation", json={"action": "hide", "reason": "r"}, headers=forum.as_("moderator")
@@ -298,3 +304,23 @@ async def test_every_change_is_an_event_with_the_public_view(client, forum):
     assert events[1]["data"]["reactions"]["agree"] == 1  # the post's view now
     assert all(e["data"]["my_reactions"] == [] and "replies" not in e["data"] for e in events[:-1])
     assert events[-1]["data"]["locked"] is True
+
+
+async def test_a_post_hidden_or_deleted_before_its_reactions_were_sent_gets_no_reactions_event(client, db, forum):
+    """The pending coalesced event is dropped; the post.hidden / post.deleted event carries the counts."""
+    hidden, deleted = await write(client, forum, "ana", "Rude words"), await write(client, forum, "ana", "Mine")
+    for post in (hidden, deleted):
+        reacted = await client.put(f"/api/posts/{post['id']}/reactions/agree", headers=forum.as_("ben"))
+        assert reacted.status_code == 200
+    hide = {"action": "hide", "reason": "rude"}
+    moderation = f"/api/posts/{hidden['id']}/moderation"
+    assert (await client.post(moderation, json=hide, headers=forum.as_("moderator"))).status_code == 200
+    assert (await client.delete(f"/api/posts/{deleted['id']}", headers=forum.as_("ana"))).status_code == 204
+    assert await publish_reactions(db) == 0
+    events = (await client.get(f"/api/sessions/{forum.session.id}/events", headers=forum.as_("ben"))).json()["items"]
+    assert [(e["event"], e["data"]["body"], e["data"]["reactions"]["agree"]) for e in events] == [
+        ("post.created", "", 1),  # redacted: the view now
+        ("post.created", "", 1),
+        ("post.hidden", "", 1),
+        ("post.deleted", "", 1),
+    ]

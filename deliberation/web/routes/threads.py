@@ -27,7 +27,7 @@ from deliberation.deps import DB
 from deliberation.errors import Busy, DomainError, NotFound
 from deliberation.forum.schemas import SessionOut
 from deliberation.realtime import service as realtime
-from deliberation.threads import moderation, posts
+from deliberation.threads import moderation, posts, reactions
 from deliberation.threads import service as threads
 from deliberation.threads.schemas import (
     FlagIn,
@@ -507,8 +507,12 @@ async def react(page: WebPage, db: DB, code: FromPath[str]) -> FormAnswer:
     if kind not in ("agree", "disagree", "insightful") or change not in ("add", "remove"):
         raise NotFound("No such reaction.")
     session, thread, _ = await post_of(page, db, code, subject)
-    await posts.set_reaction(db, subject, page.user, kind, present=change == "add")  # type: ignore[arg-type]
-    return done(page, thread_path(session, thread.id, subject))
+    present = change == "add"
+    mine = await reactions.set_reaction(db, subject, page.user, kind, present=present, now=page.now)  # type: ignore[arg-type]
+    if in_place(page):  # the post's buttons again with the new counts, at once (the stream's event is coalesced)
+        context = post_context(page, session, viewer_of(page, session), thread.locked)
+        return page.render("threads/reactions_fragment.html", post=mine, **context)
+    return page.redirect(thread_path(session, thread.id, subject))
 
 
 @post("/sessions/{code:str}/posts/{post_id:uuid}/flag", name="post-flag")

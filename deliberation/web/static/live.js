@@ -21,8 +21,9 @@
 // It asks for `batch=true`: the frames pending at once come in one message, one per line (docs/api.md).
 //
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
-// change then arrives by the stream), or 422 with the form again (its errors next to their fields), which
-// replaces the form. Without JavaScript they are ordinary forms (POST, then redirect).
+// change then arrives by the stream), 200 with an element drawn again, which replaces the one with its id (a
+// post's reaction buttons, their counts at once), or 422 with the form again (its errors next to their fields),
+// which replaces the form. Without JavaScript they are ordinary forms (POST, then redirect).
 //
 // A link marked `data-live-more="<list id>"` (`More posts`, in an element with an id) brings the list's next part
 // from the page it links to: the items of that page's list that are not here yet are appended, and its own
@@ -163,7 +164,7 @@ export function start(config) {
   }
 
   async function handle(frame) {
-    if (frame.type === "presence") {
+    if (frame.type === "presence" || frame.type === "presence_delta") { // both say how many are online now
       const target = element(config.presence?.target);
       if (target) {
         const words = frame.online === 1 ? config.presence.one : config.presence.other;
@@ -254,6 +255,19 @@ async function submit(event) {
         if (form.dataset.liveForm) fresh.dataset.liveForm = form.dataset.liveForm;
         form.replaceWith(fresh);
         fresh.querySelector("[aria-invalid=true]")?.focus();
+      }
+      return;
+    }
+    if (response.status === 200) {
+      // An element drawn again with what changed, for the one with its id (a post's reaction buttons: the new
+      // counts at once; the stream's reactions.updated is coalesced); the button used keeps the focus.
+      const fresh = parse(await response.text());
+      const old = fresh?.id ? document.getElementById(fresh.id) : null;
+      if (old) {
+        const focused = button && old.contains(document.activeElement);
+        old.replaceWith(fresh);
+        const used = button?.value.slice(0, button.value.lastIndexOf(":") + 1); // "<post>:<kind>:"
+        if (focused) fresh.querySelector(`button[value^="${used}"]`)?.focus();
       }
       return;
     }
