@@ -106,7 +106,7 @@ def asyncapi_document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "deliberation live stream",
-            "version": "1.2.0",
+            "version": "1.3.0",
             "description": (
                 "A session's events as they commit, after a replay of those with `seq > after`: every one exactly "
                 "once, in order. Admission: `Authorization: Bearer`, `?ticket=` from `POST "
