@@ -56,6 +56,7 @@ def run_with_session(settings: Settings, action: Callable[[AsyncSession], Awaita
 # asyncio's loop and the pure-Python parser when uvloop or httptools is missing): both are dependencies.
 SERVER_LOOP = "uvloop"
 SERVER_HTTP = "httptools"
+SERVER_WS = "websockets-sansio"  # uvicorn's websocket protocol: the fan-out's fastest (docs/performance.md, issue 19)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -84,6 +85,7 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
     """Server options the service depends on (the tests' servers use the same)."""
     return {
         "http": SERVER_HTTP,
+        "ws": SERVER_WS,
         # A frame larger than this is refused by the server before the app sees it.
         "ws_max_size": settings.ws_max_message_bytes,
         # Compression is per connection: it would redo, for every subscriber, work the hub does once.

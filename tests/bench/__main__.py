@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="profile the main service with pyinstrument into this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 12))
+    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 15))
     raise_fd_limit()
     rows: list[Row] = []
     failures: list[str] = []
@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             (9, lambda: writes.two_workers(forum, sizes, has_votes)),
             (10, lambda: [writes.growth(forum, service, sizes)]),
             (11, lambda: [thread_page.scenario(sizes.page_posts, sizes.page_rounds)]),
+            (14, lambda: live.servers(forum, sizes)),
         ]
         try:
             for number, run in plan:

@@ -211,10 +211,13 @@ def check_listeners(scenario: str, results: list[dict]) -> dict[str, int]:
     return {"events": events, "lost": expected - events}
 
 
-def listen_specs(service_or_port: Service | int, clients: list[tuple[str, str, int | None]], *, latency: bool) -> list:
+def listen_specs(
+    service_or_port: Service | int, clients: list[tuple[str, str, int | None]], *, latency: bool, batch: bool = False
+) -> list:
+    """Listener processes for these clients; `batch`: they ask for `?batch=true` (several frames a message)."""
     port = service_or_port if isinstance(service_or_port, int) else service_or_port.port
     return [
-        {"role": "listen", "host": "127.0.0.1", "port": port, "clients": part, "latency": latency}
+        {"role": "listen", "host": "127.0.0.1", "port": port, "clients": part, "latency": latency, "batch": batch}
         for part in split(clients, LISTEN_PROCESSES)
         if part
     ]

@@ -27,10 +27,11 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from deliberation.accounts.auth import hash_token
-from deliberation.cli import SERVER_HTTP, SERVER_LOOP
+from deliberation.cli import SERVER_HTTP, SERVER_LOOP, SERVER_WS
 from deliberation.db import migrate
 from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
+from tests.bench.servers import SERVERS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -173,9 +174,11 @@ class Service:
         port: int | None = None,
         workers: int = 1,
         profile: str | None = None,
+        server: str | None = None,
         **settings: object,
     ) -> None:
-        self.workers, self.profile = workers, profile
+        """`server`: one of `tests.bench.servers.SERVERS` instead of `deliberation serve` as it is (scenario 14)."""
+        self.workers, self.profile, self.server = workers, profile, server
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("DELIBERATION_")}
@@ -193,9 +196,7 @@ class Service:
                 sys.executable,
                 # `--profile PATH`: pyinstrument's text summary of the whole run, written when the service stops.
                 *(["-m", "pyinstrument", "-r", "text", "-o", profile] if profile else []),
-                "-c",
-                _SERVE,
-                "serve",
+                *(["-m", "tests.bench.servers", server] if server else ["-c", _SERVE, "serve"]),
                 "--port",
                 str(self.port),
                 "--workers",
@@ -211,7 +212,8 @@ class Service:
     @property
     def stack(self) -> str:
         """What `deliberation serve` runs on (named in deliberation.cli, so uvicorn cannot fall back)."""
-        return f"{SERVER_LOOP} + {SERVER_HTTP}, {self.workers} worker{'s' if self.workers > 1 else ''}"
+        server = SERVERS[self.server] if self.server else f"uvicorn ws={SERVER_WS}"
+        return f"{server}, {SERVER_LOOP} + {SERVER_HTTP}, {self.workers} worker{'s' if self.workers > 1 else ''}"
 
     def processes(self) -> list[psutil.Process]:
         """The process and, with several workers, the workers under it: all their CPU is the server's."""

@@ -1,4 +1,5 @@
-"""Live-stream scenarios: fan-out (1), latency under load (2), two instances (5), idle memory (6), catch-up (7)."""
+"""Live-stream scenarios: fan-out (1), latency under load (2), two instances (5), idle memory (6), catch-up (7),
+the fan-out on each ASGI server (14)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 import uuid
 
 import asyncpg
+import httpx
 import psutil
 
 from deliberation.realtime.events import event_frame
+from deliberation.realtime.transport import EVENTS_CHANNEL
 from tests.bench.harness import (
     Forum,
     Load,
@@ -23,10 +26,12 @@ from tests.bench.harness import (
     listen_specs,
     merged,
     ms,
+    ran_on,
     stamp,
     write_spec,
 )
 from tests.bench.infra import ROOT, Service, free_port, plain_dsn
+from tests.bench.servers import SERVERS
 
 
 def _clients(forum: Forum, sessions: list[uuid.UUID], per_session: slice = slice(None)) -> list:
@@ -42,33 +47,98 @@ def _clients(forum: Forum, sessions: list[uuid.UUID], per_session: slice = slice
 BENCH_SETTINGS = {"ws_queue_size": 5000, "ws_max_connections_per_user": 200, "post_rate_per_minute": 1_000_000}
 
 
-def fanout(forum: Forum, service: Service, sizes: Sizes, clients: int) -> Row:
-    """Scenario 1: `clients` listeners in one session; posts in a burst; deliveries/s until the last one lands."""
+def fanout(
+    forum: Forum,
+    service: Service,
+    sizes: Sizes,
+    clients: int,
+    *,
+    batch: bool = True,
+    name: str = "",
+    raw: tuple[float, float, list[float], float] | None = None,
+) -> Row:
+    """Scenario 1: `clients` listeners in one session (`?batch=true` unless told); a burst of post events committed
+    at once; deliveries/s until the last one lands; websocket messages against frames received. Against a raw_ws
+    run of the same size (`raw`: one already taken)."""
     session = forum.groups[f"fanout{clients}"][0]
     posts = sizes.fanout_deliveries // clients
-    listeners = Load(listen_specs(service, _clients(forum, [session]), latency=False), [service])
-    writer = Load([write_spec(service, 4, forum.post_requests([session]))], [service])
+    frame = _one_post(forum, service, session)
+    listeners = Load(listen_specs(service, _clients(forum, [session]), latency=False, batch=batch), [service])
     listeners.measure()
-    writer.measure()
     start = time.time()
-    writer.results(duration=120, count=posts, start=start)
+    asyncio.run(_burst(forum.url, session, posts))
     final = asyncio.run(last_seqs(forum.url, [session]))
     results = listeners.results(final=final, timeout=180)
     checked = check_listeners(f"fan-out {clients}", results)
     deliveries = checked["events"] / (max(r["last_at"] for r in results) - start)
+    messages = sum(r["messages"] for r in results)
     server_cpu, load_cpu = listeners.cpu()
-    _, writer_cpu = writer.cpu()
-    row = Row(
-        f"1 fan-out {clients} clients",
-        {"deliveries_per_s": deliveries, "posts": posts, "lost": checked["lost"]},
-        target=">= 0.6 x raw_ws",
-    )
-    stamp(row, server_cpu, load_cpu + writer_cpu)
-    frame = asyncio.run(_post_frame(forum.url, session))
-    raw, raw_server_cpu, raw_load_cpu = raw_ws(clients, posts, frame)
-    row.baseline, row.baseline_figures = "raw_ws", {"deliveries_per_s": raw}
-    row.ratio = deliveries / raw
+    figures = {
+        "deliveries_per_s": deliveries,
+        "posts": posts,
+        "frames_per_message": sum(r["frames"] for r in results) / messages,
+        "server_cpu_us_per_delivery": listeners.server_meter.seconds / checked["events"] * 1e6,
+        "lost": checked["lost"],
+    }
+    row = Row(name or f"1 fan-out {clients} clients", figures, target=">= 0.6 x raw_ws")
+    stamp(row, server_cpu, load_cpu)
+    raw_rate, raw_server_cpu, raw_load_cpu, raw_per_delivery = raw or raw_ws(clients, posts, frame)
+    row.baseline = "raw_ws"
+    row.baseline_figures = {"deliveries_per_s": raw_rate, "server_cpu_us_per_delivery": raw_per_delivery}
+    row.ratio = deliveries / raw_rate
     return stamp(row, raw_server_cpu, raw_load_cpu)
+
+
+def servers(forum: Forum, sizes: Sizes) -> list[Row]:
+    """Scenario 14: scenario 1's fan-out at its first size on each ASGI server, batching clients and clients taking
+    one frame per message; every row against one raw_ws run."""
+    clients = sizes.fanout_clients[0]
+    session = forum.groups[f"fanout{clients}"][0]
+    rows, raw = [], None
+    for server in SERVERS:
+        service = Service(forum.url, server=server, **BENCH_SETTINGS).wait_ready()
+        try:
+            if raw is None:
+                raw = raw_ws(clients, sizes.fanout_deliveries // clients, _one_post(forum, service, session))
+            for batch in (True, False):
+                label = f"14 fan-out {clients} on {SERVERS[server]}" + (", batch" if batch else ", a frame a message")
+                row = fanout(forum, service, sizes, clients, batch=batch, name=label, raw=raw)
+                row.stack = ran_on(row, service)
+                rows.append(row)
+        finally:
+            service.stop()
+    return rows
+
+
+def _one_post(forum: Forum, service: Service, session: uuid.UUID) -> str:
+    """Post once through HTTP; the event frame it made (the burst copies it; raw_ws sends frames of its size)."""
+    method, path, token, body = forum.post_requests([session])[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    httpx.request(method, service.base + path, content=body, headers=headers, timeout=30).raise_for_status()
+    return asyncio.run(_post_frame(forum.url, session))
+
+
+async def _burst(url: str, session: uuid.UUID, posts: int) -> None:
+    """Commit `posts` copies of the session's last post.created event at once, then wake the instances as a writer's
+    commit does (NOTIFY `session:seq`): the fan-out alone, as raw_ws has its frames at once (writes: scenario 3)."""
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        async with connection.transaction():
+            seq = await connection.fetchval(
+                "UPDATE sessions SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq", session, posts
+            )
+            await connection.execute(
+                "INSERT INTO session_events (session_id, seq, type, data, created_at)"
+                " SELECT $1, $2 - $3 + n, 'post.created', data, now() FROM generate_series(1, $3) AS n,"
+                " (SELECT data FROM session_events WHERE session_id = $1 AND type = 'post.created'"
+                " ORDER BY seq DESC LIMIT 1) AS last",
+                session,
+                seq,
+                posts,
+            )
+        await connection.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, f"{session}:{seq}")
+    finally:
+        await connection.close()
 
 
 async def _post_frame(url: str, session: uuid.UUID) -> str:
@@ -84,8 +154,9 @@ async def _post_frame(url: str, session: uuid.UUID) -> str:
     return event_frame(tuple(row))
 
 
-def raw_ws(clients: int, frames: int, frame: str) -> tuple[float, float, list[float]]:
-    """The raw_ws baseline: the same clients on a bare websockets broadcaster; deliveries/s."""
+def raw_ws(clients: int, frames: int, frame: str) -> tuple[float, float, list[float], float]:
+    """The raw_ws baseline: the same clients on a bare websockets broadcaster; deliveries/s, the server's cores, the
+    load processes' cores, the server's CPU microseconds per delivery."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".json") as template:
         template.write(frame)
@@ -112,6 +183,7 @@ def raw_ws(clients: int, frames: int, frame: str) -> tuple[float, float, list[fl
             checked = check_listeners(f"raw_ws {clients}", results)
             rate = checked["events"] / (max(r["last_at"] for r in results) - start)
             server_cpu, load_cpu = listeners.cpu()
+            per_delivery = listeners.server_meter.seconds / checked["events"] * 1e6
         finally:
             server.stdin.write("quit\n")
             server.stdin.flush()
@@ -119,7 +191,7 @@ def raw_ws(clients: int, frames: int, frame: str) -> tuple[float, float, list[fl
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
-    return rate, server_cpu, load_cpu
+    return rate, server_cpu, load_cpu, per_delivery
 
 
 def realistic(forum: Forum, service: Service, sizes: Sizes) -> Row:

@@ -3,8 +3,9 @@
 The coordinator starts workers with a spec, waits for each to report "ready", sends "go" with parameters,
 and collects one result per worker. Every phase is bounded in time.
 
-Listener spec: {"role": "listen", "host", "port", "clients": [(session, token, after | None)], "latency": bool}
-  go: {"final": {session: last_seq}, "timeout": s}; result: per-session completeness, violations, latencies.
+Listener spec: {"role": "listen", "host", "port", "clients": [(session, token, after | None)], "latency": bool,
+  "batch": bool} go: {"final": {session: last_seq}, "timeout": s}; result: per-session completeness, violations,
+  latencies, websocket messages and frames received.
 Writer spec: {"role": "write", "host", "port", "connections": n, "requests": [(method, path, token, body)]}
   go: {"rate": per-second | None (closed loop), "duration": s, "start": wall-clock time}; result: counts, latencies.
 """
@@ -77,7 +78,7 @@ async def _listen(spec: dict[str, Any], pipe) -> None:
             for attempt in range(5):
                 try:
                     client = await LiveClient.connect(
-                        spec["host"], spec["port"], session, token, after=after, latency=latency
+                        spec["host"], spec["port"], session, token, after=after, latency=latency, batch=spec["batch"]
                     )
                     await asyncio.wait_for(asyncio.shield(client.hello), 60)
                     clients.append(client)
@@ -109,6 +110,8 @@ async def _listen(spec: dict[str, Any], pipe) -> None:
         "events": sum(client.events for client in clients),
         "expected": sum(final[client.session] - client.after for client in clients),
         "violations": sum(client.violations for client in clients),
+        "messages": sum(client.messages for client in clients),
+        "frames": sum(client.frames for client in clients),
         "closed": dict(Counter(client.closed_code for client in clients if client.closed_code)),
         "incomplete": sum(incomplete.values()),
         "first_at": min((client.first_at for client in clients if client.first_at), default=0.0),

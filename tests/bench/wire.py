@@ -127,13 +127,18 @@ class LiveClient(asyncio.Protocol):
     """A websocket client of `/api/sessions/{id}/live` that checks every event's seq as it arrives.
 
     `after` is the seq the stream starts after (the hello's last_seq unless given); every event must carry
-    `last + 1`. Anything else (a gap, a repeat, a close by the server) is counted as a violation.
+    `last + 1`. Anything else (a gap, a repeat, a close by the server) is counted as a violation. With `batch`
+    it asks for `?batch=true` and splits each message into its frames (one per line); `messages` and `frames`
+    count what arrived.
     """
 
-    def __init__(self, session: str, latency: Histogram | None, on_event=None) -> None:
+    def __init__(self, session: str, latency: Histogram | None, on_event=None, batch: bool = False) -> None:
         self.session = session
         self.latency = latency
         self.on_event = on_event
+        self.batch = batch
+        self.messages = 0
+        self.frames = 0
         self.buffer = bytearray()
         self.upgraded = False
         self.hello = asyncio.get_running_loop().create_future()
@@ -158,10 +163,12 @@ class LiveClient(asyncio.Protocol):
         after: int | None = None,
         latency: Histogram | None = None,
         on_event=None,
+        batch: bool = False,
     ) -> LiveClient:
         loop = asyncio.get_running_loop()
-        _, client = await loop.create_connection(lambda: cls(session, latency, on_event), host, port)
-        query = f"?after={after}" if after is not None else ""
+        _, client = await loop.create_connection(lambda: cls(session, latency, on_event, batch), host, port)
+        params = ([f"after={after}"] if after is not None else []) + (["batch=true"] if batch else [])
+        query = "?" + "&".join(params) if params else ""
         key = base64.b64encode(os.urandom(16)).decode()
         client.transport.write(
             (
@@ -232,24 +239,29 @@ class LiveClient(asyncio.Protocol):
                 if not fin:
                     return
                 payload, self.fragments = bytes(self.fragments), bytearray()
-            frame = _decode(payload)
-            if frame.type == "event":
-                if frame.seq != self.last + 1:
-                    self.violations += 1
-                self.last = frame.seq
-                self.events += 1
-                if not self.first_at:
-                    self.first_at = now
-                self.last_at = now
-                if self.latency is not None and frame.at is not None:
-                    self.latency.add(now - frame.at.timestamp())
-                if self.on_event is not None:
-                    self.on_event(self, frame.seq, now)
-            elif frame.type == "hello":
-                if self.after is None:
-                    self.after = self.last = frame.last_seq
-                if not self.hello.done():
-                    self.hello.set_result(frame.last_seq)
+            self.messages += 1
+            for line in payload.split(b"\n") if self.batch else (payload,):
+                self._handle(_decode(line), now)
+
+    def _handle(self, frame: Frame, now: float) -> None:
+        self.frames += 1
+        if frame.type == "event":
+            if frame.seq != self.last + 1:
+                self.violations += 1
+            self.last = frame.seq
+            self.events += 1
+            if not self.first_at:
+                self.first_at = now
+            self.last_at = now
+            if self.latency is not None and frame.at is not None:
+                self.latency.add(now - frame.at.timestamp())
+            if self.on_event is not None:
+                self.on_event(self, frame.seq, now)
+        elif frame.type == "hello":
+            if self.after is None:
+                self.after = self.last = frame.last_seq
+            if not self.hello.done():
+                self.hello.set_result(frame.last_seq)
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

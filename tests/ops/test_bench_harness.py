@@ -5,7 +5,7 @@ import pickle
 import pytest
 
 from tests.bench.harness import LostEvents, check_listeners
-from tests.bench.wire import Histogram
+from tests.bench.wire import Histogram, LiveClient
 
 
 def listener_result(**fields) -> dict:
@@ -38,3 +38,20 @@ def test_latency_histograms_merge_across_processes():
     assert merged.percentile(50) == pytest.approx(0.050, abs=0.0001)
     assert merged.percentile(99) == pytest.approx(0.099, abs=0.0001)
     assert merged.max == pytest.approx(0.1)
+
+
+def server_message(text: str) -> bytes:
+    """One unmasked websocket text message as a server sends it (lengths up to 125 bytes)."""
+    payload = text.encode()
+    return bytes([0x81, len(payload)]) + payload
+
+
+async def test_the_load_splits_batched_messages_and_still_checks_every_seq():
+    client = LiveClient("session", latency=None, batch=True)
+    client.upgraded = True
+    hello = '{"type":"hello","session_id":"s","last_seq":0}'
+    events = [f'{{"type":"event","seq":{seq},"event":"flags.changed"}}' for seq in (1, 2, 4)]
+    client.data_received(server_message(hello) + server_message("\n".join(events[:2])))
+    assert (client.messages, client.frames, client.events, client.violations) == (2, 3, 2, 0)
+    client.data_received(server_message(events[2]))  # seq 3 never came
+    assert (client.messages, client.frames, client.last, client.violations) == (3, 4, 4, 1)
