@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from tests.bench import live, thread_page, writes
+from tests.bench import live, storms, thread_page, writes
 from tests.bench.baselines import RAW_TABLES
 from tests.bench.harness import FULL, QUICK, Forum, LostEvents, Row, Sizes, ran_on, table, write_json
 from tests.bench.infra import Service, add_members, bench_database, plain_dsn, raise_fd_limit, seed
@@ -30,10 +30,19 @@ MEMORY_USERS = 10
 
 async def prepare(url: str, sizes: Sizes) -> Forum:
     """Seed users, sessions by purpose and memberships; the catch-up log and the 10,000-post thread."""
-    users = max(sizes.idle_clients, *sizes.fanout_clients, sizes.realistic_sessions * sizes.realistic_members) + 1
+    users = (
+        max(
+            sizes.idle_clients,
+            *sizes.fanout_clients,
+            sizes.realistic_sessions * sizes.realistic_members,
+            sizes.presence_users,
+        )
+        + 1
+    )
     memory_sessions = -(-sizes.idle_clients // MEMORY_CLIENTS)
     plan = {f"fanout{n}": 1 for n in sizes.fanout_clients}
     plan.update(realistic=sizes.realistic_sessions, memory=memory_sessions, catchup=1, read=1, growth=2)
+    plan.update(reactions=1, presence=1)
     db = await asyncpg.connect(plain_dsn(url))
     try:
         await db.execute(RAW_TABLES)
@@ -55,6 +64,10 @@ async def prepare(url: str, sizes: Sizes) -> Forum:
         members[groups["catchup"][0]] = members[groups["read"][0]] = [0]
         for session in groups["growth"]:
             members[session] = list(range(sizes.write_connections))
+        storm = groups["reactions"][0]
+        members[storm] = list(range(sizes.storm_reactions // 2))  # each reacts twice (agree, insightful)
+        forum.clients[storm] = sizes.storm_clients
+        members[groups["presence"][0]] = list(range(sizes.presence_users))
         await add_members(db, [(s, seeded.user_ids[u]) for s, us in members.items() for u in us])
         admin = users - 1
         await db.execute("UPDATE users SET is_admin = true WHERE id = $1", seeded.user_ids[admin])
@@ -210,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             (9, lambda: writes.two_workers(forum, sizes, has_votes)),
             (10, lambda: [writes.growth(forum, service, sizes)]),
             (11, lambda: [thread_page.scenario(sizes.page_posts, sizes.page_rounds)]),
+            (12, lambda: [storms.reactions(forum, service, sizes)]),
+            (13, lambda: [storms.presence(forum, service, sizes)]),
             (14, lambda: live.servers(forum, sizes)),
         ]
         try:

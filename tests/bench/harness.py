@@ -48,6 +48,10 @@ class Sizes:
     thread_reads: int
     page_posts: int  # scenario 9: the thread page's posts
     page_rounds: int
+    storm_clients: int  # scenario 12: listeners of the session whose post gets `storm_reactions`
+    storm_reactions: int  # ... within `storm_seconds`, two kinds by each of storm_reactions / 2 members
+    storm_seconds: float
+    presence_users: int  # scenario 13: distinct users joining one session at once
 
 
 FULL = Sizes(
@@ -67,6 +71,10 @@ FULL = Sizes(
     thread_reads=60,
     page_posts=2000,
     page_rounds=8,
+    storm_clients=1000,
+    storm_reactions=500,
+    storm_seconds=5,
+    presence_users=2000,
 )
 QUICK = Sizes(
     fanout_clients=(100, 300),
@@ -85,6 +93,10 @@ QUICK = Sizes(
     thread_reads=8,
     page_posts=300,
     page_rounds=3,
+    storm_clients=200,
+    storm_reactions=100,
+    storm_seconds=2,
+    presence_users=200,
 )
 
 

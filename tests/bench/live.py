@@ -34,7 +34,7 @@ from tests.bench.infra import ROOT, Service, free_port, plain_dsn
 from tests.bench.servers import SERVERS
 
 
-def _clients(forum: Forum, sessions: list[uuid.UUID], per_session: slice = slice(None)) -> list:
+def listeners_of(forum: Forum, sessions: list[uuid.UUID], per_session: slice = slice(None)) -> list:
     """(session, token, after) of every connection: members in turn, `forum.clients[session]` connections."""
     out = []
     for session in sessions:
@@ -63,7 +63,7 @@ def fanout(
     session = forum.groups[f"fanout{clients}"][0]
     posts = sizes.fanout_deliveries // clients
     frame = _one_post(forum, service, session)
-    listeners = Load(listen_specs(service, _clients(forum, [session]), latency=False, batch=batch), [service])
+    listeners = Load(listen_specs(service, listeners_of(forum, [session]), latency=False, batch=batch), [service])
     listeners.measure()
     start = time.time()
     asyncio.run(_burst(forum.url, session, posts))
@@ -197,7 +197,7 @@ def raw_ws(clients: int, frames: int, frame: str) -> tuple[float, float, list[fl
 def realistic(forum: Forum, service: Service, sizes: Sizes) -> Row:
     """Scenario 2: sessions of members, posts and votes at fixed rates; commit-to-receipt latency; nothing lost."""
     sessions = forum.groups["realistic"]
-    listeners = Load(listen_specs(service, _clients(forum, sessions), latency=True), [service])
+    listeners = Load(listen_specs(service, listeners_of(forum, sessions), latency=True), [service])
     specs = [write_spec(service, 8, forum.post_requests(sessions), rate=sizes.realistic_posts_per_s)]
     votes = forum.extra.get("vote_requests")
     if votes:
@@ -237,10 +237,10 @@ def two_instances(forum: Forum, service: Service, sizes: Sizes) -> Row:
     half = max(1, sizes.write_connections // 2)
     second = Service(forum.url, **BENCH_SETTINGS).wait_ready()
     try:
-        clients = _clients(forum, sessions, slice(0, 1))
+        clients = listeners_of(forum, sessions, slice(0, 1))
         listeners = Load(
             listen_specs(service, clients, latency=False)[:1]
-            + listen_specs(second, _clients(forum, sessions, slice(1, 2)), latency=False)[:1],
+            + listen_specs(second, listeners_of(forum, sessions, slice(1, 2)), latency=False)[:1],
             [service, second],
         )
         writers = Load(
@@ -286,14 +286,14 @@ def idle_memory(forum: Forum, sizes: Sizes) -> Row:
     service = Service(forum.url, **BENCH_SETTINGS).wait_ready()
     try:
         sessions = forum.groups["memory"]
-        warm = Load(listen_specs(service, _clients(forum, sessions[:1], slice(0, 50)), latency=False), [service])
+        warm = Load(listen_specs(service, listeners_of(forum, sessions[:1], slice(0, 50)), latency=False), [service])
         warm.measure()
         check_listeners(
             "memory warm-up", warm.results(final=asyncio.run(last_seqs(forum.url, sessions[:1])), timeout=30)
         )
         time.sleep(2)
         before = service.rss()
-        clients = _clients(forum, sessions)[: sizes.idle_clients]
+        clients = listeners_of(forum, sessions)[: sizes.idle_clients]
         started = time.monotonic()
         listeners = Load(listen_specs(service, clients, latency=False), [service])
         connect_seconds = time.monotonic() - started

@@ -5,7 +5,8 @@ and collects one result per worker. Every phase is bounded in time.
 
 Listener spec: {"role": "listen", "host", "port", "clients": [(session, token, after | None)], "latency": bool,
   "batch": bool} go: {"final": {session: last_seq}, "timeout": s}; result: per-session completeness, violations,
-  latencies, websocket messages and frames received.
+  latencies, websocket messages and frames received, their bytes, the `online` counts the clients' last presence
+  frames said.
 Writer spec: {"role": "write", "host", "port", "connections": n, "requests": [(method, path, token, body)]}
   go: {"rate": per-second | None (closed loop), "duration": s, "start": wall-clock time}; result: counts, latencies.
 """
@@ -112,6 +113,8 @@ async def _listen(spec: dict[str, Any], pipe) -> None:
         "violations": sum(client.violations for client in clients),
         "messages": sum(client.messages for client in clients),
         "frames": sum(client.frames for client in clients),
+        "bytes": sum(client.bytes for client in clients),
+        "online": sorted({client.online for client in clients if client.online is not None}),
         "closed": dict(Counter(client.closed_code for client in clients if client.closed_code)),
         "incomplete": sum(incomplete.values()),
         "first_at": min((client.first_at for client in clients if client.first_at), default=0.0),

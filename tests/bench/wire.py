@@ -111,6 +111,7 @@ class Frame(msgspec.Struct):
     seq: int = 0
     last_seq: int = 0
     at: datetime | None = None
+    online: int | None = None  # presence and presence_delta frames
 
 
 _decode = msgspec.json.Decoder(Frame).decode
@@ -139,6 +140,8 @@ class LiveClient(asyncio.Protocol):
         self.batch = batch
         self.messages = 0
         self.frames = 0
+        self.bytes = 0  # of every data message received (events, presence, hello)
+        self.online: int | None = None  # what the last presence frame said
         self.buffer = bytearray()
         self.upgraded = False
         self.hello = asyncio.get_running_loop().create_future()
@@ -240,11 +243,14 @@ class LiveClient(asyncio.Protocol):
                     return
                 payload, self.fragments = bytes(self.fragments), bytearray()
             self.messages += 1
+            self.bytes += len(payload)
             for line in payload.split(b"\n") if self.batch else (payload,):
                 self._handle(_decode(line), now)
 
     def _handle(self, frame: Frame, now: float) -> None:
         self.frames += 1
+        if frame.online is not None:
+            self.online = frame.online
         if frame.type == "event":
             if frame.seq != self.last + 1:
                 self.violations += 1
