@@ -47,9 +47,9 @@ async def log_in(page, email: str, next_path: str) -> None:
     await page.wait_for_url(f"**{next_path}")
 
 
-async def round_table(db, settings, *, draft: bool = True, adopted: bool = False):
-    """A live session with a moderator, three members of different actor types, two posts and (`draft`) a
-    conclusion on them, (`adopted`) voted and adopted."""
+async def round_table_people(db):
+    """A live session with one guiding question, its moderator and three members of different actor types:
+    nothing has been said or decided."""
     moderator = await make_user(db, display_name="Marta Moderadora", actor_type="civil_society")
     voters = [
         await make_user(db, display_name="Ana Academia", actor_type="academia"),
@@ -64,6 +64,13 @@ async def round_table(db, settings, *, draft: bool = True, adopted: bool = False
     async with db.begin():  # a title of no language: the served forum lists it to the language tests too
         (await db.get(Session, session.id)).title = f"Mesa {session.code}"
     thread = await make_thread(db, session, title="What makes local procurement work?")
+    return session, thread, moderator, voters
+
+
+async def round_table(db, settings, *, draft: bool = True, adopted: bool = False):
+    """A live session with a moderator, three members of different actor types, two posts and (`draft`) a
+    conclusion on them, (`adopted`) voted and adopted."""
+    session, thread, moderator, voters = await round_table_people(db)
     now = utcnow()
     first = await posts.create_post(
         db, thread.id, voters[0], PostIn(body="Split tenders into small lots."), settings=settings, now=now

@@ -25,7 +25,7 @@ from deliberation.proposals.schemas import EndorsementIn
 from tests.factories import make_representative, make_user
 from tests.web.conftest import DESKTOP, PHONE, check_axe
 from tests.web.test_deciding import log_in, proposal_in, round_table, web_db  # noqa: F401 - the fixture
-from tests.web.test_layout import MEASURE, SHOTS
+from tests.web.test_layout import SHOTS, assert_fits
 
 
 @pytest.fixture
@@ -87,10 +87,6 @@ async def test_the_deciding_pages_fit_the_screen(open_page, web_server, scene, w
         if os.environ.get("DELIBERATION_WRITE_SCREENSHOTS") and name != "audit":
             SHOTS.mkdir(exist_ok=True)
             await page.screenshot(path=SHOTS / f"{name}-{width}.png", full_page=True)
-        measured = await page.evaluate(MEASURE)
-        assert measured["overflow"] <= 0, f"{name} is {measured['overflow']} px wider than a {width} px screen"
-        assert measured["smallest"] >= 14, f"{name}: text of {measured['smallest']} px"
-        assert measured["small_targets"] == [], name
-        assert measured["wrapped"] == [], f"{name}: controls broken over lines at {width} px"
+        await assert_fits(page, name, width)
         await check_axe(page)
         await page.context.close()

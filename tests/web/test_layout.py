@@ -35,16 +35,21 @@ MEASURE = """() => ({
 })"""
 
 
-@pytest.mark.parametrize("name", list(PAGES))
-@pytest.mark.parametrize(("width", "viewport"), [("1280", DESKTOP), ("390", PHONE)])
-async def test_pages_fit_the_screen(open_page, name, width, viewport):
-    page = await open_page(viewport=viewport)
-    await page.goto(PAGES[name])
+async def assert_fits(page, name: str, width: str) -> None:
+    """Nothing wider than the screen, text of 14 px or more, controls 24 px high or more and none broken over lines."""
     measured = await page.evaluate(MEASURE)
     assert measured["overflow"] <= 0, f"{name} is {measured['overflow']} px wider than a {width} px screen"
     assert measured["smallest"] >= 14, f"{name}: text of {measured['smallest']} px"
     assert measured["small_targets"] == [], name
     assert measured["wrapped"] == [], f"{name}: controls broken over lines at {width} px"
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.parametrize(("width", "viewport"), [("1280", DESKTOP), ("390", PHONE)])
+async def test_pages_fit_the_screen(open_page, name, width, viewport):
+    page = await open_page(viewport=viewport)
+    await page.goto(PAGES[name])
+    await assert_fits(page, name, width)
     await check_axe(page)
     if os.environ.get("DELIBERATION_WRITE_SCREENSHOTS"):
         SHOTS.mkdir(exist_ok=True)

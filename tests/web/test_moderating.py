@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 
 from playwright.async_api import expect
 
 from deliberation.conclusions import voting
 from deliberation.conclusions.schemas import VotingIn
 from deliberation.db.base import utcnow
-from deliberation.forum.models import Session
 from deliberation.membership import service as membership
 from deliberation.proposals import service as proposals
-from tests.factories import make_forum_session, make_thread, make_user
+from tests.factories import make_user
 from tests.web.conftest import check_axe
 from tests.web.test_board import SCREEN, assert_no_count_shown, open_board
-from tests.web.test_deciding import log_in, proposal_in, round_table, web_db  # noqa: F401 - the fixture
+from tests.web.test_deciding import log_in, proposal_in, round_table, round_table_people, web_db  # noqa: F401 - the fixture
 
 TITLE = "Open procurement to small suppliers"
 PROPOSAL = "Local procurement for small suppliers"
@@ -43,21 +41,9 @@ async def live(page) -> None:
 
 
 async def people(db):
-    """The round table's people and its session with one guiding question: nothing has been said or decided."""
-    moderator = await make_user(db, display_name="Marta Moderadora", actor_type="civil_society")
-    voters = [
-        await make_user(db, display_name="Ana Academia", actor_type="academia"),
-        await make_user(db, display_name="Carlos Cívico", actor_type="civil_society"),
-        await make_user(db, display_name="Laura Local", actor_type="local_government"),
-    ]
-    session = await make_forum_session(
-        db,
-        starts_at=utcnow() - timedelta(minutes=10),
-        members={moderator: "moderator", **{voter: "participant" for voter in voters}},
-    )
-    async with db.begin():  # a title of no language: the served forum lists it to the language tests too
-        (await db.get(Session, session.id)).title = f"Mesa {session.code}"
-    thread = await make_thread(db, session, title="What makes local procurement work?")
+    """The round table's people and its session with one guiding question, an elected representative and an
+    organizer: nothing has been said or decided."""
+    session, thread, moderator, voters = await round_table_people(db)
     mayor = await make_user(db, display_name="Rosa Intendenta", actor_type="local_government")
     organizer = await make_user(db, display_name="Olga Organizadora", is_admin=True)
     return session, thread, moderator, voters, mayor, organizer
