@@ -23,6 +23,7 @@ import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
 from deliberation.app import create_app
+from deliberation.cli import uvicorn_options
 from deliberation.db.base import utcnow
 from deliberation.db.engine import create_engine, create_sessionmaker
 from deliberation.forum.demo import load_demo
@@ -68,11 +69,18 @@ def chromium_or_skip() -> str:
 
 
 class ServerThread(threading.Thread):
-    """uvicorn serving the app in a thread with its own event loop."""
+    """uvicorn serving the app in a thread with its own event loop, as `deliberation serve` serves it."""
 
     def __init__(self, settings: Settings, port: int) -> None:
         super().__init__(daemon=True)
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            **uvicorn_options(settings),  # the protocols and limits `deliberation serve` runs with
+        )
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:
