@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from deliberation.threads.models import Post, Reaction
 from tests.factories import make_forum, make_forum_session, make_thread, reactions_published, signed_in
-from tests.live import connect, receive, receive_events
+from tests.live import connect, live_server, receive, receive_events
 
 
 def apply(state: dict, event: str, data: dict) -> None:
@@ -216,6 +216,9 @@ async def test_racing_reactions_keep_exact_counts(live_client, committed):
     assert changes[-1] == seen["reactions"]
 
 
+KINDS = ("agree", "insightful")
+
+
 async def test_a_reaction_storm_is_a_few_events_and_the_last_carries_the_final_counts(server, committed):
     """50 reactions on one post in quick succession: a live client gets far fewer `reactions.updated` (at most
     one per post per DELIBERATION_REACTION_EVENT_INTERVAL_SECONDS, 0.25) and ends with the final counts."""
@@ -228,7 +231,7 @@ async def test_a_reaction_storm_is_a_few_events_and_the_last_carries_the_final_c
         url = f"/api/posts/{post['id']}/reactions"
         started = time.monotonic()
         answers = await asyncio.gather(
-            *[http.put(f"{url}/{kind}", headers=headers) for _, headers in people for kind in ("agree", "insightful")]
+            *[http.put(f"{url}/{kind}", headers=headers) for _, headers in people for kind in KINDS]
         )
         took = time.monotonic() - started
         assert {answer.status_code for answer in answers} == {200}
@@ -245,6 +248,35 @@ async def test_a_reaction_storm_is_a_few_events_and_the_last_carries_the_final_c
         )
     assert [e["data"]["reactions"] for e in logged.json()["items"]] == seen  # the log holds these events only
     assert len(seen) <= min(took / 0.25 + 2, 25), f"{len(seen)} events for 50 reactions in {took:.1f} s"
+
+
+async def test_two_instances_publishing_reactions_send_a_post_at_most_once_per_interval(live_settings, committed):
+    """Both instances run the reaction publisher: together they still send at most one event for the post per
+    interval (0.25 s), and the last carries the final counts."""
+    people = [await signed_in(committed) for _ in range(20)]
+    session = await make_forum_session(committed, members={user: "participant" for user, _ in people})
+    thread = await make_thread(committed, session)
+    async with live_server(live_settings) as a, live_server(live_settings) as b:
+        clients = [httpx.AsyncClient(base_url=server.http, timeout=60) for server in (a, b)]
+        post = (
+            await clients[0].post(f"/api/threads/{thread.id}/posts", json={"body": "!"}, headers=people[0][1])
+        ).json()
+        url = f"/api/posts/{post['id']}/reactions"
+        answers, started = [], time.monotonic()
+        for n, (_, headers) in enumerate(people):  # in waves over about two seconds, through either instance
+            answers += await asyncio.gather(*[clients[n % 2].put(f"{url}/{kind}", headers=headers) for kind in KINDS])
+            await asyncio.sleep(0.1)
+        assert {answer.status_code for answer in answers} == {200}
+        await reactions_published(committed, session.id)
+        took = time.monotonic() - started
+        events = (await clients[1].get(f"/api/sessions/{session.id}/events", headers=people[0][1])).json()["items"]
+        for client in clients:
+            await client.aclose()
+    reacted = [event for event in events if event["event"] == "reactions.updated"]
+    assert len(reacted) >= 2, "one event: nothing to tell about two publishers"
+    assert reacted[-1]["data"]["reactions"] == {"agree": 20, "disagree": 0, "insightful": 20}
+    # One publisher's worth (two that did not see each other's claims would send up to twice as many).
+    assert len(reacted) <= took / 0.25 + 2, f"{len(reacted)} events in {took:.1f} s"
 
 
 async def test_refusals_do_not_wait_for_the_session_row(live_client, committed, committed_engine):
