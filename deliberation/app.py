@@ -27,7 +27,7 @@ from deliberation.conclusions.worker import conclusion_workers
 from deliberation.db import migrate
 from deliberation.db.base import utcnow
 from deliberation.db.embedded import EmbeddedPostgres
-from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker
+from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker, share_with_sessions
 from deliberation.deps import provide_db, provide_now
 from deliberation.errors import EXCEPTION_HANDLERS, JSONRequest, handle_http_exception
 from deliberation.forum.routes import LineController, MySessionsController, SessionController
@@ -146,7 +146,7 @@ def create_app(
             revalidate_interval=settings.live_revalidate_seconds,
             clock=lambda: app.state.clock(),
         )
-        app.state.sessionmaker.configure(info={PUBLISHER_KEY: hub.announce})
+        share_with_sessions(app.state.sessionmaker, PUBLISHER_KEY, hub.announce)
         app.state.hub = hub
         app.state.readiness["events"] = hub_check(hub)
         await hub.start()

@@ -91,6 +91,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     vote_closer_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # how often due votes are looked for
     tally_event_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.25  # at most one tally.updated per this
     reaction_event_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.25  # one reactions.updated per post
+    # The tally and reaction publishers run when a commit of this instance wakes them, else every this (marks set
+    # by instances without conclusion_workers, or left unsent by one that stopped)
+    publisher_idle_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
 
     def __post_init__(self) -> None:
         if self.database_url is not None and not self.database_url.startswith(("postgresql", "postgres")):

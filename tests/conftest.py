@@ -185,6 +185,10 @@ class CurrentSessionmaker:
     def configure(self, **options) -> None:
         self.current.configure(**options)
 
+    @property
+    def kw(self) -> dict:
+        return self.current.kw
+
 
 @pytest.fixture(scope="session")
 def apps() -> dict[Settings, tuple[Litestar, CurrentSessionmaker]]:

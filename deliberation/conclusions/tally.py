@@ -30,7 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.conclusions.models import Conclusion, ConclusionStatus, TallyMark, Visibility, Vote
 from deliberation.conclusions.schemas import ChoiceCounts, TallyOut
+from deliberation.db.engine import wake_after_commit
 from deliberation.realtime.events import emit
+
+TALLY_MARK = "tally"  # the name its publisher is woken by (db.engine.wake_after_commit)
 
 
 async def count_tally(db: AsyncSession, conclusion: Conclusion) -> TallyOut:
@@ -113,11 +116,13 @@ def snapshot(tally: TallyOut) -> dict[str, Any]:
 
 async def mark_tally_changed(db: AsyncSession, conclusion_id: uuid.UUID) -> None:
     """Ask for a `tally.updated` event; call it as the last statement of the transaction (it locks the mark)."""
-    await db.execute(marking(TallyMark.conclusion_id == conclusion_id))
+    await db.execute(marking(db, TallyMark.conclusion_id == conclusion_id))
 
 
-def marking(which: ColumnElement[bool]) -> Update:
-    """The statement `mark_tally_changed` runs, for the marks matching `which` (a statement's CTE may run it)."""
+def marking(db: AsyncSession, which: ColumnElement[bool]) -> Update:
+    """The statement `mark_tally_changed` runs, for the marks matching `which` (a statement's CTE may run it); the
+    instance's tally publisher is woken when `db`'s transaction commits."""
+    wake_after_commit(db, TALLY_MARK)
     return update(TallyMark).where(which).values(dirty=True)
 
 

@@ -203,7 +203,7 @@ async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data
             .returning(Vote.conclusion_id)
             .cte("cast")
         )
-        marked = marking(TallyMark.conclusion_id.in_(select(cast.c.conclusion_id))).cte("marked")
+        marked = marking(db, TallyMark.conclusion_id.in_(select(cast.c.conclusion_id))).cte("marked")
         if await db.scalar(select(cast.c.conclusion_id).add_cte(marked)) is None:
             raise Forbidden(NOT_A_MEMBER)  # the membership ended while this waited for the row
         return VoteOut(choice=data.choice, version=conclusion.version, comment=data.comment)

@@ -13,6 +13,20 @@ from deliberation.settings import to_asyncpg_url
 # session.info keys: seqs written by this transaction ({session_id: seq}), and who to tell after commit.
 WAKEUPS_KEY = "deliberation.wakeups"
 PUBLISHER_KEY = "deliberation.publisher"
+# The coalesced marks this transaction set ({"tally", "reactions"}), and the loops to wake for them after commit
+# ({name: asyncio.Event}, see conclusions.worker).
+MARKED_KEY = "deliberation.marked"
+MARK_WAKERS_KEY = "deliberation.mark_wakers"
+
+
+def share_with_sessions(sessionmaker: async_sessionmaker[AsyncSession], key: str, value: Any) -> None:
+    """Put `key: value` in the `info` of every session `sessionmaker` makes from now on (keeping what is there)."""
+    sessionmaker.configure(info={**sessionmaker.kw.get("info", {}), key: value})
+
+
+def wake_after_commit(db: AsyncSession, mark: str) -> None:
+    """Wake this instance's publisher of `mark` ("tally", "reactions") once the caller's transaction commits."""
+    db.info.setdefault(MARKED_KEY, set()).add(mark)
 
 
 async def read_snapshot(db: AsyncSession) -> None:
@@ -39,12 +53,17 @@ def _announce_after_commit(session: Session) -> None:
     publish = session.info.get(PUBLISHER_KEY)
     if wakeups and publish is not None:
         publish(wakeups)
+    wakers = session.info.get(MARK_WAKERS_KEY, {})
+    for mark in session.info.pop(MARKED_KEY, ()):
+        if mark in wakers:
+            wakers[mark].set()
 
 
 @event.listens_for(EventSession, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:
         session.info.pop(WAKEUPS_KEY, None)
+        session.info.pop(MARKED_KEY, None)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:

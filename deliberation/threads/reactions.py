@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
+from deliberation.db.engine import wake_after_commit
 from deliberation.db.locks import lock_session_row
 from deliberation.errors import Conflict, Forbidden
 from deliberation.forum.access import NOT_A_MEMBER
@@ -33,6 +34,7 @@ from deliberation.threads.presenters import post_out, posts_with_authors
 from deliberation.threads.rules import ensure_not_deleted, ensure_writable
 from deliberation.threads.schemas import PostOut, ReactionName, Reactions
 
+REACTIONS_MARK = "reactions"  # the name its publisher is woken by (db.engine.wake_after_commit)
 _COUNTS = (Post.agree_count, Post.disagree_count, Post.insightful_count)
 
 
@@ -68,6 +70,8 @@ async def set_reaction(
             raise Conflict("This post is hidden by a moderator.")
         ensure_writable(discussion_open=discussion_open, locked=locked)
         counts = (await db.execute(_changing(post, user, kind, present=present, now=now))).one_or_none()
+        if counts is not None:
+            wake_after_commit(db, REACTIONS_MARK)
     had = set(had or ())
     out = post_out(post, author, mine=had | {kind} if present else had - {kind})
     if counts is None:  # nothing changed: the counts read under the lock are current

@@ -300,3 +300,34 @@ async def test_refusals_do_not_wait_for_the_session_row(live_client, committed, 
         ]:
             assert (await asyncio.wait_for(call, timeout=10)).status_code == 403
         await writer.rollback()
+
+
+async def _statements(http: httpx.AsyncClient) -> float:
+    lines = (await http.get("/metrics")).text.splitlines()
+    return next(float(line.rpartition(" ")[2]) for line in lines if 'round_trips_total{kind="statement"}' in line)
+
+
+async def test_an_idle_service_leaves_the_database_alone_and_a_reaction_is_still_sent_at_once(server, committed):
+    """The tally and reaction publishers wait for a commit of their own instance (or
+    DELIBERATION_PUBLISHER_IDLE_SECONDS, 1 s) instead of asking the database four times per interval."""
+    (user, headers), (watcher, watcher_headers) = [await signed_in(committed) for _ in range(2)]
+    session = await make_forum_session(committed, members={user: "participant", watcher: "participant"})
+    thread = await make_thread(committed, session)
+    async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+        post = (await http.post(f"/api/threads/{thread.id}/posts", json={"body": "!"}, headers=headers)).json()
+        socket, _ = await connect(server, session.id, watcher_headers["Authorization"][7:])
+        async with socket:
+            await asyncio.sleep(0.5)  # the post's own round is over
+            before = await _statements(http)
+            await asyncio.sleep(2)
+            idle = await _statements(http) - before
+            sent = time.monotonic()
+            assert (await http.put(f"/api/posts/{post['id']}/reactions/agree", headers=headers)).status_code == 200
+            frame = await receive(socket)
+            while frame["type"] != "event":
+                frame = await receive(socket)
+            took = time.monotonic() - sent
+    assert frame["event"] == "reactions.updated" and frame["data"]["reactions"]["agree"] == 1
+    # The vote closer's second (1 s) and one idle look of each publisher: about 7, where polling made about 50.
+    assert idle <= 12, f"{idle} statements in 2 idle seconds"
+    assert took < 0.5, f"the reaction's event came {took:.2f} s after it"
