@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from deliberation.accounts.models import AccessToken, User
@@ -89,11 +89,19 @@ async def user_for_token(db: AsyncSession, raw: str | None, *, now: datetime) ->
 
 async def user_for_token_hash(db: AsyncSession, token_hash: str, *, now: datetime) -> User | None:
     """The user of the token with this hash if it is live at `now`, inside the caller's transaction."""
-    return await db.scalar(
-        select(User)
-        .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None), AccessToken.expires_at > now)
+    return await db.scalar(_LIVE_TOKEN_USER, {"token_hash": token_hash, "now": now})
+
+
+# Built once: every request runs it, and building the statement (and its cache key) cost more than running it.
+_LIVE_TOKEN_USER = (
+    select(User)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(
+        AccessToken.token_hash == bindparam("token_hash"),
+        AccessToken.revoked_at.is_(None),
+        AccessToken.expires_at > bindparam("now"),
     )
+)
 
 
 def bearer_token(connection: ASGIConnection) -> str | None:
