@@ -260,3 +260,25 @@ async def test_a_representative_endorses_and_a_visitor_checks_the_record(open_pa
         re.compile(r"The log is intact: all \d+ entries verify")
     )
     await check_axe(visitor)
+
+
+async def test_the_diff_a_member_opened_stays_open_when_the_conclusion_changes_live(open_page, web_db, web_server):
+    session, moderator, voters, conclusion, _ = await round_table(web_db, web_server.settings)
+    patch = ConclusionPatch(body="Tenders are split into lots that small firms can bid for.")
+    await conclusions.update_conclusion(web_db, conclusion.id, moderator, patch, expected=1, now=utcnow())
+    ana = await open_page()
+    await log_in(ana, voters[0].email, f"/sessions/{session.code}/conclusions")
+    card = ana.get_by_role("article", name="Open procurement to small suppliers")
+    await card.get_by_text("2 versions").click()
+    await card.get_by_role("button", name="Show the changes").click()
+    changes = ana.get_by_role("region", name="Changes from version 1 to version 2")
+    await expect(changes.locator("ins")).to_have_text("that")
+    await expect(ana.locator("html")).to_have_attribute("data-live", "open")
+
+    patch = ConclusionPatch(title="Open procurement to small local suppliers")
+    await conclusions.update_conclusion(web_db, conclusion.id, moderator, patch, expected=2, now=utcnow())
+    card = ana.get_by_role("article", name="Open procurement to small local suppliers")
+    await expect(card.get_by_text("3 versions")).to_be_visible()  # redrawn live, the diff still open in it
+    await expect(card.get_by_role("region", name="Changes from version 1 to version 2").locator("ins")).to_have_text(
+        "that"
+    )
