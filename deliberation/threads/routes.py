@@ -133,21 +133,19 @@ class PostController(Controller):
     async def list_revisions(self, db: DB, user: CurrentUser, post_id: FromPath[uuid.UUID]) -> RevisionList:
         return await posts.list_revisions(db, post_id, user)
 
-    @put("/reactions/{kind:str}", summary="React to a post (members; idempotent); the post with its new counts")
+    # 204 as the contract says (design/api.md): the new counts reach everyone, the reacting client too, in the next
+    # coalesced `reactions.updated` (or `GET` the post); the web page's own form answers with the post's buttons.
+    @put("/reactions/{kind:str}", status_code=204, summary="React to a post (members; idempotent)")
     async def add_reaction(
         self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
-    ) -> PostOut:
-        return await reactions.set_reaction(db, post_id, user, kind, present=True, now=now)
+    ) -> None:
+        await reactions.set_reaction(db, post_id, user, kind, present=True, now=now)
 
-    @delete(
-        "/reactions/{kind:str}",
-        status_code=200,
-        summary="Take back a reaction (members; idempotent); the post with its new counts",
-    )
+    @delete("/reactions/{kind:str}", summary="Take back a reaction (members; idempotent)")
     async def remove_reaction(
         self, db: DB, user: CurrentUser, now: Now, post_id: FromPath[uuid.UUID], kind: FromPath[ReactionName]
-    ) -> PostOut:
-        return await reactions.set_reaction(db, post_id, user, kind, present=False, now=now)
+    ) -> None:
+        await reactions.set_reaction(db, post_id, user, kind, present=False, now=now)
 
     @post("/flags", summary="Flag a post to the moderators (members)")
     async def flag_post(

@@ -161,7 +161,7 @@ async def test_a_snapshot_plus_the_events_after_it_is_a_fresh_snapshot_for_every
         await step(write_posts)
         root, reply = posts["root"]["id"], posts["reply"]["id"]
         await step(lambda: call("PATCH", f"/api/posts/{root}", "ana", json={"body": "A, edited"}))
-        await step(lambda: call("PUT", f"/api/posts/{root}/reactions/agree", "ben"))
+        await step(lambda: call("PUT", f"/api/posts/{root}/reactions/agree", "ben", 204))
         await step(lambda: call("POST", f"/api/posts/{reply}/flags", "ana", 201, json={"reason": "spam"}))
         hide = {"action": "hide", "reason": "Off topic"}
         await step(lambda: call("POST", f"/api/posts/{reply}/moderation", "moderator", json=hide))

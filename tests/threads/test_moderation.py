@@ -19,9 +19,7 @@ async def test_reactions_one_of_each_kind_per_member_with_counts_and_mine(client
         ("ana", "agree"),
         ("moderator", "disagree"),
     ]:
-        answer = await client.put(f"{url}/{kind}", headers=forum.as_(who))
-        assert answer.status_code == 200 and kind in answer.json()["my_reactions"]
-    assert answer.json()["reactions"] == {"agree": 2, "disagree": 1, "insightful": 1}  # the counts at once
+        assert (await client.put(f"{url}/{kind}", headers=forum.as_(who))).status_code == 204
     assert (await client.put(f"{url}/agree", headers=forum.as_("outsider"))).status_code == 403
     assert (await client.put(f"{url}/love", headers=forum.as_("ben"))).status_code == 400
     assert (await client.put(f"/api/posts/{uuid.uuid4()}/reactions/agree", headers=forum.as_("ben"))).status_code == 404
@@ -30,10 +28,8 @@ async def test_reactions_one_of_each_kind_per_member_with_counts_and_mine(client
     assert seen_by_ben["reactions"] == {"agree": 2, "disagree": 1, "insightful": 1}
     assert seen_by_ben["my_reactions"] == ["agree", "insightful"]
 
-    taken_back = await client.delete(f"{url}/agree", headers=forum.as_("ben"))
-    assert taken_back.status_code == 200 and taken_back.json()["my_reactions"] == ["insightful"]
-    again = await client.delete(f"{url}/agree", headers=forum.as_("ben"))  # idempotent
-    assert again.status_code == 200 and again.json()["reactions"] == {"agree": 1, "disagree": 1, "insightful": 1}
+    assert (await client.delete(f"{url}/agree", headers=forum.as_("ben"))).status_code == 204
+    assert (await client.delete(f"{url}/agree", headers=forum.as_("ben"))).status_code == 204  # idempotent
     tree = (await client.get(f"/api/threads/{forum.thread.id}/posts", headers=forum.as_("ben"))).json()["items"]
     assert tree[0]["reactions"] == {"agree": 1, "disagree": 1, "insightful": 1}
     assert tree[0]["my_reactions"] == ["insightful"]
@@ -311,7 +307,7 @@ async def test_a_post_hidden_or_deleted_before_its_reactions_were_sent_gets_no_r
     hidden, deleted = await write(client, forum, "ana", "Rude words"), await write(client, forum, "ana", "Mine")
     for post in (hidden, deleted):
         reacted = await client.put(f"/api/posts/{post['id']}/reactions/agree", headers=forum.as_("ben"))
-        assert reacted.status_code == 200
+        assert reacted.status_code == 204
     hide = {"action": "hide", "reason": "rude"}
     moderation = f"/api/posts/{hidden['id']}/moderation"
     assert (await client.post(moderation, json=hide, headers=forum.as_("moderator"))).status_code == 200
