@@ -56,6 +56,16 @@ LIVE_QUERY: dict[str, Any] = {
                 "longer); `false`: one frame per message."
             ),
         },
+        "presence": {
+            "type": "string",
+            "enum": ["full", "delta"],
+            "default": "full",
+            "description": (
+                "How changes of who is online come, at most once per session every "
+                "`DELIBERATION_PRESENCE_DELTA_INTERVAL_SECONDS`: `full`, the whole `presence` list; `delta`, a "
+                "`presence_delta` of who came and went. Either way the whole list comes first, after `hello`."
+            ),
+        },
     },
     "additionalProperties": False,
 }
@@ -106,7 +116,7 @@ def asyncapi_document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "deliberation live stream",
-            "version": "1.3.0",
+            "version": "1.4.0",
             "description": (
                 "A session's events as they commit, after a replay of those with `seq > after`: every one exactly "
                 "once, in order. Admission: `Authorization: Bearer`, `?ticket=` from `POST "

@@ -29,8 +29,15 @@ class LiveServer:
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}"
 
-    def live_url(self, session_id, after: int | None = None, ticket: str | None = None, batch: bool = False) -> str:
-        query = []
+    def live_url(
+        self,
+        session_id,
+        after: int | None = None,
+        ticket: str | None = None,
+        batch: bool = False,
+        presence: str | None = None,
+    ) -> str:
+        query = [f"presence={presence}"] if presence else []
         if after is not None:
             query.append(f"after={after}")
         if ticket is not None:
@@ -99,9 +106,17 @@ async def refused_upgrade(url: str, **options) -> tuple[int, str, dict]:
     raise AssertionError(f"{url} was upgraded")
 
 
-async def connect(server: LiveServer, session_id, token: str, after: int | None = None, batch: bool = False, **options):
+async def connect(
+    server: LiveServer,
+    session_id,
+    token: str,
+    after: int | None = None,
+    batch: bool = False,
+    presence: str | None = None,
+    **options,
+):
     socket = await websockets.connect(
-        server.live_url(session_id, after, batch=batch),
+        server.live_url(session_id, after, batch=batch, presence=presence),
         additional_headers={"Authorization": f"Bearer {token}"},
         **options,
     )
@@ -111,8 +126,9 @@ async def connect(server: LiveServer, session_id, token: str, after: int | None 
 
 
 class PresenceView:
-    """Who is online as a client knows it: the `presence` frame it got on connecting, then each `presence_delta`
-    applied by user id (docs/api.md, "Live stream"). After every frame its list has `online` entries."""
+    """Who is online as a client knows it: each `presence` list it gets (on connecting; on every change unless it
+    asked for deltas), each `presence_delta` applied by user id (docs/api.md, "Live stream"). After every frame
+    its list has `online` entries."""
 
     def __init__(self) -> None:
         self.users: dict[str, str] = {}

@@ -49,12 +49,20 @@ class Subscriber:
     """One websocket client: a bounded queue of (seq or None, frame text) the hub fills."""
 
     def __init__(
-        self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str, token_hash: str, queue_size: int
+        self,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        display_name: str,
+        token_hash: str,
+        queue_size: int,
+        *,
+        presence_deltas: bool = False,
     ) -> None:
         self.session_id = session_id
         self.user_id = user_id
         self.display_name = display_name
         self.token_hash = token_hash
+        self.presence_deltas = presence_deltas  # asked for `?presence=delta`: changes as deltas, not whole lists
         self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
         self.dropped = asyncio.Event()
         self.close_code = 1000
@@ -413,7 +421,13 @@ class Hub:
 
     # Subscriptions.
     async def subscribe(
-        self, session_id: uuid.UUID, user_id: uuid.UUID, display_name: str, token_hash: str
+        self,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        display_name: str,
+        token_hash: str,
+        *,
+        presence_deltas: bool = False,
     ) -> Subscriber:
         """Register a client before it replays, so nothing committed from now on can pass it by."""
         self.connections[user_id] += 1  # before any await: the caller checked the per-user limit just now
@@ -422,11 +436,13 @@ class Hub:
             async with self.sessionmaker() as db:
                 last_seq = (await last_seqs(db, [session_id])).get(session_id, 0)
             channel = self.channels.setdefault(session_id, SessionChannel(self, session_id, last_seq))
-        subscriber = Subscriber(session_id, user_id, display_name, token_hash, self.queue_size)
+        subscriber = Subscriber(
+            session_id, user_id, display_name, token_hash, self.queue_size, presence_deltas=presence_deltas
+        )
         channel.subscribers.add(subscriber)
         self.metrics.ws_clients.inc()
         if self.presence.join(session_id, user_id, display_name):
-            self._presence_changed(session_id)  # the others learn it from the next delta
+            self._presence_changed(session_id)  # the others learn it from the next delta or list
         subscriber.push(None, self.presence.frame(session_id))  # the full list, to this connection only
         return subscriber
 
@@ -452,15 +468,19 @@ class Hub:
             self._presence_timers[session_id] = asyncio.get_running_loop().call_soon(self._send_presence, session_id)
 
     def _send_presence(self, session_id: uuid.UUID) -> None:
-        """One `presence_delta` to the session's clients here, and this instance's list to the others if it
-        changed; then nothing more for this session until `presence_interval` has passed."""
-        frame = self.presence.take_delta(session_id)
-        if frame is None:  # nothing changed during the interval: the next change goes out at once
+        """One `presence_delta` to the session's clients here that asked for deltas, the whole `presence` list to
+        the others (the list is built only if one of them is here), and this instance's list to the other
+        instances if it changed; then nothing more for this session until `presence_interval` has passed."""
+        delta = self.presence.take_delta(session_id)
+        if delta is None:  # nothing changed during the interval: the next change goes out at once
             del self._presence_timers[session_id]
             return
         channel = self.channels.get(session_id)
+        whole = None
         for subscriber in list(channel.subscribers) if channel is not None else ():
-            subscriber.push(None, frame)
+            if not subscriber.presence_deltas and whole is None:
+                whole = self.presence.frame(session_id)
+            subscriber.push(None, delta if subscriber.presence_deltas else whole)
         if session_id in self.presence.unannounced:
             self.presence.unannounced.discard(session_id)
             self._spawn(self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id)))

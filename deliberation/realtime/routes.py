@@ -62,7 +62,8 @@ DROP_REASONS = {
 }
 PONG = encode_frame(PongFrame())
 CLOSE_TIMEOUT = 2.0
-BATCH_VALUES = {"true": True, "false": False}
+# The stream's choices: each query parameter's values (the first is the default) and whether it turns the choice on.
+LIVE_OPTIONS = {"batch": {"false": False, "true": True}, "presence": {"full": False, "delta": True}}
 # What the heartbeat timer puts in a subscriber's queue when nothing was sent for a while: the writer answers it with
 # a heartbeat frame unless it has other frames to send (compared by identity: no frame the hub queues is this one).
 HEARTBEAT_DUE: tuple[int | None, str] = (None, "")
@@ -136,10 +137,14 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
     if (refusal := query_parameters_problem(socket.query_params, LIVE_QUERY["properties"])) is not None:
         await _deny(socket, refusal)  # the rule of every route: no parameter it does not take, none twice
         return
-    if (batch := BATCH_VALUES.get(socket.query_params.get("batch", "false"))) is None:
-        error = FieldError(field="batch", message="must be true or false")
-        await _deny(socket, BadRequest("Query parameter `batch` must be true or false.", errors=[error]))
-        return
+    options = {}
+    for name, values in LIVE_OPTIONS.items():
+        if (option := values.get(socket.query_params.get(name, next(iter(values))))) is None:
+            allowed = " or ".join(values)
+            error = FieldError(field=name, message=f"must be {allowed}")
+            await _deny(socket, BadRequest(f"Query parameter `{name}` must be {allowed}.", errors=[error]))
+            return
+        options[name] = option
     settings: Settings = socket.app.state.settings
     hub: Hub | None = socket.app.state.hub
     metrics = socket.app.state.metrics
@@ -176,9 +181,11 @@ async def live(socket: WebSocket, session_id: FromPath[uuid.UUID]) -> None:
         )
         return
 
-    subscriber = await hub.subscribe(session_id, user.id, user.display_name, admission.token_hash)
+    subscriber = await hub.subscribe(
+        session_id, user.id, user.display_name, admission.token_hash, presence_deltas=options["presence"]
+    )
     reason = "closed"
-    sender = Sender(socket, settings.ws_batch_max_chars if batch else None)
+    sender = Sender(socket, settings.ws_batch_max_chars if options["batch"] else None)
     try:
         await sender.send([encode_frame(HelloFrame(session_id=session_id, last_seq=last_seq))])
         tasks = {

@@ -130,7 +130,7 @@ class LiveClient(asyncio.Protocol):
     `after` is the seq the stream starts after (the hello's last_seq unless given); every event must carry
     `last + 1`. Anything else (a gap, a repeat, a close by the server) is counted as a violation. With `batch`
     it asks for `?batch=true` and splits each message into its frames (one per line); `messages` and `frames`
-    count what arrived.
+    count what arrived. It takes presence changes as deltas (`?presence=delta`), as the web client does.
     """
 
     def __init__(self, session: str, latency: Histogram | None, on_event=None, batch: bool = False) -> None:
@@ -170,7 +170,10 @@ class LiveClient(asyncio.Protocol):
     ) -> LiveClient:
         loop = asyncio.get_running_loop()
         _, client = await loop.create_connection(lambda: cls(session, latency, on_event, batch), host, port)
-        params = ([f"after={after}"] if after is not None else []) + (["batch=true"] if batch else [])
+        # Presence changes as deltas, as the web client takes them (the whole list only when connecting).
+        params = (
+            ([f"after={after}"] if after is not None else []) + (["batch=true"] if batch else []) + ["presence=delta"]
+        )
         query = "?" + "&".join(params) if params else ""
         key = base64.b64encode(os.urandom(16)).decode()
         client.transport.write(

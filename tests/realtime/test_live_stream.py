@@ -376,6 +376,7 @@ async def test_a_query_parameter_the_stream_does_not_take_or_takes_twice_is_400_
         ("x=1&after=0&after=0", ["x", "after"]),
         ("batch=yes", ["batch"]),  # true or false only
         ("batch=true&batch=false", ["batch"]),
+        ("presence=deltas", ["presence"]),  # full or delta only
     ]:
         url = f"{server.live_url(session.id)}?{query}"
         status, content_type, problem = await refused_upgrade(url, additional_headers=bearer(token))

@@ -1,4 +1,5 @@
-"""Presence: the full list when a stream opens, then coalesced deltas; every client ends with the server's list."""
+"""Presence: the full list when a stream opens, then coalesced lists or (`?presence=delta`) deltas; every client
+ends with the server's list."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from tests.factories import bearer, make_forum_session, make_token, make_user
 from tests.live import PresenceView, connect, live_server
@@ -35,16 +37,19 @@ async def converged(clients: list[PresenceView], servers, session_id, token: str
         raise AssertionError(f"servers: {counts} of {len(expected)}; clients (users, deltas): {wrong}") from None
 
 
-async def test_a_join_storm_is_a_few_deltas_and_every_client_ends_with_the_servers_list(server, committed):
+@pytest.mark.parametrize("presence", ["delta", "full"])
+async def test_a_join_storm_is_a_few_frames_and_every_client_ends_with_the_servers_list(server, committed, presence):
+    """`?presence=delta`: one whole list, then deltas; without it (the contract's default) a whole list on every
+    change, coalesced alike."""
     people = [await make_user(committed, display_name=f"Person {n}") for n in range(30)]
     session = await make_forum_session(committed, members=dict.fromkeys(people, "participant"))
     tokens = [await make_token(committed, person) for person in people]
-    observer_socket, _ = await connect(server, session.id, tokens[0])
+    observer_socket, _ = await connect(server, session.id, tokens[0], presence=presence)
     observer = PresenceView()
     followers = [asyncio.create_task(observer.follow(observer_socket))]
 
     async def join(token: str):
-        socket, _ = await connect(server, session.id, token)
+        socket, _ = await connect(server, session.id, token, presence=presence)
         view = PresenceView()
         followers.append(asyncio.create_task(view.follow(socket)))
         return socket, view
@@ -57,9 +62,13 @@ async def test_a_join_storm_is_a_few_deltas_and_every_client_ends_with_the_serve
     took = time.monotonic() - started
     staying = {str(person.id) for person in people[:1] + people[11:]}
     await converged(views[:1] + views[11:], [server], session.id, tokens[0], staying)
-    # 29 joins and 10 leaves: the observer had one full list, then deltas at most one per 0.25 s (not 39 lists).
-    assert observer.full_frames == 1 and all(view.full_frames == 1 for view in views)
-    assert 1 <= observer.deltas <= took / 0.25 + 2, (observer.deltas, took)
+    # 29 joins and 10 leaves: the observer had one full list, then changes at most one per 0.25 s (not 39).
+    changes = observer.deltas if presence == "delta" else observer.full_frames - 1
+    assert 1 <= changes <= took / 0.25 + 2, (changes, took)
+    if presence == "delta":
+        assert observer.full_frames == 1 and all(view.full_frames == 1 for view in views)
+    else:
+        assert observer.deltas == 0 and all(view.deltas == 0 for view in views)
     for socket in [observer_socket, *sockets[10:]]:
         await socket.close()
     await asyncio.gather(*followers)
@@ -72,7 +81,7 @@ async def test_clients_of_two_instances_converge_to_the_merged_list(live_setting
     async with live_server(live_settings) as a, live_server(live_settings) as b:
         views, sockets, followers = [], [], []
         for n, token in enumerate(tokens):  # alternately on each instance
-            socket, _ = await connect((a, b)[n % 2], session.id, token)
+            socket, _ = await connect((a, b)[n % 2], session.id, token, presence="delta")
             view = PresenceView()
             views.append(view)
             sockets.append(socket)

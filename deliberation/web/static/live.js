@@ -18,7 +18,8 @@
 // from the old element into the new one, so a form being typed into is never touched; `data-live-keep="edited"`
 // keeps one only once something in it was changed (or has the focus), else the fresh copy replaces it. After a
 // drop the stream reconnects with backoff and `after=<last applied seq>`: nothing missed, nothing applied twice.
-// It asks for `batch=true`: the frames pending at once come in one message, one per line (docs/api.md).
+// It asks for `batch=true`: the frames pending at once come in one message, one per line (docs/api.md), and
+// for `presence=delta`: who came and went, not the whole list, after the first.
 //
 // Forms marked `data-live-submit` are sent with fetch (header `X-Live-Submit`): the server answers 204 (the
 // change then arrives by the stream), 200 with an element drawn again, which replaces the one with its id (a
@@ -193,7 +194,7 @@ export function start(config) {
   function connect() {
     status("connecting");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/api/sessions/${config.session}/live?after=${last}&batch=true`;
+    const url = `${scheme}//${location.host}/api/sessions/${config.session}/live?after=${last}&batch=true&presence=delta`;
     const current = new WebSocket(url);
     socket = current;
     current.onopen = () => {
