@@ -116,13 +116,13 @@ def snapshot(tally: TallyOut) -> dict[str, Any]:
 
 async def mark_tally_changed(db: AsyncSession, conclusion_id: uuid.UUID) -> None:
     """Ask for a `tally.updated` event; call it as the last statement of the transaction (it locks the mark)."""
-    await db.execute(marking(db, TallyMark.conclusion_id == conclusion_id))
-
-
-def marking(db: AsyncSession, which: ColumnElement[bool]) -> Update:
-    """The statement `mark_tally_changed` runs, for the marks matching `which` (a statement's CTE may run it); the
-    instance's tally publisher is woken when `db`'s transaction commits."""
+    await db.execute(marking(TallyMark.conclusion_id == conclusion_id))
     wake_after_commit(db, TALLY_MARK)
+
+
+def marking(which: ColumnElement[bool]) -> Update:
+    """The statement `mark_tally_changed` runs, for the marks matching `which` (a statement's CTE may run it: then
+    call `wake_after_commit(db, TALLY_MARK)` too)."""
     return update(TallyMark).where(which).values(dirty=True)
 
 

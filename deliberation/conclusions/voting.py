@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from functools import cache
 
 import msgspec
-from sqlalchemy import Row, delete, exists, literal, select
+from sqlalchemy import Row, Select, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,7 @@ from deliberation.conclusions.models import (
 from deliberation.conclusions.presenters import conclusion_out
 from deliberation.conclusions.schemas import ConclusionOut, TallyOut, VoteIn, VoteOut, VotingIn
 from deliberation.conclusions.tally import (
+    TALLY_MARK,
     clear_tally_mark,
     count_tally,
     decide,
@@ -39,6 +41,7 @@ from deliberation.conclusions.tally import (
     read_tally,
     snapshot,
 )
+from deliberation.db.engine import wake_after_commit
 from deliberation.errors import Conflict, Forbidden, Invalid, Unauthorized
 from deliberation.forum.access import NOT_A_MEMBER, require_member, require_moderator
 from deliberation.forum.models import SessionMember
@@ -187,45 +190,68 @@ async def cast_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, data
             "actor_type": user.actor_type,
             "comment": data.comment,
             "cast_at": now,
+            "conclusion_id": conclusion.id,
+            "user_id": user.id,
+            "session_id": conclusion.session_id,
         }
-        member = exists().where(SessionMember.session_id == conclusion.session_id, SessionMember.user_id == user.id)
-        row = select(*(literal(value, Vote.__table__.c[name].type) for name, value in values.items()))
-        row = row.add_columns(literal(conclusion.id, Vote.conclusion_id.type), literal(user.id, Vote.user_id.type))
-        if not user.is_admin:
-            row = row.where(member)
-        statement = insert(Vote).from_select([*values, "conclusion_id", "user_id"], row)
-        # One row per (conclusion, user): the unique constraint decides, concurrent casts of one user included.
-        cast = (
-            statement.on_conflict_do_update(
-                index_elements=[Vote.conclusion_id, Vote.user_id],
-                set_={name: statement.excluded[name] for name in values},
-            )
-            .returning(Vote.conclusion_id)
-            .cte("cast")
-        )
-        marked = marking(db, TallyMark.conclusion_id.in_(select(cast.c.conclusion_id))).cte("marked")
-        if await db.scalar(select(cast.c.conclusion_id).add_cte(marked)) is None:
+        # Named apart from every column: an UPDATE takes parameters named like its table's columns as its SET.
+        values = {f"vote_{name}": value for name, value in values.items()}
+        if await db.scalar(_casting(admin=user.is_admin), values) is None:
             raise Forbidden(NOT_A_MEMBER)  # the membership ended while this waited for the row
+        wake_after_commit(db, TALLY_MARK)
         return VoteOut(choice=data.choice, version=conclusion.version, comment=data.comment)
+
+
+@cache
+def _casting(*, admin: bool) -> Select:
+    """`cast_vote`'s statement, built once per shape (building it cost more CPU than running it): the vote cast if
+    the caller is a member (admins: always) and the tally marked, in one statement; the conclusion id, or None."""
+    changed = ("choice", "version", "actor_type", "comment", "cast_at")
+    columns = Vote.__table__.c
+    names = (*changed, "conclusion_id", "user_id")
+    row = select(*(bindparam(f"vote_{name}", type_=columns[name].type) for name in names))
+    if not admin:
+        member = exists().where(
+            SessionMember.session_id == bindparam("vote_session_id"), SessionMember.user_id == bindparam("vote_user_id")
+        )
+        row = row.where(member)
+    statement = insert(Vote).from_select(names, row)
+    # One row per (conclusion, user): the unique constraint decides, concurrent casts of one user included.
+    cast = (
+        statement.on_conflict_do_update(
+            index_elements=[Vote.conclusion_id, Vote.user_id],
+            set_={name: statement.excluded[name] for name in changed},
+        )
+        .returning(Vote.conclusion_id)
+        .cte("cast")
+    )
+    marked = marking(TallyMark.conclusion_id.in_(select(cast.c.conclusion_id))).cte("marked")
+    return select(cast.c.conclusion_id).add_cte(marked)
 
 
 async def _share_as_member(db: AsyncSession, conclusion_id: uuid.UUID, user: User) -> Row | Conclusion:
     """The conclusion's vote columns, its row held `FOR SHARE`, for a member of its session (or an admin).
 
     A miss (404, 403) takes `get_conclusion_or_404`'s path, which says which, or locks it the slow way."""
-    query = select(
-        Conclusion.id, Conclusion.session_id, Conclusion.status, Conclusion.closes_at, Conclusion.version
-    ).where(Conclusion.id == conclusion_id)
-    if not user.is_admin:
-        query = query.where(
-            exists().where(SessionMember.session_id == Conclusion.session_id, SessionMember.user_id == user.id)
-        )
-    found = (await db.execute(query.with_for_update(read=True))).one_or_none()
+    params = {"conclusion_id": conclusion_id, "user_id": user.id}
+    found = (await db.execute(_sharing(admin=user.is_admin), params)).one_or_none()
     if found is not None:
         return found
     return await get_conclusion_or_404(
         db, conclusion_id, lock="share", check=lambda session_id: require_member(db, session_id, user)
     )
+
+
+@cache
+def _sharing(*, admin: bool) -> Select:
+    """`_share_as_member`'s statement, built once per shape (building it cost more CPU than running it)."""
+    query = select(
+        Conclusion.id, Conclusion.session_id, Conclusion.status, Conclusion.closes_at, Conclusion.version
+    ).where(Conclusion.id == bindparam("conclusion_id"))
+    if not admin:
+        member = SessionMember.session_id == Conclusion.session_id, SessionMember.user_id == bindparam("user_id")
+        query = query.where(exists().where(*member))
+    return query.with_for_update(read=True)
 
 
 async def retract_vote(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *, now: datetime) -> None:

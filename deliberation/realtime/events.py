@@ -10,12 +10,12 @@ before commit: `emit` only notes the new seq on the SQLAlchemy session, and the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 import msgspec
-from sqlalchemy import CTE, Row, cast, insert, literal, select, text, update
+from sqlalchemy import CTE, Insert, Row, String, bindparam, cast, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,16 +124,13 @@ def encode_frame(frame: msgspec.Struct) -> str:
     return _encoder.encode(frame).decode()
 
 
-async def emit(
-    db: AsyncSession, session_id: uuid.UUID, event: EventName, data: msgspec.Struct, *, along: Sequence[CTE] = ()
-) -> int:
-    """Append an event to the session's log inside the caller's transaction; return its seq.
-
-    One statement: the seq is taken (`reserve_seq`'s UPDATE, the same row lock) and the event stored with it.
-    `along`: data-modifying CTEs (INSERT / UPDATE ... RETURNING) of the change the event tells of, run in the same
-    statement, so a hot action writes its rows and its event in one round trip.
-    """
-    _check_name(event)
+def event_statement(along: Sequence[CTE] = ()) -> Insert:
+    """The statement `emit` runs: the session's seq taken (`reserve_seq`'s UPDATE, the same row lock) and the event
+    stored with it, its values the parameters `emit` binds (`event_session_id`, `event_type`, `event_data`,
+    `event_at`). `along`: data-modifying CTEs (INSERT / UPDATE ... RETURNING) of the change the event tells of, run
+    in the same statement, their parameters bound by the caller (named apart from every column: an UPDATE takes
+    parameters named like its table's columns as its SET). Hot actions build theirs once."""
+    session_id = bindparam("event_session_id", type_=SessionEvent.session_id.type)
     taken = (
         update(Session)
         .where(Session.id == session_id)
@@ -142,22 +139,41 @@ async def emit(
         .cte("taken")
     )
     row = select(
-        literal(session_id, SessionEvent.session_id.type),
+        session_id,
         taken.c.last_seq,
-        literal(event, SessionEvent.type.type),
-        _jsonb(data),
-        literal(utcnow(), SessionEvent.created_at.type),
+        bindparam("event_type", type_=SessionEvent.type.type),
+        cast(bindparam("event_data", type_=String()), JSONB),
+        bindparam("event_at", type_=SessionEvent.created_at.type),
     )
-    seq = await db.scalar(
-        insert(SessionEvent).from_select(_EVENT_COLUMNS, row).add_cte(*along, taken).returning(SessionEvent.seq)
-    )
+    # The table, not the entity: an ORM INSERT executed with parameters would be a bulk insert of them.
+    events = SessionEvent.__table__
+    return insert(events).from_select(_EVENT_COLUMNS, row).add_cte(*along, taken).returning(events.c.seq)
+
+
+_EVENT_COLUMNS = ["session_id", "seq", "type", "data", "created_at"]
+_EVENT = event_statement()
+
+
+async def emit(
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    event: EventName,
+    data: msgspec.Struct,
+    *,
+    statement: Insert = _EVENT,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """Append an event to the session's log inside the caller's transaction, in one statement; return its seq.
+
+    `statement`: an `event_statement(along)` writing the change the event tells of too, `params` its CTEs'.
+    """
+    _check_name(event)
+    values = {"event_session_id": session_id, "event_type": event, "event_data": encode_frame(data)}
+    seq = await db.scalar(statement, {**(params or {}), **values, "event_at": utcnow()})
     if seq is None:
         raise NotFound("Session not found.")
     _wake_after_commit(db, session_id, seq)
     return seq
-
-
-_EVENT_COLUMNS = ["session_id", "seq", "type", "data", "created_at"]
 
 
 async def reserve_seq(db: AsyncSession, session_id: uuid.UUID) -> int:

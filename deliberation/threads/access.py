@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import cache
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.accounts.models import User
@@ -54,7 +55,7 @@ async def lock_thread_as_member(db: AsyncSession, thread_id: uuid.UUID, user: Us
     queues behind the session's writers. It is not authoritative (a membership may end while this waits): the
     caller reads it again under the lock, in its next statement. A miss (404, 403) takes `lock_thread`'s path.
     """
-    session_id = await _lock_session_of(db, select(Thread.session_id).where(Thread.id == thread_id), user)
+    session_id = await _lock_session_of(db, Thread, thread_id, user)
     if session_id is None:
         _, session = await lock_thread(db, thread_id, lambda session_id: require_member(db, session_id, user))
         session_id = session.id  # joined while this ran: locked now, the slow way
@@ -63,21 +64,30 @@ async def lock_thread_as_member(db: AsyncSession, thread_id: uuid.UUID, user: Us
 
 async def lock_post_as_member(db: AsyncSession, post_id: uuid.UUID, user: User) -> uuid.UUID:
     """`lock_thread_as_member` for a post's session (a miss takes `lock_post`'s path: 404, 403)."""
-    session_id = await _lock_session_of(db, select(Post.session_id).where(Post.id == post_id), user)
+    session_id = await _lock_session_of(db, Post, post_id, user)
     if session_id is None:
         post, _, _ = await lock_post(db, post_id, lambda post: require_member(db, post.session_id, user))
         session_id = post.session_id
     return session_id
 
 
-async def _lock_session_of(db: AsyncSession, subject: Select[tuple[uuid.UUID]], user: User) -> uuid.UUID | None:
-    """Lock the session row `subject` (a select of one `session_id`) names, when `user` may write there (a member
-    or an admin, as read before the lock); None when there is no such row or the user is not a member."""
-    session_id = subject.selected_columns[0]
-    query = subject.join(Session, Session.id == session_id)
-    if not user.is_admin:
-        query = query.where(exists().where(SessionMember.session_id == session_id, SessionMember.user_id == user.id))
-    return await db.scalar(query.with_for_update(of=Session, key_share=True))
+async def _lock_session_of(
+    db: AsyncSession, subject: type[Thread] | type[Post], subject_id: uuid.UUID, user: User
+) -> uuid.UUID | None:
+    """Lock the session row of the thread or post `subject_id`, when `user` may write there (a member or an admin,
+    as read before the lock); None when there is no such row or the user is not a member."""
+    return await db.scalar(_session_locking(subject, user.is_admin), {"subject_id": subject_id, "user_id": user.id})
+
+
+@cache
+def _session_locking(subject: type[Thread] | type[Post], admin: bool) -> Select[tuple[uuid.UUID]]:
+    """`_lock_session_of`'s statement, built once per shape (building it cost more CPU than running it)."""
+    session_id = subject.session_id
+    query = select(session_id).join(Session, Session.id == session_id).where(subject.id == bindparam("subject_id"))
+    if not admin:
+        member = exists().where(SessionMember.session_id == session_id, SessionMember.user_id == bindparam("user_id"))
+        query = query.where(member)
+    return query.with_for_update(of=Session, key_share=True)
 
 
 async def lock_post(db: AsyncSession, post_id: uuid.UUID, check: PostCheck) -> tuple[Post, Thread, Session]:

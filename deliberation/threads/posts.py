@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 
 import msgspec
-from sqlalchemy import Row, Select, and_, delete, func, select, tuple_, update
+from sqlalchemy import Insert, Row, Select, and_, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -24,7 +25,7 @@ from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFou
 from deliberation.forum.access import NOT_A_MEMBER, is_moderator, require_member
 from deliberation.forum.models import Session, SessionMember, Thread
 from deliberation.pagination import Int32, Seq, decode_cursor, encode_cursor, keyset_page, paginate
-from deliberation.realtime.events import as_of_seq, emit
+from deliberation.realtime.events import as_of_seq, emit, event_statement
 from deliberation.settings import Settings
 from deliberation.threads.access import get_post_or_404, get_thread_or_404, lock_post, lock_thread_as_member
 from deliberation.threads.models import FlagStatus, Post, PostRevision
@@ -96,9 +97,6 @@ async def create_post(
             reply_count=0,
         )
         post.root_id = post.id
-        along = [
-            update(Thread).where(Thread.id == thread_id).values(post_count=Thread.post_count + 1).cte("counted"),
-        ]
         parent_reply_count = None
         if data.parent_id is not None:
             if place.parent_thread_id != thread_id:
@@ -110,10 +108,6 @@ async def create_post(
             post.parent_id, post.root_id, post.depth = data.parent_id, place.parent_root_id, place.parent_depth + 1
             # Exact: every writer of this thread holds the session row, and these were read under it.
             parent_reply_count = place.parent_reply_count + 1
-            along.append(
-                update(Post).where(Post.id == data.parent_id).values(reply_count=Post.reply_count + 1).cte("replied")
-            )
-        along.insert(0, insert(Post).values({column: getattr(post, column) for column in _NEW_POST}).cte("written"))
         await emit(
             db,
             session_id,
@@ -123,7 +117,8 @@ async def create_post(
                 thread_post_count=place.post_count + 1,
                 parent_reply_count=parent_reply_count,
             ),
-            along=along,
+            statement=_writing(reply=data.parent_id is not None),
+            params={f"new_{column}": getattr(post, column) for column in _NEW_POST},
         )
     return post_out(post, user, reveal=True)
 
@@ -147,16 +142,42 @@ _NEW_POST = (
 )
 
 
+@cache
+def _writing(*, reply: bool) -> Insert:
+    """`create_post`'s statement, built once per shape (building it cost more CPU than running it): the post (its
+    columns the parameters `new_<column>`), the thread's `post_count`, the parent's `reply_count` (`reply`), the
+    seq and the event."""
+    columns = Post.__table__.c
+    new = {column: bindparam(f"new_{column}", type_=columns[column].type) for column in _NEW_POST}
+    along = [
+        insert(Post).values(new).cte("written"),
+        update(Thread).where(Thread.id == new["thread_id"]).values(post_count=Thread.post_count + 1).cte("counted"),
+    ]
+    if reply:
+        replied = update(Post).where(Post.id == new["parent_id"]).values(reply_count=Post.reply_count + 1)
+        along.append(replied.cte("replied"))
+    return event_statement(along)
+
+
 async def _place_under_lock(db: AsyncSession, thread_id: uuid.UUID, user: User, parent_id: uuid.UUID | None) -> Row:
     """What a new post depends on, read afresh under the session row: the thread, the session's discussion, the
     author's membership role, and the parent's place (its columns None when there is no such post)."""
+    params = {"thread_id": thread_id, "user_id": user.id, "parent_id": parent_id}
+    # The thread goes only with its session, whose row is held.
+    return (await db.execute(_place_query(reply=parent_id is not None), params)).one()
+
+
+@cache
+def _place_query(*, reply: bool) -> Select:
+    """`_place_under_lock`'s statement, built once per shape (building it cost more CPU than running it)."""
+    member = and_(SessionMember.session_id == Session.id, SessionMember.user_id == bindparam("user_id"))
     query = (
         select(Thread.locked, Thread.post_count, Session.discussion_open, SessionMember.role)
         .join(Session, Session.id == Thread.session_id)
-        .outerjoin(SessionMember, and_(SessionMember.session_id == Session.id, SessionMember.user_id == user.id))
-        .where(Thread.id == thread_id)
+        .outerjoin(SessionMember, member)
+        .where(Thread.id == bindparam("thread_id"))
     )
-    if parent_id is not None:
+    if reply:
         parent = aliased(Post)
         query = query.add_columns(
             parent.thread_id.label("parent_thread_id"),
@@ -164,8 +185,8 @@ async def _place_under_lock(db: AsyncSession, thread_id: uuid.UUID, user: User, 
             parent.depth.label("parent_depth"),
             parent.deleted_at.label("parent_deleted_at"),
             parent.reply_count.label("parent_reply_count"),
-        ).outerjoin(parent, parent.id == parent_id)
-    return (await db.execute(query)).one()  # the thread goes only with its session, whose row is held
+        ).outerjoin(parent, parent.id == bindparam("parent_id"))
+    return query
 
 
 async def _count_post(db: AsyncSession, user: User, settings: Settings, now: datetime) -> None:
