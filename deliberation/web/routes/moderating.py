@@ -74,6 +74,7 @@ async def deciding_context(page: Page, db: DB, session: SessionOut) -> dict[str,
     rows = (await conclusions.list_conclusions(db, session.id, page.user, cursor=None, limit=SHOWN)).items
     drafts = (await proposals.list_proposals(db, session.id, page.user, cursor=None, limit=SHOWN)).items
     return {
+        "as_of_seq": thread_page.as_of_seq,  # read first: what the later lists show past it is applied again
         "source_threads": sources,
         "deciding_conclusions": [await conclusion_card(page, db, item) for item in rows],
         "member_total": await member_count(page, db, session),
@@ -104,9 +105,7 @@ def deciding_live(session: SessionOut) -> dict[str, Any]:
 
 async def render_page(page: Page, db: DB, session: SessionOut, *, status_code: int, **state: Any) -> Template:
     """The moderation page again, with one deciding form's values and errors (`deciding_form` names it)."""
-    context: dict[str, Any] = {"session": session, "live": moderation.live_config(page, session)}
-    for section in (moderation.flags_context, moderation.members_context, *moderation.SECTIONS):
-        context.update(await section(page, db, session))
+    context = await moderation.page_context(page, db, session)
     context.update(state)
     return page.render("moderation/moderation.html", status_code=status_code, **context)
 

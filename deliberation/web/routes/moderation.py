@@ -50,6 +50,7 @@ async def moderated_session(page: Page, db: DB, code: str) -> SessionOut:
 async def flags_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
     flags = await moderation.list_flags(db, session.id, page.user, status="open", cursor=None, limit=FLAGS_SHOWN)
     return {
+        "as_of_seq": flags.as_of_seq,
         "flags": flags.items,
         "more_flags": flags.next_cursor is not None,
         "when": page.datetime,
@@ -61,10 +62,10 @@ async def flags_context(page: Page, db: DB, session: SessionOut) -> dict[str, An
 
 async def members_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
     members = await membership.list_members(db, session.id, page.user, limit=MEMBERS_SHOWN, now=page.now)
-    return {"members": members.items, "more_members": members.next_cursor is not None}
+    return {"as_of_seq": members.as_of_seq, "members": members.items, "more_members": members.next_cursor is not None}
 
 
-def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
+def live_config(page: Page, session: SessionOut, after: int) -> dict[str, Any]:
     base = f"/sessions/{session.code}/moderation"
     members = {"fragment": f"{base}/members"}
     events: dict[str, list[dict[str, Any]]] = {
@@ -78,7 +79,7 @@ def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
             events.setdefault(name, []).extend(rule if isinstance(rule, list) else [rule])
     return {
         "session": str(session.id),
-        "after": session.last_seq,
+        "after": after,
         "events": events,
         "status": "live-status",
         "states": live_states(page),
@@ -89,11 +90,21 @@ def live_config(page: Page, session: SessionOut) -> dict[str, Any]:
 async def moderation_page(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     """Open flags, members and roles, and the sections others add (`SECTIONS`)."""
     session = await moderated_session(page, db, code)
-    # The seq first: whatever changes after it is applied again by live.js, which changes nothing.
-    context: dict[str, Any] = {"session": session, "live": live_config(page, session)}
+    return page.render("moderation/moderation.html", **await page_context(page, db, session))
+
+
+async def page_context(page: Page, db: DB, session: SessionOut) -> dict[str, Any]:
+    """Every section's context, and live.js following the events after the earliest snapshot a section was read
+    in (its `as_of_seq`): none is missed, and one a later section already shows is applied again, which changes
+    nothing (its fragment is the current state)."""
+    context: dict[str, Any] = {"session": session}
+    seqs = []
     for section in (flags_context, members_context, *SECTIONS):
-        context.update(await section(page, db, session))
-    return page.render("moderation/moderation.html", **context)
+        part = await section(page, db, session)
+        seqs.append(part.pop("as_of_seq"))
+        context.update(part)
+    context["live"] = live_config(page, session, min(seqs))
+    return context
 
 
 @get("/sessions/{code:str}/moderation/flags", name="moderation-flags")
@@ -125,16 +136,12 @@ async def resolve_flag(page: WebPage, db: DB, code: FromPath[str], flag_id: From
         )
         await forms.attempt(page, moderation.resolve_flag(db, flag_id, page.user, data, now=page.now), "reason")
     except FormInvalid as invalid:
-        context = await flags_context(page, db, session)
-        context.update(values=values, errors=invalid.errors, form_key=f"flag:{flag_id}")
+        state = {"values": values, "errors": invalid.errors, "form_key": f"flag:{flag_id}"}
         if in_place(page):
-            return page.render("moderation/flags.html", status_code=422, session=session, **context)
-        context.update(await members_context(page, db, session))
-        for section in SECTIONS:
-            context.update(await section(page, db, session))
-        return page.render(
-            "moderation/moderation.html", status_code=422, session=session, live=live_config(page, session), **context
-        )
+            context = await flags_context(page, db, session)
+            return page.render("moderation/flags.html", status_code=422, session=session, **context | state)
+        context = await page_context(page, db, session)
+        return page.render("moderation/moderation.html", status_code=422, **context | state)
     return done(page, f"/sessions/{session.code}/moderation")
 
 

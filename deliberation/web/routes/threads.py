@@ -258,9 +258,6 @@ async def thread_context(
     """The page of the thread's top-level posts after the cursor `after` (the first page without it), the
     branches around `target` open."""
     viewer = viewer_of(page, session)
-    # The seq is read before the posts: an event between the two is applied again, which changes nothing
-    # (live.js fetches the post's current fragment and swaps it by id).
-    as_of = session.last_seq
     listing = await posts.list_posts(
         db,
         thread.id,
@@ -270,9 +267,13 @@ async def thread_context(
         limit=page.settings.thread_page_roots,
         max_posts=page.settings.max_posts_per_page,
     )
+    # live.js follows the events after the posts' snapshot. The thread's counter and state are read again after
+    # it: an event between the two is applied again, which redraws the same summary.
+    thread = await threads.get_thread(db, thread.id)
+    follows = viewer.member or page.user.is_admin
     return {
         **post_context(page, session, viewer, thread.locked),
-        "online": await online(page, db, session) if viewer.member or page.user.is_admin else None,
+        "online": await online(page, db, session) if follows else None,
         "thread": thread,
         "thread_body": render_markdown(thread.body),
         "items": listing.items,
@@ -282,7 +283,7 @@ async def thread_context(
         "opened": above(listing.items, target),
         "sort": sort,
         "sorts": SORTS,
-        "live": live_config(page, session, thread, sort, as_of) if viewer.member or page.user.is_admin else None,
+        "live": live_config(page, session, thread, sort, listing.as_of_seq) if follows else None,
     }
 
 
