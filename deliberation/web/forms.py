@@ -122,11 +122,12 @@ def refusal(page: Page, exc: DomainError, field: str) -> FormInvalid:
 
 
 async def attempt(page: Page, action: Awaitable[T], field: str) -> T:
-    """What `action` (a service call) gives; a refusal a person can act on becomes the form's errors (see
-    `refusal`), while 403 and 404 go on to the 404 page (the form is not theirs to use)."""
+    """What `action` (a service call) gives; every refusal becomes the form's errors (see `refusal`), a 403 too
+    (a membership or role that ended while the form was open: its reason next to the form, what was typed kept),
+    while a 404 goes on to the 404 page (what the form acts on is gone)."""
     try:
         return await action
     except DomainError as exc:
-        if exc.status_code in (403, 404):
+        if exc.status_code == 404:
             raise
         raise refusal(page, exc, field) from None

@@ -339,3 +339,17 @@ async def test_the_m_of_n_of_m_follows_members_joining_and_leaving_live(open_pag
     await membership.leave_session(web_db, session.id, voters[2], now=utcnow())
     for page in (ana, mod):
         await expect(page.get_by_role("article", name=TITLE)).to_contain_text("0 of 4 have voted")
+
+
+async def test_a_reply_sent_after_the_membership_ended_says_why_and_keeps_the_text(open_page, web_db, web_server):  # noqa: F811
+    session, moderator, voters, _, sources = await round_table(web_db, web_server.settings, draft=False)
+    ana = await open_page()
+    await log_in(ana, voters[0].email, f"/sessions/{session.code}/threads/{sources[0].thread_id}")
+    first = ana.locator(f"#post-{sources[0].id}")
+    await first.get_by_role("link", name="Reply").click()
+    await first.get_by_label("Your reply").fill("Lots of at least 50,000 euros.")
+    await membership.remove_member(web_db, session.id, moderator, voters[0].id, now=utcnow())
+    await first.get_by_role("button", name="Post reply").click()
+    # The one form helper (forms.attempt): a 403 is the form's refusal, next to it, what was typed kept.
+    await expect(first.get_by_text("Only members of this session may do this; join it first.")).to_be_visible()
+    await expect(first.get_by_label("Your reply")).to_have_value("Lots of at least 50,000 euros.")

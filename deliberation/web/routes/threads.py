@@ -24,7 +24,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from deliberation.deps import DB
-from deliberation.errors import Busy, DomainError, NotFound
+from deliberation.errors import Busy, NotFound
 from deliberation.forum.schemas import SessionOut
 from deliberation.realtime import service as realtime
 from deliberation.threads import moderation, posts, reactions
@@ -436,15 +436,10 @@ async def submit(
     action: Callable[[], Awaitable[str]],
 ) -> FormAnswer:
     """A thread form: `action` parses `values` and calls its service, answering the path to go to next (303, or
-    204 in place); a refusal (a field's, or the service's reason, shown on `field`) shows the form again, 422.
-    A post or action that does not exist stays a 404."""
+    204 in place); a refusal (a field's, or the service's reason, shown on `field`: `forms.attempt`) shows the
+    form again, 422. A post or action that does not exist stays a 404."""
     try:
-        try:
-            path = await action()
-        except NotFound:
-            raise
-        except DomainError as exc:
-            raise forms.refusal(page, exc, field) from None
+        path = await forms.attempt(page, action(), field)
     except FormInvalid as invalid:
         return await refused(page, db, session, thread, form_key, values, invalid.errors)
     return done(page, path)
