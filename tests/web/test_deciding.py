@@ -278,7 +278,11 @@ async def test_the_diff_a_member_opened_stays_open_when_the_conclusion_changes_l
     patch = ConclusionPatch(title="Open procurement to small local suppliers")
     await conclusions.update_conclusion(web_db, conclusion.id, moderator, patch, expected=2, now=utcnow())
     card = ana.get_by_role("article", name="Open procurement to small local suppliers")
-    await expect(card.get_by_text("3 versions")).to_be_visible()  # redrawn live, the diff still open in it
+    await expect(card.get_by_text("3 versions")).to_be_visible(timeout=15_000)  # redrawn live, the diff kept
     await expect(card.get_by_role("region", name="Changes from version 1 to version 2").locator("ins")).to_have_text(
         "that"
     )
+    await expect(card.get_by_label("From version", exact=True)).to_have_value(
+        "1"
+    )  # the versions it compares, still chosen
+    await expect(card.get_by_label("To version", exact=True)).to_have_value("2")

@@ -106,6 +106,10 @@ export function swap(old, fresh) {
   for (const details of old.querySelectorAll("details[id][open]")) {
     fresh.querySelector(`details#${CSS.escape(details.id)}`)?.setAttribute("open", ""); // what the reader opened
   }
+  for (const select of old.querySelectorAll("select[id][data-live-value]")) { // what the reader chose in it
+    const twin = fresh.querySelector(`select#${CSS.escape(select.id)}`);
+    if (twin && [...twin.options].some((option) => option.value === select.value)) twin.value = select.value;
+  }
   for (const keep of keeps) {
     const slot = fresh.querySelector(`#${CSS.escape(keep.id)}`);
     if (slot) slot.replaceWith(keep);
