@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS bench_raw_posts (LIKE posts INCLUDING DEFAULTS INCLUD
   INCLUDING INDEXES);
 CREATE TABLE IF NOT EXISTS bench_raw_votes (LIKE conclusion_votes INCLUDING DEFAULTS INCLUDING IDENTITY
   INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE IF NOT EXISTS bench_raw_counts (thread_id uuid PRIMARY KEY, posts integer NOT NULL);
 """
 
 INSERT_POST = (
@@ -70,6 +71,7 @@ STACKS = {
     "raw_ws": "websockets on uvloop",
     "raw_insert": "asyncpg on uvloop",
     "raw_upsert": "asyncpg on uvloop",
+    "bare_stack": "a bare Litestar app on uvicorn, uvloop + httptools, 1 worker, asyncpg pool",
 }
 
 

@@ -31,7 +31,7 @@ from tests.bench.harness import (
     write_spec,
 )
 from tests.bench.infra import ROOT, Service, free_port, plain_dsn
-from tests.bench.servers import SERVERS
+from tests.bench.servers import SERVICE_SERVERS
 
 
 def listeners_of(forum: Forum, sessions: list[uuid.UUID], per_session: slice = slice(None)) -> list:
@@ -95,13 +95,13 @@ def servers(forum: Forum, sizes: Sizes) -> list[Row]:
     clients = sizes.fanout_clients[0]
     session = forum.groups[f"fanout{clients}"][0]
     rows, raw = [], None
-    for server in SERVERS:
+    for server, runs_on in SERVICE_SERVERS.items():
         service = Service(forum.url, server=server, **BENCH_SETTINGS).wait_ready()
         try:
             if raw is None:
                 raw = raw_ws(clients, sizes.fanout_deliveries // clients, _one_post(forum, service, session))
             for batch in (True, False):
-                label = f"14 fan-out {clients} on {SERVERS[server]}" + (", batch" if batch else ", a frame a message")
+                label = f"14 fan-out {clients} on {runs_on}" + (", batch" if batch else ", a frame a message")
                 row = fanout(forum, service, sizes, clients, batch=batch, name=label, raw=raw)
                 row.stack = ran_on(row, service)
                 rows.append(row)
