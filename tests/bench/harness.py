@@ -133,6 +133,11 @@ class Row:
         return out
 
 
+def workers_suffix(service: Service) -> str:
+    """How a row names a service of several workers (scenario 9)."""
+    return f", {service.workers} workers" if service.workers > 1 else ""
+
+
 def ran_on(row: Row, service: Service) -> str:
     """What each side of a row ran on: the service, the load processes, the baseline."""
     parts = [f"service {service.stack}", f"load {STACK}"]

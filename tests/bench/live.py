@@ -28,6 +28,7 @@ from tests.bench.harness import (
     ms,
     ran_on,
     stamp,
+    workers_suffix,
     write_spec,
 )
 from tests.bench.infra import ROOT, Service, free_port, plain_dsn
@@ -195,7 +196,8 @@ def raw_ws(clients: int, frames: int, frame: str) -> tuple[float, float, list[fl
 
 
 def realistic(forum: Forum, service: Service, sizes: Sizes) -> Row:
-    """Scenario 2: sessions of members, posts and votes at fixed rates; commit-to-receipt latency; nothing lost."""
+    """Scenario 2 (and 9 with two workers): sessions of members, posts and votes at fixed rates; commit-to-receipt
+    latency; nothing lost."""
     sessions = forum.groups["realistic"]
     listeners = Load(listen_specs(service, listeners_of(forum, sessions), latency=True), [service])
     specs = [write_spec(service, 8, forum.post_requests(sessions), rate=sizes.realistic_posts_per_s)]
@@ -225,7 +227,7 @@ def realistic(forum: Forum, service: Service, sizes: Sizes) -> Row:
         "events": checked["events"],
         "lost": checked["lost"],
     }
-    row = Row("2 latency under load", figures, target="p99 <= 100 ms, lost 0")
+    row = Row(f"2 latency under load{workers_suffix(service)}", figures, target="p99 <= 100 ms, lost 0")
     return stamp(row, server_cpu, load_cpu + writer_cpu)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
+from tests.bench import live
 from tests.bench.baselines import INSERT_POST, UPSERT_VOTE
-from tests.bench.harness import Forum, Load, Row, Sizes, merged, ms, ran_on, stamp, write_spec
+from tests.bench.harness import Forum, Load, Row, Sizes, merged, ms, ran_on, stamp, workers_suffix, write_spec
 from tests.bench.infra import Service, plain_dsn
-from tests.bench.live import BENCH_SETTINGS
 
 
 def _closed_loop(service: Service, connections: int, requests: list, seconds: float) -> tuple[dict, float, list[float]]:
@@ -72,7 +72,7 @@ def posts(forum: Forum, service: Service, sizes: Sizes) -> Row:
     ids = [str(forum.threads[session]), str(session), str(forum.seeded.user_ids[forum.members[session][0]])]
     raw, _, raw_cpu = _sql(forum, "post", INSERT_POST, sizes.write_connections, sizes.write_seconds, ids=ids)
     row = Row(
-        f"3 posts through HTTP{_workers(service)}",
+        f"3 posts through HTTP{workers_suffix(service)}",
         _figures(result, "posts"),
         baseline="raw_insert",
         baseline_figures=_figures(raw, "rows"),
@@ -118,7 +118,7 @@ def votes(forum: Forum, service: Service, sizes: Sizes) -> Row:
         conclusions=conclusions,
     )
     row = Row(
-        f"4 votes through HTTP{_workers(service)}",
+        f"4 votes through HTTP{workers_suffix(service)}",
         _figures(result, "votes"),
         baseline="raw_upsert",
         baseline_figures=_figures(raw, "rows"),
@@ -129,15 +129,14 @@ def votes(forum: Forum, service: Service, sizes: Sizes) -> Row:
     return stamp(stamp(row, server_cpu, load_cpu), 0.0, raw_cpu)
 
 
-def _workers(service: Service) -> str:
-    return f", {service.workers} workers" if service.workers > 1 else ""
-
-
 def two_workers(forum: Forum, sizes: Sizes, votes_too: bool) -> list[Row]:
-    """Scenario 9: scenarios 3 and 4 again on `deliberation serve --workers 2` (one per core here)."""
-    service = Service(forum.url, workers=2, **BENCH_SETTINGS).wait_ready()
+    """Scenario 9: scenarios 3, 4 and 2 again on `deliberation serve --workers 2` (the default here: one per core)."""
+    service = Service(forum.url, workers=2, **live.BENCH_SETTINGS).wait_ready()
     try:
-        return [posts(forum, service, sizes), *([votes(forum, service, sizes)] if votes_too else [])]
+        rows = [posts(forum, service, sizes), *([votes(forum, service, sizes)] if votes_too else [])]
+        latency = live.realistic(forum, service, sizes)
+        latency.stack = ran_on(latency, service)
+        return [*rows, latency]
     finally:
         service.stop()
 
