@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit()
     rows: list[Row] = []
     failures: list[str] = []
+    durations: dict[int, float] = {}  # seconds per scenario, printed and in the JSON
     started = time.monotonic()
     with bench_database() as url:
         forum = asyncio.run(prepare(url, sizes))
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     failures.append("4: votes route not available")
                     continue
+                began = time.monotonic()
                 try:
                     for row in run():
                         row.stack = row.stack or ran_on(row, service)
@@ -248,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                     traceback.print_exc()
                     failures.append(f"{number}: {traceback.format_exc(limit=1).strip().splitlines()[-1]}")
                     print(f"server log tail:\n{service.stderr()}", file=sys.stderr)
+                durations[number] = round(time.monotonic() - began, 1)
+                print(f"(scenario {number}: {durations[number]} s)", flush=True)
         finally:
             service.stop()
     print()
@@ -256,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "seconds": round(time.monotonic() - started, 1),
+        "scenario_seconds": durations,
         "votes": has_votes,
         "failures": failures,
     }
