@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from deliberation.i18n import N_
 from deliberation.text import field_message
 
 log = logging.getLogger("deliberation.errors")
@@ -37,13 +38,22 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 class DomainError(Exception):
-    """An action refused for a reason the client can act on; subclasses set the status."""
+    """An action refused for a reason the client can act on; subclasses set the status.
+
+    `detail` is an English message marked with `N_` (pages translate it: deliberation/i18n); one that names
+    values is a `%(name)s` template with its `values`, filled into the English `detail` the API answers and
+    translated then filled on a page (`template`, `values`).
+    """
 
     status_code = 400
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, values: dict[str, object] | None = None
+    ) -> None:
+        self.template = detail
+        self.values = values or {}
+        self.detail = detail % self.values if values else detail
+        super().__init__(self.detail)
         self.errors = errors
         self.headers: dict[str, str] = {}
 
@@ -55,7 +65,7 @@ class BadRequest(DomainError):
 class Unauthorized(DomainError):
     status_code = 401
 
-    def __init__(self, detail: str = "Authentication required.") -> None:
+    def __init__(self, detail: str = N_("Authentication required.")) -> None:
         super().__init__(detail)
         self.headers["WWW-Authenticate"] = "Bearer"
 
@@ -88,15 +98,18 @@ class Invalid(DomainError):
     status_code = 422
 
     @classmethod
-    def field(cls, field: str, message: str) -> Invalid:
-        return cls(message, errors=[FieldError(field=field, message=message)])
+    def field(cls, field: str, message: str, values: dict[str, object] | None = None) -> Invalid:
+        """Refused `field`: its error's message is the refusal's `detail` (`message` filled with `values`)."""
+        refusal = cls(message, values=values)
+        refusal.errors = [FieldError(field=field, message=refusal.detail)]
+        return refusal
 
 
 class RetryLater(DomainError):
     """Refused for now; `Retry-After` says when to try again."""
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, retry_after: int, values: dict[str, object] | None = None) -> None:
+        super().__init__(detail, values=values)
         self.headers["Retry-After"] = str(max(1, retry_after))
 
 
@@ -122,7 +135,7 @@ class JSONRequest(Request):
             return await super().json()
         except RecursionError:
             log.warning("refused a JSON body nested too deeply on %s %s", self.method, self.url.path)
-            raise BadRequest("The JSON body is nested too deeply.") from None
+            raise BadRequest(N_("The JSON body is nested too deeply.")) from None
 
 
 def problem_of(status: int, detail: str, errors: list[FieldError] | None = None) -> Problem:

@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deliberation.errors import BadRequest
+from deliberation.i18n import N_
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,7 +53,7 @@ def decode_cursor(cursor: str, type_: type[T]) -> T:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return msgspec.json.decode(raw, type=type_)
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise BadRequest("The cursor is not valid; use `next_cursor` from a previous page.") from None
+        raise BadRequest(N_("The cursor is not valid; use `next_cursor` from a previous page.")) from None
 
 
 def paginate(rows: Sequence[R], limit: int, key: Callable[[R], tuple[Any, ...]]) -> tuple[list[R], str | None]:

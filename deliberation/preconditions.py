@@ -15,6 +15,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter
 
 from deliberation.errors import BadRequest, PreconditionFailed, PreconditionRequired
+from deliberation.i18n import N_
 
 _VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
 
@@ -29,17 +30,20 @@ IfMatch = Annotated[
 def expected_version(if_match: str | None) -> int:
     """The version an `If-Match` header names; 428 when missing, 400 when it names no version."""
     if if_match is None or not if_match.strip():
-        raise PreconditionRequired("Send `If-Match: <version>` with the version you are editing.")
+        raise PreconditionRequired(N_("Send `If-Match: <version>` with the version you are editing."))
     match = _VERSION.match(if_match.strip())
     if match is None:
-        raise BadRequest("`If-Match` must be the version number you are editing, e.g. `If-Match: 3`.")
+        raise BadRequest(N_("`If-Match` must be the version number you are editing, e.g. `If-Match: 3`."))
     return int(match.group(1))
 
 
 def check_version(current: int, expected: int) -> None:
     """412 unless the client edits the current version."""
     if current != expected:
-        raise PreconditionFailed(f"Version {expected} is not the current version ({current}); reload and retry.")
+        raise PreconditionFailed(
+            N_("Version %(expected)s is not the current version (%(current)s); reload and retry."),
+            values={"expected": expected, "current": current},
+        )
 
 
 class Versioned(Protocol):

@@ -9,7 +9,7 @@ field, on every route (`field_message` turns msgspec's message into the one clie
 it). The class-22 database fallback (400) stays only as a safety net.
 
 A limit that is a setting (a post body's `DELIBERATION_MAX_POST_LENGTH`) cannot be part of a type; the
-service checks it and words the error with `length_message`, as the types do.
+service checks it and words the error with `AT_MOST`, as the types do.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ import re
 from typing import Annotated
 
 from msgspec import Meta
+
+from deliberation.i18n import N_
+
+# Text over a limit: the types' words, and the service's for a limit that is a setting (`%(limit)s` filled in).
+AT_MOST = N_("must be at most %(limit)s characters")
 
 # Characters that show nothing: Unicode white space (`\s`) and the zero-width and invisible formatting ones.
 INVISIBLE = r"\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff"
@@ -81,13 +86,8 @@ def field_message(message: str) -> str | None:
     if match := _LENGTH.match(message):
         bound, limit = match.group(1), int(match.group(2))
         if bound == "<=":
-            return f"must be at most {limit} characters"
+            return AT_MOST % {"limit": limit}
         return "must not be empty" if limit == 1 else f"must be at least {limit} characters"
     if match := _PATTERN.match(message):
         return next((text for pattern, text in _RULES.items() if repr(pattern) == match.group(1)), "is not valid")
     return None
-
-
-def length_message(limit: int) -> str:
-    """The message for text over a limit that is a setting, worded as the types' own."""
-    return f"must be at most {limit} characters"

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from deliberation.accounts.models import AccessToken, User
 from deliberation.deps import DB, Now
 from deliberation.errors import Forbidden, Unauthorized
+from deliberation.i18n import N_
 from deliberation.settings import Settings
 
 TOKEN_BYTES = 32
@@ -135,7 +136,7 @@ async def provide_viewer(request: ASGIConnection, db: DB, now: Now) -> User | No
         return None
     user = await user_for_token(db, raw, now=now)
     if user is None:
-        raise Unauthorized("The access token is invalid, expired or revoked.")
+        raise Unauthorized(N_("The access token is invalid, expired or revoked."))
     return user
 
 
@@ -147,5 +148,5 @@ async def provide_user(viewer: Viewer) -> User:
 
 async def provide_admin(user: CurrentUser) -> User:
     if not user.is_admin:
-        raise Forbidden("Only organizers (admins) may do this.")
+        raise Forbidden(N_("Only organizers (admins) may do this."))
     return user

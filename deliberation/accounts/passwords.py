@@ -21,7 +21,8 @@ import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from deliberation.errors import Busy
+from deliberation.errors import Busy, Invalid
+from deliberation.i18n import N_
 
 T = TypeVar("T")
 HASH_SLOTS = os.cpu_count() or 1
@@ -55,7 +56,7 @@ async def in_hash_slot(wait: float | None, function: Callable[..., T], *args: ob
         async with asyncio.timeout(wait):  # cancels the acquire cleanly (never a slot taken and lost)
             await slots.acquire()
     except TimeoutError:
-        raise Busy("Too many sign-ins at once; try again in a moment.", retry_after=math.ceil(wait or 1)) from None
+        raise Busy(N_("Too many sign-ins at once; try again in a moment."), retry_after=math.ceil(wait or 1)) from None
     try:
         return await anyio.to_thread.run_sync(function, *args)
     finally:
@@ -85,16 +86,16 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
 
 
-def password_problem(password: str, email: str) -> str | None:
-    """Why a new password is refused, or None when it is acceptable."""
+def password_problem(password: str, email: str) -> Invalid | None:
+    """Why a new password is refused (the 422 on `password`), or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
-        return f"The password must be at least {MIN_LENGTH} characters long."
+        return Invalid.field("password", N_("The password must be at least %(n)s characters long."), {"n": MIN_LENGTH})
     if len(password) > MAX_LENGTH:
-        return f"The password must be at most {MAX_LENGTH} characters long."
+        return Invalid.field("password", N_("The password must be at most %(n)s characters long."), {"n": MAX_LENGTH})
     lowered = password.lower()
     # "password2024!" is the common password "password" with a suffix: refuse it too.
     if lowered in common_passwords() or lowered.rstrip("0123456789!?.@#$%*_-") in common_passwords():
-        return "This password is one of the most common ones; choose another."
+        return Invalid.field("password", N_("This password is one of the most common ones; choose another."))
     if lowered.strip() == email.lower():
-        return "The password must not be your email address."
+        return Invalid.field("password", N_("The password must not be your email address."))
     return None

@@ -14,6 +14,7 @@ from deliberation.accounts.schemas import ClaimIn, ClaimOut, ClaimPage, UserOut,
 from deliberation.accounts.service import claim_is_verified, user_out
 from deliberation.audit import service as audit
 from deliberation.errors import Conflict, Invalid, NotFound
+from deliberation.i18n import N_
 from deliberation.pagination import keyset_page
 
 
@@ -34,7 +35,7 @@ def _audit_data(claim: RepresentativeClaim) -> dict[str, str | None]:
 async def submit_claim(db: AsyncSession, user: User, data: ClaimIn, *, now: datetime) -> UserOut:
     """Claim an office; a new claim replaces the user's previous one and waits for an admin again."""
     if data.term_ends is not None and data.term_ends < now.date():
-        raise Invalid.field("term_ends", "The term has already ended.")
+        raise Invalid.field("term_ends", N_("The term has already ended."))
     async with db.begin():
         previous = await db.get(RepresentativeClaim, user.id, with_for_update=True)
         if previous is not None and previous.status == ClaimStatus.verified:
@@ -102,12 +103,12 @@ async def set_verified(db: AsyncSession, admin: User, user_id: uuid.UUID, data: 
     async with db.begin():
         user = await db.get(User, user_id)
         if user is None:
-            raise NotFound("No such user.")
+            raise NotFound(N_("No such user."))
         claim = await db.get(RepresentativeClaim, user_id, with_for_update=True)
         if claim is None:
-            raise Conflict("This user has not claimed an elected office.")
+            raise Conflict(N_("This user has not claimed an elected office."))
         if data.verified and claim.term_ends is not None and claim.term_ends < now.date():
-            raise Invalid.field("verified", "The term of this office has already ended; it cannot be verified.")
+            raise Invalid.field("verified", N_("The term of this office has already ended; it cannot be verified."))
         if claim.status != status:
             claim.status, claim.reviewed_at, claim.reviewed_by = status.value, now, admin.id
             await audit.record(

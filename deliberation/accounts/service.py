@@ -57,9 +57,9 @@ log = logging.getLogger("deliberation.accounts")
 RESET_TTL = timedelta(minutes=30)
 SIGNUP_WINDOW = timedelta(hours=1)
 KNOWN_KEEP = timedelta(days=90)  # a network the account has not signed in from for this long is a stranger's again
-BAD_LOGIN = "The email address or the password is not correct."
-TOO_MANY_LOGINS = "Too many failed sign-in attempts; try again later."
-TOO_MANY_WRONG_CURRENT = "Too many wrong current passwords; try again later."
+BAD_LOGIN = N_("The email address or the password is not correct.")
+TOO_MANY_LOGINS = N_("Too many failed sign-in attempts; try again later.")
+TOO_MANY_WRONG_CURRENT = N_("Too many wrong current passwords; try again later.")
 
 
 def normalize_email(email: str) -> str:
@@ -83,10 +83,10 @@ def valid_email(email: str) -> str:
     try:
         address = validate_email(folded, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise Invalid.field("email", f"This is not an email address: {exc}") from None
+        raise Invalid.field("email", N_("This is not an email address: %(reason)s"), {"reason": str(exc)}) from None
     local, _, domain = address.rpartition("@")
     if any(len(_lookalike_scripts(part)) > 1 for part in (local, *domain.split("."))):
-        raise Invalid.field("email", "This is not an email address: a part of it mixes Latin, Greek or Cyrillic.")
+        raise Invalid.field("email", N_("This is not an email address: a part of it mixes Latin, Greek or Cyrillic."))
     return address
 
 
@@ -104,9 +104,8 @@ def _optional_text(value: str | None) -> str | None:
 
 
 def _check_password(password: str, email: str) -> None:
-    problem = password_problem(password, email)
-    if problem is not None:
-        raise Invalid.field("password", problem)
+    if (problem := password_problem(password, email)) is not None:
+        raise problem
 
 
 def claim_is_verified(claim: RepresentativeClaim | None, today: date) -> bool:
@@ -172,7 +171,7 @@ async def sign_up(db: AsyncSession, settings: Settings, data: SignupIn, *, addre
             limit=settings.signup_max_per_address,
             window=SIGNUP_WINDOW,
             now=now,
-            refusal="Too many accounts created from your address; try again later.",
+            refusal=N_("Too many accounts created from your address; try again later."),
         )
     user = User(
         email=email,
@@ -188,7 +187,7 @@ async def sign_up(db: AsyncSession, settings: Settings, data: SignupIn, *, addre
             db.add(user)
     except IntegrityError:
         # The unique constraint decides, so two sign-ups racing for one address cannot both win.
-        raise Conflict("An account with this email address already exists.") from None
+        raise Conflict(N_("An account with this email address already exists.")) from None
     return user_out(user, user, None, today=now.date())
 
 
@@ -273,7 +272,7 @@ async def request_password_reset(
             limit=settings.password_reset_max_per_address,
             window=window,
             now=now,
-            refusal="Too many password reset requests; try again later.",
+            refusal=N_("Too many password reset requests; try again later."),
         )
         if await throttle.retry_after(
             db, "reset.email", email, limit=settings.password_reset_max_per_email, window=window, now=now
@@ -325,7 +324,7 @@ async def confirm_password_reset(
             select(PasswordReset).where(PasswordReset.token_hash == hash_token(data.token)).with_for_update()
         )
         if reset is None or reset.used_at is not None or reset.expires_at <= now:
-            message = "This reset token is unknown, already used or expired; ask for a new one."
+            message = N_("This reset token is unknown, already used or expired; ask for a new one.")
             raise BadRequest(message, errors=[FieldError(field="token", message=message)])
         user = await db.get_one(User, reset.user_id)
         _check_password(data.password, user.email)
@@ -394,7 +393,7 @@ async def change_password(
         )
     wait = settings.password_hash_wait_seconds
     if not await in_hash_slot(wait, verify_password, user.password_hash, current):
-        raise Invalid.field("current_password", "The current password is not correct.")
+        raise Invalid.field("current_password", N_("The current password is not correct."))
     password_hash = await in_hash_slot(wait, hash_password, new)
     async with db.begin():
         await throttle.forget(db, "password_change.account", key)

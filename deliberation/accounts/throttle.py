@@ -71,11 +71,13 @@ async def admit(
     window: timedelta,
     now: datetime,
     refusal: str,
+    refusal_values: dict[str, object] | None = None,
 ) -> int:
-    """Check `key` (429 with `refusal` when it is over the limit), then record this attempt; return its id."""
+    """Check `key` (429 with `refusal`, filled with `refusal_values`, when it is over the limit), then record this
+    attempt; return its id."""
     wait, event_id = await _check(db, scope, key, limit=limit, window=window, now=now, record=True)
     if wait is not None:
-        raise TooManyRequests(refusal, retry_after=wait)
+        raise TooManyRequests(refusal, retry_after=wait, values=refusal_values)
     assert event_id is not None
     return event_id
 

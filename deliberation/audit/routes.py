@@ -13,6 +13,7 @@ from deliberation.audit.schemas import AuditPage
 from deliberation.audit.service import VerifyResult
 from deliberation.deps import DB, Now
 from deliberation.errors import Conflict
+from deliberation.i18n import N_
 from deliberation.pagination import DEFAULT_LIMIT, After, Cursor, Limit
 
 
@@ -43,7 +44,10 @@ class AuditController(Controller):
     async def checkpoint(self, db: DB, state: State, now: Now) -> str:
         result = await state.audit_verify.verify(db, now=now)
         if not result.ok:
-            raise Conflict(f"The log does not verify (entry {result.first_bad_seq}): no checkpoint is signed.")
+            raise Conflict(
+                N_("The log does not verify (entry %(seq)s): no checkpoint is signed."),
+                values={"seq": result.first_bad_seq},
+            )
         return state.audit_signer.sign(result.entries, result.head_hash)
 
     @get("/public-key", summary="The Ed25519 key checkpoints are signed with")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deliberation.conclusions.models import Conclusion
 from deliberation.errors import NotFound
 from deliberation.forum.access import SessionCheck
+from deliberation.i18n import N_
 
 
 async def get_conclusion_or_404(
@@ -27,7 +28,7 @@ async def get_conclusion_or_404(
         query = query.with_for_update(read=lock == "share")
     conclusion = await db.scalar(query)
     if conclusion is None:
-        raise NotFound("No such conclusion.")
+        raise NotFound(N_("No such conclusion."))
     if check is not None:
         await check(conclusion.session_id)
     return conclusion

@@ -39,6 +39,7 @@ from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict, Invalid
 from deliberation.forum.access import get_session_or_404, require_moderator
 from deliberation.forum.models import Thread
+from deliberation.i18n import N_
 from deliberation.pagination import keyset_page
 from deliberation.preconditions import check_version
 from deliberation.realtime.events import as_of_seq, emit
@@ -50,13 +51,15 @@ async def _check_placement(db: AsyncSession, session_id: uuid.UUID, data: Conclu
     if data.thread_id is not None:
         thread = await db.get(Thread, data.thread_id)
         if thread is None or thread.session_id != session_id:
-            raise Invalid.field("thread_id", "Not a thread of this session.")
+            raise Invalid.field("thread_id", N_("Not a thread of this session."))
     source_ids = list(dict.fromkeys(data.source_post_ids))
     if source_ids:
         found = set(await db.scalars(select(Post.id).where(Post.id.in_(source_ids), Post.session_id == session_id)))
         missing = [str(post_id) for post_id in source_ids if post_id not in found]
         if missing:
-            raise Invalid.field("source_post_ids", f"Not posts of this session: {', '.join(missing)}.")
+            raise Invalid.field(
+                "source_post_ids", N_("Not posts of this session: %(posts)s."), {"posts": ", ".join(missing)}
+            )
     return source_ids
 
 
@@ -123,7 +126,7 @@ async def update_conclusion(
             db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)
         )
         if conclusion.status in CLOSED:
-            raise Conflict("The vote on this conclusion has closed; it can no longer change.")
+            raise Conflict(N_("The vote on this conclusion has closed; it can no longer change."))
         check_version(conclusion.version, expected)
         current = await db.get(ConclusionVersion, (conclusion.id, conclusion.version))
         assert current is not None

@@ -45,6 +45,7 @@ from deliberation.db.engine import wake_after_commit
 from deliberation.errors import Conflict, Forbidden, Invalid, Unauthorized
 from deliberation.forum.access import NOT_A_MEMBER, require_member, require_moderator
 from deliberation.forum.models import SessionMember
+from deliberation.i18n import N_
 from deliberation.realtime.events import emit
 
 log = logging.getLogger("deliberation.conclusions")
@@ -53,9 +54,9 @@ log = logging.getLogger("deliberation.conclusions")
 def _require_open(conclusion: Conclusion, now: datetime) -> None:
     """409 unless the vote is open now (a vote past `closes_at` is closed, whether or not the closer ran)."""
     if conclusion.status != ConclusionStatus.voting:
-        raise Conflict("Voting on this conclusion is not open.")
+        raise Conflict(N_("Voting on this conclusion is not open."))
     if conclusion.closes_at is not None and now >= conclusion.closes_at:
-        raise Conflict("Voting on this conclusion has closed.")
+        raise Conflict(N_("Voting on this conclusion has closed."))
 
 
 async def open_voting(
@@ -67,9 +68,9 @@ async def open_voting(
             db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)
         )
         if conclusion.status != ConclusionStatus.draft:
-            raise Conflict("Voting on this conclusion is already open or has closed; a conclusion is voted once.")
+            raise Conflict(N_("Voting on this conclusion is already open or has closed; a conclusion is voted once."))
         if data.closes_at is not None and data.closes_at <= now:
-            raise Invalid.field("closes_at", "The close time must be in the future.")
+            raise Invalid.field("closes_at", N_("The close time must be in the future."))
         conclusion.status = ConclusionStatus.voting.value
         conclusion.opened_at, conclusion.opened_by, conclusion.updated_at = now, user.id, now
         conclusion.closes_at = data.closes_at
@@ -141,7 +142,7 @@ async def close_voting(db: AsyncSession, conclusion_id: uuid.UUID, user: User, *
             db, conclusion_id, lock="update", check=lambda session_id: require_moderator(db, session_id, user)
         )
         if conclusion.status != ConclusionStatus.voting:
-            raise Conflict("Voting on this conclusion is not open.")
+            raise Conflict(N_("Voting on this conclusion is not open."))
         await finish_vote(db, conclusion, actor=user, now=now)
         return await conclusion_out(db, conclusion, user)
 
@@ -297,5 +298,5 @@ async def get_tally(db: AsyncSession, conclusion_id: uuid.UUID, viewer: User | N
     async with db.begin():
         conclusion = await get_conclusion_or_404(db, conclusion_id)
         if conclusion.status not in CLOSED and viewer is None:
-            raise Unauthorized("Sign in to see the tally before the vote closes.")
+            raise Unauthorized(N_("Sign in to see the tally before the vote closes."))
         return await read_tally(db, conclusion)

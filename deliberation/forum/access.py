@@ -26,15 +26,16 @@ from deliberation.accounts.models import User
 from deliberation.db import locks
 from deliberation.errors import Forbidden, NotFound
 from deliberation.forum.models import Role, Session, SessionMember
+from deliberation.i18n import N_
 
-NOT_A_MEMBER = "Only members of this session may do this; join it first."
+NOT_A_MEMBER = N_("Only members of this session may do this; join it first.")
 
 
 async def get_session_or_404(db: AsyncSession, session_id: uuid.UUID) -> Session:
     """The session, or 404."""
     session = await db.get(Session, session_id)
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(N_("No such session."))
     return session
 
 
@@ -62,7 +63,7 @@ async def require_moderator(db: AsyncSession, session_id: uuid.UUID, user: User)
     """The session if the user moderates it (admins moderate every session); 404 unknown session, 403 otherwise."""
     session = await get_session_or_404(db, session_id)
     if not user.is_admin and await membership_role(db, session_id, user) != Role.moderator:
-        raise Forbidden("Only moderators of this session may do this.")
+        raise Forbidden(N_("Only moderators of this session may do this."))
     return session
 
 
@@ -84,7 +85,7 @@ async def lock_session(db: AsyncSession, session_id: uuid.UUID, check: SessionCh
     if check is not None:
         await check(session_id)
     if not await locks.lock_session_row(db, session_id):
-        raise NotFound("No such session.")
+        raise NotFound(N_("No such session."))
     session = await db.get(Session, session_id, populate_existing=True)
     assert session is not None  # its row is locked
     if check is not None:

@@ -27,6 +27,7 @@ from deliberation.errors import Conflict
 from deliberation.forum.models import Role, Session, Subline, ThematicLine
 from deliberation.forum.schemas import SessionIn
 from deliberation.forum.service import add_member, add_session
+from deliberation.i18n import N_
 
 DEMO_PASSWORD = "forum-demo-password"  # noqa: S105 (printed by the command; demo data only)
 
@@ -206,8 +207,11 @@ async def _ensure_user(db: AsyncSession, account: DemoAccount) -> User:
         user.is_admin = account.is_admin
     else:
         raise Conflict(
-            f"{account.email} belongs to an account that is not the demo's (its password is not the demo"
-            " password); the demo leaves it alone. Use another database for the demo."
+            N_(
+                "%(email)s belongs to an account that is not the demo's (its password is not the demo"
+                " password); the demo leaves it alone. Use another database for the demo."
+            ),
+            values={"email": account.email},
         )
     await db.flush()
     return user

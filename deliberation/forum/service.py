@@ -38,6 +38,7 @@ from deliberation.forum.schemas import (
     SessionPatch,
     SublineIn,
 )
+from deliberation.i18n import N_
 from deliberation.pagination import keyset_page
 from deliberation.realtime.events import append_event, reserve_seq
 
@@ -80,7 +81,7 @@ async def create_line(db: AsyncSession, data: LineIn) -> LineOut:
         async with db.begin():
             db.add(line)
     except IntegrityError:
-        raise Conflict(f"Thematic line {data.number} already exists.") from None
+        raise Conflict(N_("Thematic line %(number)s already exists."), values={"number": data.number}) from None
     return LineOut(id=line.id, number=line.number, title=line.title, description=line.description, sublines=[])
 
 
@@ -90,10 +91,10 @@ async def create_subline(db: AsyncSession, line_id: uuid.UUID, data: SublineIn) 
     try:
         async with db.begin():
             if await db.get(ThematicLine, line_id) is None:
-                raise NotFound("No such thematic line.")
+                raise NotFound(N_("No such thematic line."))
             db.add(subline)
     except IntegrityError:
-        raise Conflict(f"Subline {data.number} already exists in this line.") from None
+        raise Conflict(N_("Subline %(number)s already exists in this line."), values={"number": data.number}) from None
     return numbered_ref(subline)
 
 
@@ -139,7 +140,7 @@ def _viewer_session_out(
 async def _placement(db: AsyncSession, subline_id: uuid.UUID) -> tuple[Subline, ThematicLine]:
     subline = await db.get(Subline, subline_id)
     if subline is None:
-        raise Invalid.field("subline_id", "No such subline.")
+        raise Invalid.field("subline_id", N_("No such subline."))
     line = await db.get(ThematicLine, subline.line_id)
     assert line is not None  # sublines.line_id is a foreign key
     return subline, line
@@ -186,7 +187,7 @@ async def create_session(db: AsyncSession, data: SessionIn, *, now: datetime) ->
             # Built before commit: nothing that could fail may run after the row is in.
             return session_out(session, subline, line, now=now, show_url=True)
     except IntegrityError:
-        raise Conflict(f"A session with code {data.code} already exists.") from None
+        raise Conflict(N_("A session with code %(code)s already exists."), values={"code": data.code}) from None
 
 
 async def get_session(db: AsyncSession, session_id: uuid.UUID, viewer: User | None, *, now: datetime) -> SessionOut:

@@ -24,6 +24,7 @@ from deliberation.forum.access import get_session_or_404, require_member, requir
 from deliberation.forum.models import Role, SessionMember
 from deliberation.forum.schemas import MemberOut
 from deliberation.forum.service import add_member
+from deliberation.i18n import N_
 from deliberation.membership.schemas import MemberPage
 from deliberation.pagination import keyset_page
 from deliberation.realtime.events import as_of_seq, emit
@@ -85,7 +86,7 @@ async def set_member_role(
         await require_moderator(db, session_id, actor)
         target = await db.get(User, user_id)
         if target is None:
-            raise NotFound("No such user.")
+            raise NotFound(N_("No such user."))
         member, previous = await _lock_or_add_member(db, session_id, user_id, role)
         if previous != role:
             member.role = role
@@ -134,7 +135,7 @@ async def remove_member(
     """Take a user out of the session (admins and moderators); audited; 404 when they are not a member."""
     async with db.begin():
         await require_moderator(db, session_id, actor)
-        role = await _end_membership(db, session_id, user_id, "That user is not a member of this session.", now=now)
+        role = await _end_membership(db, session_id, user_id, N_("That user is not a member of this session."), now=now)
         await audit.record(
             db,
             now=now,
@@ -151,7 +152,7 @@ async def leave_session(db: AsyncSession, session_id: uuid.UUID, user: User, *, 
     """The user leaves the session (like joining, not audited); 404 unknown session or not a member."""
     async with db.begin():
         await get_session_or_404(db, session_id)
-        await _end_membership(db, session_id, user.id, "You are not a member of this session.", now=now)
+        await _end_membership(db, session_id, user.id, N_("You are not a member of this session."), now=now)
 
 
 async def _end_membership(

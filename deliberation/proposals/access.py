@@ -16,6 +16,7 @@ from deliberation.accounts.models import User
 from deliberation.errors import NotFound
 from deliberation.forum.access import SessionCheck, lock_session
 from deliberation.forum.models import Session
+from deliberation.i18n import N_
 from deliberation.proposals.models import Proposal, ProposalStatus
 
 
@@ -23,7 +24,7 @@ async def visible_proposal(db: AsyncSession, proposal_id: uuid.UUID, viewer: Use
     """The proposal if `viewer` may read it: published ones for anyone, drafts for signed-in users; else 404."""
     proposal = await db.get(Proposal, proposal_id)
     if proposal is None or (viewer is None and proposal.status != ProposalStatus.published):
-        raise NotFound("No such proposal.")
+        raise NotFound(N_("No such proposal."))
     return proposal
 
 
@@ -33,7 +34,7 @@ async def lock_proposal(
     """The proposal, read again after taking its session's row (`check`: see `lock_session`)."""
     session_id = await db.scalar(select(Proposal.session_id).where(Proposal.id == proposal_id))
     if session_id is None:
-        raise NotFound("No such proposal.")
+        raise NotFound(N_("No such proposal."))
     session = await lock_session(db, session_id, check)
     proposal = await db.scalar(
         select(Proposal).where(Proposal.id == proposal_id).with_for_update().execution_options(populate_existing=True)

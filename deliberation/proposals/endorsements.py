@@ -26,6 +26,7 @@ from deliberation.accounts.service import claim_is_verified, claims_of
 from deliberation.audit import service as audit
 from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict, Forbidden, NotFound
+from deliberation.i18n import N_
 from deliberation.pagination import keyset_page
 from deliberation.proposals.access import lock_proposal, visible_proposal
 from deliberation.proposals.models import ACTIVE_ENDORSEMENT_INDEX, Endorsement, Proposal, ProposalStatus
@@ -127,12 +128,12 @@ async def endorse(
             # guarded by that row, so checking again under it would decide nothing more.
             claim = await verified_claim(db, user.id, now.date())
             if claim is None:
-                raise Forbidden("Only verified elected representatives may endorse a proposal.")
+                raise Forbidden(N_("Only verified elected representatives may endorse a proposal."))
             proposal, session = await lock_proposal(db, proposal_id)
             if proposal.status != ProposalStatus.published:
-                raise Conflict("Only a published proposal can be endorsed.")
+                raise Conflict(N_("Only a published proposal can be endorsed."))
             if await _active_endorsement(db, proposal.id, user) is not None:
-                raise Conflict("You have already endorsed this proposal; withdraw it first to change it.")
+                raise Conflict(N_("You have already endorsed this proposal; withdraw it first to change it."))
             endorsement = Endorsement(
                 proposal_id=proposal.id,
                 representative_id=user.id,
@@ -169,7 +170,7 @@ async def endorse(
         # index is the backstop. Only its violation means "already endorsed": any other error is a bug, not a 409.
         if getattr(error.orig.__cause__, "constraint_name", None) != ACTIVE_ENDORSEMENT_INDEX:
             raise
-        raise Conflict("You have already endorsed this proposal; withdraw it first to change it.") from None
+        raise Conflict(N_("You have already endorsed this proposal; withdraw it first to change it.")) from None
 
 
 def counted(endorsement: EndorsementOut, proposal: Proposal) -> EndorsementEventOut:
@@ -182,7 +183,7 @@ async def withdraw(db: AsyncSession, proposal_id: uuid.UUID, user: User, *, now:
 
     async def has_endorsement(_: uuid.UUID) -> None:
         if await _active_endorsement(db, proposal_id, user) is None:
-            raise NotFound("You have no active endorsement of this proposal.")
+            raise NotFound(N_("You have no active endorsement of this proposal."))
 
     async with db.begin():
         proposal, session = await lock_proposal(db, proposal_id, has_endorsement)

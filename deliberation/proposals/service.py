@@ -21,6 +21,7 @@ from deliberation.audit import service as audit
 from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict
 from deliberation.forum.access import get_session_or_404, lock_session, require_moderator
+from deliberation.i18n import N_
 from deliberation.pagination import keyset_page
 from deliberation.preconditions import check_version
 from deliberation.proposals.access import lock_proposal, visible_proposal
@@ -122,7 +123,7 @@ async def update_proposal(
             db, proposal_id, lambda session_id: require_moderator(db, session_id, user)
         )
         if proposal.status == ProposalStatus.published:
-            raise Conflict("This proposal is published and can no longer change.")
+            raise Conflict(N_("This proposal is published and can no longer change."))
         check_version(proposal.version, expected)
         current = await one_proposal_out(db, proposal)
         title = current.title if data.title is UNSET else data.title
@@ -190,7 +191,7 @@ async def publish_proposal(
             db, proposal_id, lambda session_id: require_moderator(db, session_id, user)
         )
         if proposal.status == ProposalStatus.published:
-            raise Conflict("This proposal is already published.")
+            raise Conflict(N_("This proposal is already published."))
         if expected is not None:
             check_version(proposal.version, expected)
         text = await db.get(ProposalVersion, (proposal.id, proposal.version))

@@ -17,6 +17,7 @@ from deliberation.accounts.models import User
 from deliberation.errors import NotFound
 from deliberation.forum.access import SessionCheck, lock_session, require_member
 from deliberation.forum.models import Session, SessionMember, Thread
+from deliberation.i18n import N_
 from deliberation.threads.models import Post
 
 # The same for a post, given the post as read before the lock (author checks; its session is `post.session_id`).
@@ -26,14 +27,14 @@ PostCheck = Callable[[Post], Awaitable[object]]
 async def get_thread_or_404(db: AsyncSession, thread_id: uuid.UUID) -> Thread:
     thread = await db.get(Thread, thread_id)
     if thread is None:
-        raise NotFound("No such thread.")
+        raise NotFound(N_("No such thread."))
     return thread
 
 
 async def get_post_or_404(db: AsyncSession, post_id: uuid.UUID) -> Post:
     post = await db.get(Post, post_id)
     if post is None:
-        raise NotFound("No such post.")
+        raise NotFound(N_("No such post."))
     return post
 
 
@@ -41,7 +42,7 @@ async def lock_thread(db: AsyncSession, thread_id: uuid.UUID, check: SessionChec
     """The thread, read after taking its session's row (`check`: see `lock_session`)."""
     session_id = await db.scalar(select(Thread.session_id).where(Thread.id == thread_id))
     if session_id is None:
-        raise NotFound("No such thread.")
+        raise NotFound(N_("No such thread."))
     session = await lock_session(db, session_id, check)
     thread = await db.scalar(select(Thread).where(Thread.id == thread_id).execution_options(populate_existing=True))
     assert thread is not None  # deleting a thread takes the session row too (cascade from the session)

@@ -20,6 +20,7 @@ from deliberation.audit import service as audit
 from deliberation.db.engine import read_snapshot
 from deliberation.errors import Conflict, NotFound
 from deliberation.forum.access import lock_session, require_member, require_moderator
+from deliberation.i18n import N_
 from deliberation.pagination import keyset_page
 from deliberation.realtime.events import as_of_seq, emit
 from deliberation.threads.access import lock_post, lock_thread
@@ -48,10 +49,10 @@ from deliberation.threads.schemas import (
 )
 
 _MODERATION = {
-    "lock": ("locked", True, "thread.locked"),
-    "unlock": ("locked", False, "thread.unlocked"),
-    "pin": ("pinned", True, "thread.pinned"),
-    "unpin": ("pinned", False, "thread.unpinned"),
+    "lock": ("locked", True, "thread.locked", N_("This thread is already locked.")),
+    "unlock": ("locked", False, "thread.unlocked", N_("This thread is already unlocked.")),
+    "pin": ("pinned", True, "thread.pinned", N_("This thread is already pinned.")),
+    "unpin": ("pinned", False, "thread.unpinned", N_("This thread is already unpinned.")),
 }
 
 
@@ -60,11 +61,11 @@ async def moderate_thread(
 ) -> ThreadOut:
     """Lock, unlock, pin or unpin (moderators); audited, emits thread.updated; 409 when it is so already."""
     reason = check_reason(data.reason, required=False)
-    field, value, action = _MODERATION[data.action]
+    field, value, action, already = _MODERATION[data.action]
     async with db.begin():
         thread, session = await lock_thread(db, thread_id, lambda session_id: require_moderator(db, session_id, user))
         if getattr(thread, field) == value:
-            raise Conflict(f"This thread is already {field if value else 'un' + field}.")
+            raise Conflict(already)
         setattr(thread, field, value)
         await audit.record(
             db,
@@ -132,7 +133,7 @@ async def _hide(db: AsyncSession, post: Post, user: User, reason: str, *, now: d
     post's earlier events given its hidden view."""
     ensure_not_deleted(post)
     if post.hidden_reason is not None:
-        raise Conflict("This post is already hidden.")
+        raise Conflict(N_("This post is already hidden."))
     post.hidden_reason, post.hidden_at, post.hidden_by = reason, now, user.id
     await resolve_open_flags(db, post, user, FlagStatus.post_hidden, reason=reason, now=now)
     await audit.record(
@@ -163,7 +164,7 @@ async def moderate_post(
         else:
             ensure_not_deleted(post)
             if post.hidden_reason is None:
-                raise Conflict("This post is not hidden.")
+                raise Conflict(N_("This post is not hidden."))
             post.hidden_reason, post.hidden_at, post.hidden_by = None, None, None
             await audit.record(
                 db,
@@ -188,7 +189,7 @@ async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: Flag
             post, _, session = await lock_post(db, post_id, lambda post: require_member(db, post.session_id, user))
             ensure_not_deleted(post)
             if post.hidden_reason is not None:
-                raise Conflict("This post is already hidden by a moderator.")
+                raise Conflict(N_("This post is already hidden by a moderator."))
             flag = Flag(
                 post_id=post.id,
                 session_id=session.id,
@@ -202,7 +203,7 @@ async def flag_post(db: AsyncSession, post_id: uuid.UUID, user: User, data: Flag
             await announce_open_flags(db, session.id)
             return _flag_out(flag, user, await viewer_post_out(db, post, user, moderator=False))
     except IntegrityError:
-        raise Conflict("You have already flagged this post; a moderator will look at it.") from None
+        raise Conflict(N_("You have already flagged this post; a moderator will look at it.")) from None
 
 
 async def list_flags(
@@ -245,7 +246,7 @@ async def resolve_flag(
     async with db.begin():
         session_id = await db.scalar(select(Flag.session_id).where(Flag.id == flag_id))
         if session_id is None:
-            raise NotFound("No such flag.")
+            raise NotFound(N_("No such flag."))
         await lock_session(db, session_id, lambda session_id: require_moderator(db, session_id, user))
         flag, post = (
             await db.execute(
@@ -256,7 +257,7 @@ async def resolve_flag(
             )
         ).one()  # flags and posts go only with their session, whose row this transaction holds
         if flag.status != FlagStatus.open:
-            raise Conflict("This flag has been resolved already.")
+            raise Conflict(N_("This flag has been resolved already."))
         if data.action == "hide_post":
             assert reason is not None
             await _hide(db, post, user, reason, now=now, data={"flag_id": flag.id, "flag_reason": flag.reason})

@@ -24,6 +24,7 @@ from deliberation.db.engine import read_snapshot
 from deliberation.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from deliberation.forum.access import NOT_A_MEMBER, is_moderator, require_member
 from deliberation.forum.models import Session, SessionMember, Thread
+from deliberation.i18n import N_
 from deliberation.pagination import Int32, Seq, decode_cursor, encode_cursor, keyset_page, paginate
 from deliberation.realtime.events import as_of_seq, emit, event_statement
 from deliberation.settings import Settings
@@ -100,11 +101,13 @@ async def create_post(
         parent_reply_count = None
         if data.parent_id is not None:
             if place.parent_thread_id != thread_id:
-                raise NotFound("No such post in this thread to reply to.")
+                raise NotFound(N_("No such post in this thread to reply to."))
             if place.parent_deleted_at is not None:
-                raise Conflict("A deleted post takes no replies.")
+                raise Conflict(N_("A deleted post takes no replies."))
             if place.parent_depth + 1 > settings.max_reply_depth:
-                raise Invalid.field("parent_id", f"replies may nest at most {settings.max_reply_depth} deep")
+                raise Invalid.field(
+                    "parent_id", N_("replies may nest at most %(depth)s deep"), {"depth": settings.max_reply_depth}
+                )
             post.parent_id, post.root_id, post.depth = data.parent_id, place.parent_root_id, place.parent_depth + 1
             # Exact: every writer of this thread holds the session row, and these were read under it.
             parent_reply_count = place.parent_reply_count + 1
@@ -200,7 +203,8 @@ async def _count_post(db: AsyncSession, user: User, settings: Settings, now: dat
         limit=limit,
         window=timedelta(minutes=1),
         now=now,
-        refusal=f"At most {limit} posts a minute; try again after Retry-After seconds.",
+        refusal=N_("At most %(limit)s posts a minute; try again after Retry-After seconds."),
+        refusal_values={"limit": limit},
     )
 
 
@@ -219,7 +223,7 @@ async def edit_post(
 
     async def author_and_member(post: Post) -> None:
         if post.author_id != user.id:
-            raise Forbidden("Only the author may edit a post.")
+            raise Forbidden(N_("Only the author may edit a post."))
         await require_member(db, post.session_id, user)
 
     async with db.begin():
@@ -279,7 +283,7 @@ async def delete_post(db: AsyncSession, post_id: uuid.UUID, user: User, *, reaso
 
     async def author_or_moderator(post: Post) -> None:
         if post.author_id != user.id and not await is_moderator(db, post.session_id, user):
-            raise Forbidden("Only the author or a moderator may delete a post.")
+            raise Forbidden(N_("Only the author or a moderator may delete a post."))
 
     async with db.begin():
         post, thread, session = await lock_post(db, post_id, author_or_moderator)
@@ -350,7 +354,7 @@ async def list_posts(
     """
     after = decode_cursor(cursor, PostAfter) if cursor is not None else None
     if after is not None and after[0] != sort:
-        raise BadRequest("This cursor belongs to another sort order; start again without it.")
+        raise BadRequest(N_("This cursor belongs to another sort order; start again without it."))
     async with db.begin():
         await read_snapshot(db)
         thread = await get_thread_or_404(db, thread_id)

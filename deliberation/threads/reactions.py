@@ -27,6 +27,7 @@ from deliberation.db.locks import lock_session_row
 from deliberation.errors import Conflict, Forbidden
 from deliberation.forum.access import NOT_A_MEMBER
 from deliberation.forum.models import Session, SessionMember, Thread
+from deliberation.i18n import N_
 from deliberation.realtime.events import emit
 from deliberation.threads.access import lock_post_as_member
 from deliberation.threads.models import Post, Reaction, ReactionMark
@@ -67,7 +68,7 @@ async def set_reaction(
             raise Forbidden(NOT_A_MEMBER)
         ensure_not_deleted(post)
         if post.hidden_reason is not None:
-            raise Conflict("This post is hidden by a moderator.")
+            raise Conflict(N_("This post is hidden by a moderator."))
         ensure_writable(discussion_open=discussion_open, locked=locked)
         counts = (await db.execute(_changing(post, user, kind, present=present, now=now))).one_or_none()
         if counts is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from deliberation.errors import Conflict, Invalid
 from deliberation.forum.models import Session, Thread
+from deliberation.i18n import N_
 from deliberation.settings import Settings
-from deliberation.text import length_message
+from deliberation.text import AT_MOST
 from deliberation.threads.models import Post
 
 
@@ -17,20 +18,20 @@ def ensure_discussion_open(session: Session, thread: Thread) -> None:
 def ensure_writable(*, discussion_open: bool, locked: bool) -> None:
     """`ensure_discussion_open` on the two columns (the hot actions read columns, not rows)."""
     if not discussion_open:
-        raise Conflict("The discussion of this session is closed.")
+        raise Conflict(N_("The discussion of this session is closed."))
     if locked:
-        raise Conflict("This thread is locked.")
+        raise Conflict(N_("This thread is locked."))
 
 
 def ensure_not_deleted(post: Post) -> None:
     if post.deleted_at is not None:
-        raise Conflict("This post has been deleted.")
+        raise Conflict(N_("This post has been deleted."))
 
 
 def check_body(body: str, settings: Settings) -> str:
     """A post body (its type refused blank text and NUL) of at most `max_post_length` characters (422 otherwise)."""
     if len(body) > settings.max_post_length:
-        raise Invalid.field("body", length_message(settings.max_post_length))
+        raise Invalid.field("body", AT_MOST, {"limit": settings.max_post_length})
     return body
 
 
@@ -38,5 +39,5 @@ def check_reason(reason: str | None, *, required: bool) -> str | None:
     """A moderation reason (public): trimmed, None when blank; 422 when required and missing."""
     reason = reason.strip() if reason is not None else ""
     if required and not reason:
-        raise Invalid.field("reason", "a public reason is required")
+        raise Invalid.field("reason", N_("a public reason is required"))
     return reason or None

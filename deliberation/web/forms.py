@@ -8,7 +8,7 @@ field, in the page's language, with what was typed kept.
     except FormInvalid as invalid:
         return page.render("accounts/signup.html", values=values, errors=invalid.errors, status=422)
 
-Service messages a form can show are listed in `SERVICE_MESSAGES` so that they are in the catalogs.
+A service's refusal is marked with `N_` where it is raised, so that it is in the catalogs (deliberation/i18n).
 """
 
 from __future__ import annotations
@@ -20,31 +20,10 @@ from typing import Any, TypeVar
 import msgspec
 
 from deliberation.errors import DomainError, RetryLater, Unauthorized
-from deliberation.i18n import N_
 from deliberation.web.page import Page
 
 T = TypeVar("T")
 FIELD = re.compile(r"at `\$\.(\w+)")
-
-# What the services answer that a person can act on (their English text is the msgid).
-SERVICE_MESSAGES = [
-    N_("The email address or the password is not correct."),
-    N_("Too many failed sign-in attempts; try again later."),
-    N_("This is not an email address."),
-    N_("Too many accounts created from your address; try again later."),
-    N_("Too many sign-ins at once; try again in a moment."),
-    N_("An account with this email address already exists."),
-    N_("The password must be at least 12 characters long."),
-    N_("The password must be at most 1024 characters long."),
-    N_("This password is one of the most common ones; choose another."),
-    N_("The password must not be your email address."),
-    N_("This reset token is unknown, already used or expired; ask for a new one."),
-    N_("Too many password reset requests; try again later."),
-    N_("The term has already ended."),
-    N_("The current password is not correct."),
-    N_("Too many wrong current passwords; try again later."),
-    N_("No such thematic line."),
-]
 
 
 class FormInvalid(Exception):
@@ -111,13 +90,14 @@ def refusal(page: Page, exc: DomainError, field: str) -> FormInvalid:
     with its `Retry-After`."""
     status_code = exc.status_code if isinstance(exc, (Unauthorized, RetryLater)) else 422
     headers = exc.headers if isinstance(exc, RetryLater) else None
+    message = page.gettext(exc.template, **exc.values)  # a field error's message is the refusal's (Invalid.field)
     if exc.errors:
         errors = {
-            error.field: page.gettext(N_("This is not an email address.") if error.field == "email" else error.message)
+            error.field: page.gettext("This is not an email address.") if error.field == "email" else message
             for error in exc.errors
         }
     else:
-        errors = {field: page.gettext(exc.detail)}
+        errors = {field: message}
     return FormInvalid(errors, status_code=status_code, headers=headers)
 
 

@@ -1,8 +1,10 @@
 """Languages: the catalogs cover every marked string (nothing is left in English on a Spanish or French page),
-the template is up to date with the sources, the mails and the form errors are translated."""
+the template is up to date with the sources, every refusal a service raises is marked, the mails and the form
+errors are translated."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,10 +12,10 @@ import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from deliberation import i18n
+from deliberation import errors, i18n
 from deliberation.accounts.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 from deliberation.accounts.service import BAD_LOGIN, TOO_MANY_LOGINS
-from deliberation.web.forms import SERVICE_MESSAGES
+from deliberation.errors import Invalid
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = i18n.CATALOGS / "messages.pot"
@@ -60,19 +62,95 @@ def test_every_catalog_entry_is_translated(language):
             assert set(PLACEHOLDER.findall(string)) == set(PLACEHOLDER.findall(source)), (language, source)
 
 
-def test_the_service_messages_forms_show_are_in_the_catalogs():
-    shown = {
-        BAD_LOGIN,
-        TOO_MANY_LOGINS,
-        password_problem("x" * (MIN_LENGTH - 1), "a@example.org"),
-        password_problem("x" * (MAX_LENGTH + 1), "a@example.org"),
-        password_problem("password1234", "a@example.org"),
-        password_problem("someone@example.org", "someone@example.org"),
+def refusal_classes() -> set[str]:
+    found, todo = set(), [errors.DomainError]
+    while todo:
+        found.add((cls := todo.pop()).__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def unmarked_refusals(tree: ast.Module, refusals: set[str], marked: set[str]) -> list[str]:
+    """The refusals built in `tree` whose message pybabel does not extract: a literal, an f-string or a formatted
+    string rather than `N_("...")` (with `values=` for a template), or a module constant not assigned from `N_`."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in refusals:
+            message = node.args[0] if node.args else None
+        elif isinstance(func, ast.Attribute) and func.attr == "field" and getattr(func.value, "id", "") == "Invalid":
+            message = node.args[1]
+        else:
+            message = next((k.value for k in node.keywords if k.arg == "refusal"), None)  # throttle.admit(...)
+        if isinstance(message, ast.Name) and message.id.isupper() and message.id not in marked:
+            found.append(f"line {node.lineno}: {message.id}")
+        elif isinstance(message, (ast.Constant, ast.JoinedStr, ast.BinOp)):
+            found.append(f"line {node.lineno}: {ast.unparse(message)}")
+    return found
+
+
+def test_every_refusal_a_service_raises_is_marked_for_translation():
+    """A form shows a service's refusal in the page's language (`forms.refusal`): every message is marked with
+    `N_` where it is raised (the tests above then hold it translated in es and fr). The web routes' own 404s
+    are not shown (the 404 page is), nor are the live stream's refusals (a websocket's close reason)."""
+    sources = {
+        path: ast.parse(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "deliberation").rglob("*.py"))
+        if path.relative_to(ROOT / "deliberation").parts[0] not in ("web", "realtime")
     }
-    assert shown <= set(SERVICE_MESSAGES)
-    for message in shown:
-        assert i18n.gettext("es", message) != message
-        assert i18n.gettext("fr", message) != message
+    marked = {
+        target.id
+        for tree in sources.values()
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+        and getattr(node.value.func, "id", "") == "N_"
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }  # fmt: skip
+    refusals = refusal_classes()
+    assert {"Conflict", "Forbidden", "Invalid", "TooManyRequests"} <= refusals
+    unmarked = {
+        str(path.relative_to(ROOT)): found
+        for path, tree in sources.items()
+        if (found := unmarked_refusals(tree, refusals, marked))
+    }
+    assert unmarked == {}, "mark these with N_ (a message with values: a %(name)s template and values=)"
+
+
+def test_a_refusal_with_values_answers_the_api_in_english_and_a_page_in_its_language():
+    refusal = Invalid.field("parent_id", i18n.N_("replies may nest at most %(depth)s deep"), {"depth": 7})
+    assert refusal.detail == "replies may nest at most 7 deep"  # the API's text, as before
+    assert [(e.field, e.message) for e in refusal.errors] == [("parent_id", "replies may nest at most 7 deep")]
+    assert i18n.gettext("es", refusal.template, **refusal.values) == (
+        "las respuestas pueden anidarse hasta 7 niveles como máximo"
+    )
+    assert "sur 7 niveaux au plus" in i18n.gettext("fr", refusal.template, **refusal.values)
+
+
+def test_the_account_refusals_forms_show_are_in_the_catalogs():
+    shown = [
+        (BAD_LOGIN, {}),
+        (TOO_MANY_LOGINS, {}),
+        *(
+            (refusal.template, refusal.values)
+            for refusal in (
+                password_problem("x" * (MIN_LENGTH - 1), "a@example.org"),
+                password_problem("x" * (MAX_LENGTH + 1), "a@example.org"),
+                password_problem("password1234", "a@example.org"),
+                password_problem("someone@example.org", "someone@example.org"),
+            )
+        ),
+    ]
+    assert password_problem("x" * (MIN_LENGTH - 1), "a@example.org").detail == (
+        f"The password must be at least {MIN_LENGTH} characters long."
+    )
+    for template, values in shown:
+        for language in ("es", "fr"):
+            text = i18n.gettext(language, template, **values)
+            assert text != template % values, (language, template)
+            assert all(str(value) in text for value in values.values()), (language, text)
 
 
 def test_languages_are_negotiated_from_accept_language():

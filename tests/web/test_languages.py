@@ -1,5 +1,6 @@
 """Done when 1 (languages): the pages in Spanish and French, `<html lang>` right, no interface string left in
-English on them; the Language control is remembered; the reset mail goes out in the recipient's language."""
+English on them; the Language control is remembered; the reset mail goes out in the recipient's language; a
+service's refusal shown next to a form is in the page's language."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from babel.messages.pofile import read_po
 from playwright.async_api import expect
 
 from deliberation import i18n
+from deliberation.forum.access import NOT_A_MEMBER
 from tests.web.conftest import check_axe, mail_to
+from tests.web.test_thread_live import LIVE_CODE, member
 
 ANONYMOUS_PAGES = [
     "/",
@@ -107,3 +110,30 @@ async def test_the_language_control_is_remembered_and_the_reset_mail_follows_it(
     mail = await mail_to(web_server.smtp, email)
     assert mail["Subject"] == "Réinitialisez votre mot de passe"
     assert mail.get_content().startswith("Bonjour Claire,")
+
+
+async def test_a_refusal_on_a_spanish_page_is_in_spanish_next_to_the_form(open_page):
+    """Ana's membership ends (in another tab) while she writes a post in Spanish: the service's refusal comes
+    back next to her post, in Spanish, with what she typed kept."""
+    ana, _ = await member(open_page, "Ana")
+    thread = ana.url
+    await ana.get_by_label("Language").select_option(label="Español")
+    await ana.get_by_role("button", name="Change").click()
+    await expect(ana.locator("html")).to_have_attribute("lang", "es")
+    await ana.get_by_label("Su publicación").fill("Propongo una mesa comarcal del agua.")
+
+    other = await ana.context.new_page()
+    await other.goto(f"/sessions/{LIVE_CODE}")
+    await other.get_by_role("button", name="Salir").click()
+    await expect(other.get_by_role("button", name="Unirse al debate")).to_be_visible()
+    await other.close()
+
+    await ana.get_by_role("button", name="Publicar", exact=True).click()
+    refusal = i18n.gettext("es", NOT_A_MEMBER)
+    assert refusal == "Solo los miembros de esta sesión pueden hacer esto; únase a ella primero."
+    await expect(ana.get_by_label("Su publicación")).to_have_accessible_description(refusal)
+    await expect(ana.get_by_label("Su publicación")).to_have_value("Propongo una mesa comarcal del agua.")
+    assert ana.url.split("#")[0] == thread.split("#")[0]
+    assert ana.problems == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
+    ana.problems.clear()  # the refused form's answer, expected
+    await check_axe(ana)
