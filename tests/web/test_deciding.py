@@ -9,21 +9,25 @@ here through the same service functions the moderation page calls.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import text
 
 from deliberation.conclusions import service as conclusions
 from deliberation.conclusions import voting
 from deliberation.conclusions.schemas import ConclusionIn, ConclusionPatch, VoteIn, VotingIn
 from deliberation.db.base import utcnow
-from deliberation.db.engine import create_engine, create_sessionmaker
+from deliberation.db.engine import PUBLISHER_KEY, create_engine, create_sessionmaker, share_with_sessions
 from deliberation.forum.models import Session
 from deliberation.proposals import service as proposals
 from deliberation.proposals.schemas import ProposalIn
+from deliberation.realtime.transport import EVENTS_CHANNEL
 from deliberation.threads import posts
 from deliberation.threads.schemas import PostIn
 from tests.factories import PASSWORD, make_forum_session, make_representative, make_thread, make_user
@@ -32,10 +36,31 @@ from tests.web.conftest import check_axe
 
 @pytest.fixture
 async def web_db(web_database_url):
-    """A database session on the served app's own database (to set the scene the browsers then use)."""
+    """A database session on the served app's own database (to set the scene the browsers then use). Its commits
+    wake the served app's live streams at once, as another instance's do (a NOTIFY naming the new seqs, read by
+    the app's hub): without it the app finds them only at its catch-up poll (`live_poll_seconds`, 5 s, as long as
+    Playwright waits), and a page following a change made here would show it in time or not by chance."""
     engine = create_engine(web_database_url)
-    async with create_sessionmaker(engine)() as db:
+    notifying: set[asyncio.Task] = set()
+
+    async def notify(wakeups: dict[uuid.UUID, int]) -> None:
+        payload = ",".join(f"{session_id}:{seq}" for session_id, seq in wakeups.items())  # as the hub sends it
+        async with engine.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_notify(:channel, :payload)"), {"channel": EVENTS_CHANNEL, "payload": payload}
+            )
+            await connection.commit()
+
+    def announce(wakeups: dict[uuid.UUID, int]) -> None:  # called after each commit that wrote events
+        task = asyncio.create_task(notify(dict(wakeups)))
+        notifying.add(task)
+        task.add_done_callback(notifying.discard)
+
+    sessionmaker = create_sessionmaker(engine)
+    share_with_sessions(sessionmaker, PUBLISHER_KEY, announce)
+    async with sessionmaker() as db:
         yield db
+    await asyncio.gather(*notifying)
     await engine.dispose()
 
 
