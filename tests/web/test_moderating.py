@@ -316,3 +316,26 @@ async def test_visible_counts_grow_on_the_page_as_members_vote(open_page, web_db
     await expect(table.get_by_role("row", name="Civil society")).to_have_text(re.compile(r"Civil society\s*0\s*1\s*0"))
     await expect(ana.get_by_role("img", name="Votes per actor type")).to_contain_text("Civil society")
     await check_axe(ana)
+
+
+async def test_the_m_of_n_of_m_follows_members_joining_and_leaving_live(open_page, web_db, web_server):  # noqa: F811
+    session, moderator, voters, conclusion, _ = await round_table(web_db, web_server.settings)
+    await voting.open_voting(
+        web_db, conclusion.id, moderator, VotingIn(action="open", results_visibility="after_close"), now=utcnow()
+    )
+    ana, mod = await open_page(), await open_page()
+    await log_in(ana, voters[0].email, f"/sessions/{session.code}/conclusions")
+    await log_in(mod, moderator.email, f"/sessions/{session.code}/moderation")
+    for page in (ana, mod):
+        await live(page)
+        await expect(page.get_by_role("article", name=TITLE)).to_contain_text("0 of 4 have voted")
+
+    newcomer = await make_user(web_db, display_name="Nora Nueva", actor_type="academia")
+    await membership.join_session(web_db, session.id, newcomer, now=utcnow())
+    for page in (ana, mod):
+        await expect(page.get_by_role("article", name=TITLE)).to_contain_text("0 of 5 have voted")
+    await expect(mod.get_by_role("rowheader", name="Nora Nueva")).to_be_visible()  # the members' list follows too
+
+    await membership.leave_session(web_db, session.id, voters[2], now=utcnow())
+    for page in (ana, mod):
+        await expect(page.get_by_role("article", name=TITLE)).to_contain_text("0 of 4 have voted")

@@ -75,6 +75,7 @@ MATRIX = [
     ("GET", "/sessions/{code}/conclusions", "303> 200 200 200"),
     ("GET", "/sessions/{code}/conclusions/{conclusion_id}", "303> 404 404 404"),
     ("GET", "/sessions/{code}/conclusions/{conclusion_id}/tally", "303> 404 404 404"),
+    ("GET", "/sessions/{code}/conclusions/tallies", "303> 200 200 200"),
     # {conclusion_id} and {proposal_id} name none here: members get as far as the form's errors, or 404
     ("POST", "/sessions/{code}/conclusions/{conclusion_id}/vote", "303> 422 404 422"),
     ("POST", "/sessions/{code}/conclusions/{conclusion_id}/vote/withdraw", "303> 404 404 404"),

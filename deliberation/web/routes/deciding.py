@@ -99,6 +99,12 @@ async def voting_context(page: Page, db: DB, session: SessionOut) -> dict[str, A
     }
 
 
+def members_changed(session: SessionOut) -> dict[str, Any]:
+    """Live rules: a member joining or leaving redraws every open vote's tally (the M of "N of M have voted")."""
+    tallies = {"fragment": f"/sessions/{session.code}/conclusions/tallies"}
+    return {"member.joined": tallies, "member.removed": tallies}
+
+
 def conclusions_live(page: Page, session: SessionOut) -> dict[str, Any]:
     """What live.js follows on the conclusions page: a conclusion drafted, edited, its vote opened or closed
     (the whole conclusion, drawn for this viewer: their vote, a stale marker, the buttons), its tally."""
@@ -111,6 +117,7 @@ def conclusions_live(page: Page, session: SessionOut) -> dict[str, Any]:
             "conclusion.created": {**changed, "insert": {"into": ["conclusions"], "at": "end"}},
             **{name: changed for name in ("conclusion.updated", "voting.opened", "voting.closed")},
             "tally.updated": {"fragment": f"{base}/{{conclusion_id}}/tally"},
+            **members_changed(session),
         },
         "status": "live-status",
         "states": live_states(page),
@@ -195,6 +202,21 @@ async def tally_fragment(page: WebPage, db: DB, code: FromPath[str], conclusion_
         members=await member_count(page, db, session),
         conclusion_id=conclusion.id,
     )
+
+
+@get("/sessions/{code:str}/conclusions/tallies", name="conclusion-tallies")
+async def tallies_fragment(page: WebPage, db: DB, code: FromPath[str]) -> Template:
+    """Fragment: the tally of every conclusion being voted on, one after the other, each as on the page (live.js
+    swaps each for its namesake when the members change)."""
+    session = await session_by_code(page, db, code)
+    rows = (await conclusions.list_conclusions(db, session.id, page.user, cursor=None, limit=PAGE_LIMIT)).items
+    members = await member_count(page, db, session)
+    tallies = []
+    for conclusion in rows:
+        if conclusion.status == "voting":
+            tally, chart = await tally_of(page, db, conclusion)
+            tallies.append((conclusion.id, tally, chart))
+    return page.render("deciding/tallies_fragment.html", tallies=tallies, members=members)
 
 
 async def vote_refused(page: Page, db: DB, code: str, conclusion_id: uuid.UUID, exc: DomainError) -> Template:
@@ -371,6 +393,7 @@ ROUTES = [
     conclusions_page,
     conclusion_fragment,
     tally_fragment,
+    tallies_fragment,
     cast_vote,
     withdraw_vote,
     proposal_page,

@@ -34,7 +34,7 @@ from deliberation.web.deciding import flatten, status_label
 from deliberation.web.forms import FormInvalid
 from deliberation.web.page import Page, WebPage
 from deliberation.web.routes import moderation
-from deliberation.web.routes.deciding import member_count, tally_of
+from deliberation.web.routes.deciding import member_count, members_changed, tally_of
 
 T = TypeVar("T")
 
@@ -96,6 +96,7 @@ def deciding_live(session: SessionOut) -> dict[str, Any]:
         "voting.opened": card,
         "voting.closed": [card, {"fragment": f"{base}/compose"}],
         "tally.updated": {"fragment": f"/sessions/{session.code}/conclusions/{{conclusion_id}}/tally"},
+        **members_changed(session),
         "proposal.created": {**proposal, "insert": {"into": ["mp-list"], "at": "end"}},
         "proposal.updated": proposal,
         "proposal.published": proposal,

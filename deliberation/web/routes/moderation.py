@@ -68,16 +68,19 @@ async def members_context(page: Page, db: DB, session: SessionOut) -> dict[str, 
 def live_config(page: Page, session: SessionOut, after: int) -> dict[str, Any]:
     base = f"/sessions/{session.code}/moderation"
     members = {"fragment": f"{base}/members"}
+    events: dict[str, list[dict[str, Any]]] = {
+        "flags.changed": [{"fragment": f"{base}/flags"}],
+        "member.joined": [members],
+        "member.updated": [members],
+        "member.removed": [members],
+    }
+    for rules in LIVE_EVENTS:  # a section's rules for an event go after those before it
+        for name, rule in rules(session).items():
+            events.setdefault(name, []).extend(rule if isinstance(rule, list) else [rule])
     return {
         "session": str(session.id),
         "after": after,
-        "events": {
-            "flags.changed": {"fragment": f"{base}/flags"},
-            "member.joined": members,
-            "member.updated": members,
-            "member.removed": members,
-            **{name: rule for rules in LIVE_EVENTS for name, rule in rules(session).items()},
-        },
+        "events": events,
         "status": "live-status",
         "states": live_states(page),
     }

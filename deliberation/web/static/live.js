@@ -11,7 +11,8 @@
 // missing or null field is skipped, and so is an event whose data differs from `when`.
 //
 // Each event (seq > the last applied, in order, one at a time) fetches its fragment (HTML of one element with an
-// id, rendered by the same template as the page) and swaps it for the element with that id, or inserts it where
+// id, rendered by the same template as the page; without `insert`, possibly several, each swapped for its
+// namesake) and swaps it for the element with that id, or inserts it where
 // `insert` says: into the first `into` whose fields the event has (none: the rule is skipped; not on the page:
 // nothing to do, the element comes with the part of the page that holds it), at its `start` or `end`; while the
 // element `unless` names is on the page (`More posts`: that end of the list is not loaded) it is only announced. Elements marked `data-live-keep` (forms, lists of replies that update on their own) are moved
@@ -66,10 +67,14 @@ function enqueue(task) {
   return queue;
 }
 
-function parse(html) {
+function parseAll(html) {
   const template = document.createElement("template");
   template.innerHTML = html.trim();
-  return template.content.firstElementChild;
+  return [...template.content.children];
+}
+
+function parse(html) {
+  return parseAll(html)[0] ?? null;
 }
 
 function isKept(element, root) {
@@ -142,14 +147,21 @@ export function start(config) {
     }
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (!response.ok) return; // gone or no longer visible to this viewer: nothing to show
-    const fresh = parse(await response.text());
-    if (!fresh?.id) return;
+    const elements = parseAll(await response.text()).filter((fresh) => fresh.id);
+    if (!into) {
+      for (const fresh of elements) { // one element, or several (every open vote's tally): each for its namesake
+        const old = document.getElementById(fresh.id);
+        if (old) swap(old, fresh);
+      }
+      return;
+    }
+    const fresh = elements[0];
+    if (!fresh) return;
     const old = document.getElementById(fresh.id);
     if (old) {
       swap(old, fresh);
       return;
     }
-    if (!into) return;
     const held = Boolean(element(rule.insert.unless)); // that end of the list is still to load: it comes with it
     if (!held && rule.insert.at === "start") into.prepend(fresh);
     else if (!held) into.append(fresh);
