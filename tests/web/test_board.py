@@ -13,8 +13,9 @@ from playwright.async_api import expect
 from deliberation.conclusions import voting
 from deliberation.conclusions.schemas import VoteIn, VotingIn
 from deliberation.db.base import utcnow
-from deliberation.threads import posts
-from deliberation.threads.schemas import PostIn
+from deliberation.threads import moderation, posts
+from deliberation.threads import service as threads
+from deliberation.threads.schemas import PostIn, ThreadIn, ThreadModerationIn
 from tests.factories import make_user
 from tests.web.conftest import PHONE, check_axe
 from tests.web.test_deciding import log_in, round_table, web_db  # noqa: F401 - the fixture
@@ -124,13 +125,32 @@ async def test_only_members_and_admins_see_the_board(open_page, web_db, web_serv
     await expect(anonymous).to_have_url(re.compile(r"/login\?next="))
     outsider = await open_page()
     await log_in(outsider, (await make_user(web_db)).email, "/account")
-    for url in (path, f"{path}/debate", f"{path}/votes"):
+    for url in (path, f"{path}/debate", f"{path}/questions", f"{path}/votes"):
         response = await outsider.goto(url)
         assert response.status == 404
         await expect(outsider.get_by_text("What makes local procurement work?")).to_have_count(0)
     admin = await open_page()
     await log_in(admin, (await make_user(web_db, is_admin=True)).email, path)
     await expect(admin.get_by_role("region", name="Question under debate")).to_contain_text("What makes local")
+
+
+async def test_the_question_control_follows_threads_created_and_pinned_live(open_page, web_db, web_server):  # noqa: F811
+    session, moderator, *_ = await round_table(web_db, web_server.settings, draft=False)
+    board = await open_page(viewport=SCREEN)
+    await open_board(board, moderator.email, session.code)
+    control = board.get_by_role("combobox", name="Question under debate")
+    first = ["The one with the latest post", "What makes local procurement work?"]
+    await expect(control.locator("option")).to_have_text(first)
+
+    created = await threads.create_thread(web_db, session.id, moderator, ThreadIn(title="Who checks the lots?"))
+    await expect(control.locator("option")).to_have_text([*first, "Who checks the lots?"])
+    pin = ThreadModerationIn(action="pin")
+    await moderation.moderate_thread(web_db, created.id, moderator, pin, now=utcnow())
+    await expect(control.locator("option")).to_have_text([first[0], "Who checks the lots?", first[1]])  # pinned first
+    await control.select_option(label="Who checks the lots?")
+    await board.get_by_role("button", name="Show").click()
+    debate = board.get_by_role("region", name="Question under debate")
+    await expect(debate.get_by_role("link", name="Who checks the lots?")).to_be_visible()
 
 
 async def test_the_board_fits_a_1280_by_720_window_and_a_phone_in_spanish(open_page, web_db, web_server):  # noqa: F811

@@ -95,6 +95,7 @@ MATRIX = [
     ("POST", "/sessions/{code}/moderation/proposals/{proposal_id}/publish", "303> 404 404 422"),
     ("GET", "/sessions/{code}/board", "303> 200 404 200"),
     ("GET", "/sessions/{code}/board/debate", "303> 200 404 200"),
+    ("GET", "/sessions/{code}/board/questions", "303> 200 404 200"),
     ("GET", "/sessions/{code}/board/votes", "303> 200 404 200"),
 ]
 

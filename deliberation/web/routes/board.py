@@ -4,8 +4,9 @@ It shows, in large type, the question under debate and its latest posts, `N onli
 tallies (and the result of the vote closed last), and the join link as text and as a QR code. The question under
 debate is the one chosen with the board's `Question under debate` control (`?thread=<id>`: the choice lives in
 the board's own address, so the person sharing the screen picks it for their screen), else the thread of the
-newest post. Two fragments, rendered by the templates the page includes, are fetched by static/live.js when an
-event concerns them: `/board/debate` (posts, the question) and `/board/votes` (votes, tallies, members).
+newest post. Three fragments, rendered by the templates the page includes, are fetched by static/live.js when an
+event concerns them: `/board/debate` (posts, the question), `/board/questions` (the threads to choose from) and
+`/board/votes` (votes, tallies, members).
 """
 
 from __future__ import annotations
@@ -65,10 +66,15 @@ def chosen_thread(value: str | None) -> uuid.UUID | None:
         raise BadRequest("`thread` is not a thread id.") from None
 
 
+async def session_threads(db: DB, session: SessionOut) -> list[ThreadOut]:
+    """The session's threads, in their order: the choices of `Question under debate`."""
+    return (await threads.list_threads(db, session.id, cursor=None, limit=PAGE_LIMIT)).items
+
+
 async def debate_context(page: Page, db: DB, session: SessionOut, chosen: uuid.UUID | None) -> dict[str, Any]:
     """The question under debate (the chosen thread, else the thread of the newest post, else the first) and
     its newest posts."""
-    listed = (await threads.list_threads(db, session.id, cursor=None, limit=PAGE_LIMIT)).items
+    listed = await session_threads(db, session)
     question: ThreadOut | None = None
     if chosen is not None:
         question = next((thread for thread in listed if thread.id == chosen), None)
@@ -119,18 +125,20 @@ def qr_code(url: str) -> Markup:
 
 
 def live_config(page: Page, session: SessionOut, chosen: uuid.UUID | None) -> dict[str, Any]:
-    """What live.js follows on the board: posts refetch the debate, votes and members refetch the votes."""
+    """What live.js follows on the board: posts refetch the debate, threads the debate and the `Question under
+    debate` control, votes and members the votes."""
     base = f"/sessions/{session.code}/board"
     debate: dict[str, Any] = {"fragment": f"{base}/debate" + (f"?thread={chosen}" if chosen else "")}
     if chosen is not None:
         debate["when"] = {"thread_id": str(chosen)}
+    questions = {"fragment": f"{base}/questions" + (f"?thread={chosen}" if chosen else "")}
     votes = {"fragment": f"{base}/votes"}
     return {
         "session": str(session.id),
         "after": session.last_seq,
         "events": {
             **{name: debate for name in POST_EVENTS},
-            "thread.updated": {"fragment": debate["fragment"]},
+            **{name: [{"fragment": debate["fragment"]}, questions] for name in ("thread.created", "thread.updated")},
             **{name: votes for name in VOTE_EVENTS},
         },
         "presence": presence_words(page),
@@ -165,6 +173,20 @@ async def debate_fragment(page: WebPage, db: DB, code: FromPath[str], thread: Fr
     return page.render("board/debate.html", session=session, **context)
 
 
+@get("/sessions/{code:str}/board/questions", name="board-questions")
+async def questions_fragment(
+    page: WebPage, db: DB, code: FromPath[str], thread: FromQuery[str | None] = None
+) -> Template:
+    """Fragment: the `Question under debate` control with the session's threads, as on the board."""
+    session = await board_session(page, db, code)
+    return page.render(
+        "board/questions.html",
+        session=session,
+        threads=await session_threads(db, session),
+        chosen=chosen_thread(thread),
+    )
+
+
 @get("/sessions/{code:str}/board/votes", name="board-votes")
 async def votes_fragment(page: WebPage, db: DB, code: FromPath[str]) -> Template:
     """Fragment: the open votes and the vote closed last with their tallies, as on the board."""
@@ -172,4 +194,4 @@ async def votes_fragment(page: WebPage, db: DB, code: FromPath[str]) -> Template
     return page.render("board/votes.html", session=session, **await votes_context(page, db, session))
 
 
-ROUTES = [board_page, debate_fragment, votes_fragment]
+ROUTES = [board_page, debate_fragment, questions_fragment, votes_fragment]
