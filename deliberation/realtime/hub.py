@@ -1,9 +1,11 @@
 """The instance's hub: per-session fan-out of events read from the table, woken by the transport.
 
-Delivery guarantee (with the websocket handler): a subscriber registers first, then replays
-`seq > after` from the table, then takes live events from its queue, dropping any `seq` it already
-sent and re-reading the table if it ever sees a gap. Live events are read from the table in seq
-order by one pump per session and each is encoded once; the same text goes to every subscriber.
+Delivery guarantee (with the websocket handler): a subscriber registers first (at the end of its
+session's log), then replays `seq > after` from the table (unless the log holds everything after
+`after`), then takes live events from the log, dropping any `seq` it already sent and re-reading
+the table if it ever sees a gap. Live events are read from the table in seq order by one pump per
+session, each is encoded once and appended once to the session's log, which every subscriber reads
+at its own position.
 """
 
 from __future__ import annotations
@@ -45,8 +47,80 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_RESTART = 1012
 
 
+class FrameLog:
+    """The event frames of one session on this instance, each appended once and shared by all its connections.
+
+    Each connection reads at its own position (`Subscriber.position`: it has taken every frame before it); a frame is
+    let go once every connection has passed it, and a connection that falls more than `limit` frames behind
+    (`DELIBERATION_WS_QUEUE_SIZE`) is dropped as too slow, so the log never holds more than `limit` frames that
+    anyone still needs. Appending costs the same for 10 connections or 10,000; each connection's own writer moves
+    its position when it takes what is new.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.frames: list[tuple[int, str]] = []  # (seq, frame text), from position `base` on
+        self.base = 0  # the position of frames[0]
+        self.start = 0  # the lowest position a connection is at: the frames before it are let go
+        self.end = 0  # the position after the last frame
+        self.readers: dict[int, set[Subscriber]] = {}  # the connections at each position
+        self.sleepers: set[Subscriber] = set()  # the connections waiting for something to send
+
+    def join(self, reader: Subscriber) -> int:
+        """Place a new connection at the end: it takes every frame appended from now on."""
+        self.readers.setdefault(self.end, set()).add(reader)
+        return self.end
+
+    def append(self, frames: list[tuple[int, str]]) -> None:
+        """Add frames, drop the connections now more than `limit` behind, and wake the waiting ones."""
+        self.frames.extend(frames)
+        self.end += len(frames)
+        while self.end - self.start > self.limit:
+            for reader in self.readers.pop(self.start, ()):
+                reader.position = None
+                reader.drop(CLOSE_SLOW, SLOW_CONSUMER)
+            self.start += 1
+        self._let_go()
+        sleepers, self.sleepers = self.sleepers, set()
+        for reader in sleepers:
+            reader.wake()
+
+    def take(self, reader: Subscriber, until: int) -> list[tuple[int, str]]:
+        """The frames from the connection's position up to `until` (a position), moving it there."""
+        if reader.position is None or reader.position >= until:
+            return []
+        frames = self.frames[reader.position - self.base : until - self.base]
+        self._move(reader, until)
+        return frames
+
+    def leave(self, reader: Subscriber) -> None:
+        if reader.position is not None:
+            self._move(reader, None)
+
+    def _move(self, reader: Subscriber, to: int | None) -> None:
+        here = self.readers[reader.position]
+        here.discard(reader)
+        if not here:
+            del self.readers[reader.position]
+        reader.position = to
+        if to is not None:
+            self.readers.setdefault(to, set()).add(reader)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Pass the positions no connection is at; free the frames before them once they are half the list (each
+        frame is passed once and moved at most once: constant work per frame, whatever the connections)."""
+        while self.start < self.end and self.start not in self.readers:
+            self.start += 1
+        passed = self.start - self.base
+        if passed and passed * 2 >= len(self.frames):
+            del self.frames[:passed]
+            self.base = self.start
+
+
 class Subscriber:
-    """One websocket client: a bounded queue of (seq or None, frame text) the hub fills."""
+    """One websocket client: its position in the session's shared log of event frames, and its own frames (its full
+    presence list, presence changes, pongs), together at most the log's limit before it is dropped as too slow."""
 
     def __init__(
         self,
@@ -54,44 +128,81 @@ class Subscriber:
         user_id: uuid.UUID,
         display_name: str,
         token_hash: str,
-        queue_size: int,
+        log: FrameLog,
         *,
         presence_deltas: bool = False,
+        logged_after: int | None = None,
     ) -> None:
         self.session_id = session_id
         self.user_id = user_id
         self.display_name = display_name
         self.token_hash = token_hash
         self.presence_deltas = presence_deltas  # asked for `?presence=delta`: changes as deltas, not whole lists
-        self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
+        # Every event with a seq above this reaches the client through the log (None: not known, replay from the table).
+        self.logged_after = logged_after
+        self.log = log
+        self.position: int | None = log.join(self)  # None once the log let it go (too slow)
+        self.own: list[str] = []  # frames for this client only, sent before the log's
+        self.heartbeat_due = False
         self.dropped = asyncio.Event()
+        self.until: int | None = None  # once dropped: the log position it takes nothing beyond
         self.close_code = 1000
         self.close_reason = ""
+        self._wakeup: asyncio.Future | None = None
 
-    def push(self, seq: int | None, frame: str) -> None:
-        """Queue a frame without ever waiting; a full queue marks the client to be dropped."""
+    def push(self, frame: str) -> None:
+        """Give this client a frame of its own without ever waiting; too many pending marks it to be dropped."""
         if self.dropped.is_set():
             return
-        try:
-            self.queue.put_nowait((seq, frame))
-        except asyncio.QueueFull:
+        if self.position is None or len(self.own) + self.log.end - self.position >= self.log.limit:
             self.drop(CLOSE_SLOW, SLOW_CONSUMER)
+            return
+        self.own.append(frame)
+        self.wake()
+
+    def ask_heartbeat(self) -> None:
+        self.heartbeat_due = True
+        self.wake()
+
+    def wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def take(self) -> tuple[list[str], list[tuple[int, str]], bool]:
+        """Wait until there is something to send, then take all of it: this client's own frames, the log's frames
+        after its position (in seq order) and whether a heartbeat is due. A bare wait on one future: a cancellation
+        always ends it (no `wait_for`, which on Python 3.11 can swallow one)."""
+        until = self.log.end if self.until is None else self.until
+        while not (self.own or self.heartbeat_due or (self.position is not None and self.position < until)):
+            self._wakeup = asyncio.get_running_loop().create_future()
+            self.log.sleepers.add(self)
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+            until = self.log.end if self.until is None else self.until
+        own, self.own = self.own, []
+        heartbeat_due, self.heartbeat_due = self.heartbeat_due, False
+        return own, self.log.take(self, until), heartbeat_due
 
     def drop(self, code: int, reason: str) -> None:
-        """Ask the connection's handler to close with this code (the first reason given wins)."""
+        """Ask the connection's handler to close with this code (the first reason given wins); it takes nothing
+        appended from now on."""
         if not self.dropped.is_set():
             self.close_code, self.close_reason = code, reason
+            self.until = self.log.end
             self.dropped.set()
 
 
 class SessionChannel:
-    """The subscribers of one session on this instance and the pump that feeds them."""
+    """The subscribers of one session on this instance, the log they share and the pump that feeds it."""
 
     def __init__(self, hub: Hub, session_id: uuid.UUID, last_seq: int) -> None:
         self.hub = hub
         self.session_id = session_id
         self.subscribers: set[Subscriber] = set()
-        self.fetched = last_seq  # highest seq handed to subscribers
+        self.log = FrameLog(hub.queue_size)
+        self.fetched = last_seq  # highest seq in the log (or before it)
         self.wanted = last_seq  # highest seq known to exist
         self._pump: asyncio.Task | None = None
 
@@ -112,13 +223,15 @@ class SessionChannel:
                 continue
             if not rows:
                 return
+            frames = []
             for row in rows:
-                frame = event_frame(row)
-                for subscriber in list(self.subscribers):
-                    subscriber.push(row.seq, frame)
-                self.fetched = row.seq
-                if row.type == "member.removed":
+                frames.append((row.seq, event_frame(row)))
+                if row.type == "member.removed":  # the removed member takes the log up to its removal, no further
+                    self.log.append(frames)
+                    frames = []
                     self._drop_removed_member(row.data)
+            self.log.append(frames)
+            self.fetched = rows[-1].seq
             self.hub.metrics.events_delivered.inc(len(rows) * len(self.subscribers))
 
     def _drop_removed_member(self, data: str) -> None:
@@ -432,18 +545,27 @@ class Hub:
         """Register a client before it replays, so nothing committed from now on can pass it by."""
         self.connections[user_id] += 1  # before any await: the caller checked the per-user limit just now
         channel = self.channels.get(session_id)
+        # A session streamed here already: every event above `fetched` is still to come through its log. A new
+        # channel's first read may have missed a wake-up (one committed during the read): its client replays.
+        logged_after = None if channel is None else channel.fetched
         if channel is None:
             async with self.sessionmaker() as db:
                 last_seq = (await last_seqs(db, [session_id])).get(session_id, 0)
             channel = self.channels.setdefault(session_id, SessionChannel(self, session_id, last_seq))
         subscriber = Subscriber(
-            session_id, user_id, display_name, token_hash, self.queue_size, presence_deltas=presence_deltas
+            session_id,
+            user_id,
+            display_name,
+            token_hash,
+            channel.log,
+            presence_deltas=presence_deltas,
+            logged_after=logged_after,
         )
         channel.subscribers.add(subscriber)
         self.metrics.ws_clients.inc()
         if self.presence.join(session_id, user_id, display_name):
             self._presence_changed(session_id)  # the others learn it from the next delta or list
-        subscriber.push(None, self.presence.frame(session_id))  # the full list, to this connection only
+        subscriber.push(self.presence.frame(session_id))  # the full list, to this connection only
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -451,6 +573,7 @@ class Hub:
         if channel is None or subscriber not in channel.subscribers:
             return
         channel.subscribers.discard(subscriber)
+        channel.log.leave(subscriber)
         self.connections[subscriber.user_id] -= 1
         if not self.connections[subscriber.user_id]:
             del self.connections[subscriber.user_id]
@@ -480,7 +603,7 @@ class Hub:
         for subscriber in list(channel.subscribers) if channel is not None else ():
             if not subscriber.presence_deltas and whole is None:
                 whole = self.presence.frame(session_id)
-            subscriber.push(None, delta if subscriber.presence_deltas else whole)
+            subscriber.push(delta if subscriber.presence_deltas else whole)
         if session_id in self.presence.unannounced:
             self.presence.unannounced.discard(session_id)
             self._spawn(self._publish(PRESENCE_CHANNEL, self.presence.announcement(session_id)))

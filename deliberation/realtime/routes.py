@@ -64,9 +64,6 @@ PONG = encode_frame(PongFrame())
 CLOSE_TIMEOUT = 2.0
 # The stream's choices: each query parameter's values (the first is the default) and whether it turns the choice on.
 LIVE_OPTIONS = {"batch": {"false": False, "true": True}, "presence": {"full": False, "delta": True}}
-# What the heartbeat timer puts in a subscriber's queue when nothing was sent for a while: the writer answers it with
-# a heartbeat frame unless it has other frames to send (compared by identity: no frame the hub queues is this one).
-HEARTBEAT_DUE: tuple[int | None, str] = (None, "")
 
 
 class EventsController(Controller):
@@ -265,32 +262,23 @@ async def _replay(sender: Sender, hub: Hub, session_id: uuid.UUID, after: int, u
 
 
 async def _write(sender: Sender, hub: Hub, subscriber: Subscriber, after: int) -> str:
-    """Replay, then send what the hub queues, everything pending at once: each event once, in seq order."""
-    last_sent = await _replay(sender, hub, subscriber.session_id, after)
-    queue = subscriber.queue
+    """Replay, then send what reaches the subscriber, everything pending at once: each event once, in seq order."""
+    if subscriber.logged_after is not None and after >= subscriber.logged_after:
+        last_sent = after  # every event after `after` is still to come through the log: nothing to read
+        hub.metrics.replay_events.observe(0)
+    else:
+        last_sent = await _replay(sender, hub, subscriber.session_id, after)
     while True:
-        # A bare `get`, no timeout around it (the heartbeat has its own timer, `_heartbeat`): with
-        # `asyncio.wait_for(queue.get())`, Python 3.11 can swallow the handler's cancellation when the get completes
-        # at the same moment, leaving this task running and the socket never closed. A cancelled `get` leaves its
-        # item in the queue.
-        pending = [await queue.get()]
-        while not queue.empty():
-            pending.append(queue.get_nowait())
-        frames: list[str] = []
-        heartbeat_due = False
-        for item in pending:
-            if item is HEARTBEAT_DUE:
-                heartbeat_due = True
-                continue
-            seq, frame = item
-            if seq is not None:
-                if seq <= last_sent:
-                    continue  # already replayed
-                if seq > last_sent + 1:  # never expected; the table has what is missing
-                    await sender.send(frames)
-                    frames = []
-                    last_sent = await _replay(sender, hub, subscriber.session_id, last_sent, until=seq - 1)
-                last_sent = seq
+        own, events, heartbeat_due = await subscriber.take()
+        frames = own
+        for seq, frame in events:
+            if seq <= last_sent:
+                continue  # already replayed
+            if seq > last_sent + 1:  # never expected; the table has what is missing
+                await sender.send(frames)
+                frames = []
+                last_sent = await _replay(sender, hub, subscriber.session_id, last_sent, until=seq - 1)
+            last_sent = seq
             frames.append(frame)
         if heartbeat_due and not frames:
             frames.append(encode_frame(HeartbeatFrame(last_seq=last_sent)))
@@ -306,8 +294,7 @@ async def _heartbeat(sender: Sender, subscriber: Subscriber, seconds: float) -> 
             await asyncio.sleep(wait)
             continue
         asked_at = loop.time()
-        with contextlib.suppress(asyncio.QueueFull):  # a full queue holds frames to send: no heartbeat needed
-            subscriber.queue.put_nowait(HEARTBEAT_DUE)
+        subscriber.ask_heartbeat()
 
 
 async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int, max_pings_per_minute: int) -> str:
@@ -327,4 +314,4 @@ async def _read(socket: WebSocket, subscriber: Subscriber, max_bytes: int, max_p
         if len(pings) == pings.maxlen and now - pings[0] < 60:
             return "too many pings"
         pings.append(now)
-        subscriber.push(None, PONG)
+        subscriber.push(PONG)

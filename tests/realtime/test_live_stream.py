@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from deliberation.app import create_app
 from deliberation.db.base import utcnow
-from deliberation.realtime.hub import Subscriber
+from deliberation.realtime.hub import FrameLog, Subscriber
 from deliberation.realtime.routes import Sender, _write
 from deliberation.settings import Settings
 from tests.factories import bearer, make_forum_session, make_token, make_user
@@ -122,13 +122,13 @@ async def test_the_stream_writer_never_loses_a_cancellation(server, committed):
     writer running: with `asyncio.wait_for(queue.get())` on Python 3.11 it did, and the socket was never closed."""
     session, _ = await member_session(committed)
     for _ in range(20):
-        subscriber = Subscriber(session.id, uuid.uuid4(), "A", "token hash", queue_size=10)
+        subscriber = Subscriber(session.id, uuid.uuid4(), "A", "token hash", FrameLog(10))
         writer = asyncio.create_task(_write(Sender(Recorder(), None), server.app.state.hub, subscriber, 0))
         async with asyncio.timeout(10):
-            while not subscriber.queue._getters:  # the writer waits for its next frame
+            while subscriber not in subscriber.log.sleepers:  # the writer waits for its next frame
                 await asyncio.sleep(0.001)
-        subscriber.push(None, '{"type": "pong"}')
-        await asyncio.sleep(0)  # the frame is taken off the queue...
+        subscriber.push('{"type": "pong"}')
+        await asyncio.sleep(0)  # the frame is taken...
         writer.cancel()  # ...as the handler cancels the writer
         done, _ = await asyncio.wait({writer}, timeout=5)
         assert writer in done and writer.cancelled()
@@ -175,6 +175,41 @@ async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_o
     results = await asyncio.gather(*half, *(writer() for _ in range(writers)))
     for seen in results[:clients]:
         assert seen == list(range(1, total + 1))
+
+
+async def test_clients_joining_a_streamed_session_during_writes_get_every_later_event_once(server, committed):
+    """Clients connect without `after` to a session already streamed here while writers commit: each gets every event
+    after its hello's last seq once, in order (one committed between its hello and its subscription included), with
+    or without a replay read; and the session's shared log keeps no frame once every connection has taken it."""
+    session, token = await member_session(committed)
+    first, _ = await connect(server, session.id, token)
+    writers, per_writer, joining = 4, 25, 8
+    total = writers * per_writer
+    rng = random.Random(19)
+
+    async def writer():
+        for _ in range(per_writer):
+            await server.write_events(session.id, 1)
+            await asyncio.sleep(rng.random() / 200)
+
+    async def client() -> tuple[int, list[int]]:
+        await asyncio.sleep(rng.random() / 5)
+        socket, hello = await connect(server, session.id, token)
+        seen: list[int] = []
+        async with socket:
+            while hello["last_seq"] + len(seen) < total:
+                seen += [frame["seq"] for frame in await receive_message(socket, 20) if frame["type"] == "event"]
+        return hello["last_seq"], seen
+
+    async with first:
+        results = await asyncio.gather(
+            receive_events(first, total), *(client() for _ in range(joining)), *(writer() for _ in range(writers))
+        )
+        assert [frame["seq"] for frame in results[0]] == list(range(1, total + 1))
+        for after, seen in results[1 : joining + 1]:
+            assert seen == list(range(after + 1, total + 1))
+        log = server.app.state.hub.channels[session.id].log
+        assert log.frames == [] and log.start == log.end == total
 
 
 async def test_a_batching_client_gets_pending_frames_in_one_message_and_others_one_frame_per_message(server, committed):
