@@ -148,17 +148,19 @@ async def test_pings_at_a_sane_rate_are_answered_and_events_keep_coming(server, 
         assert [f["seq"] for f in frames if f["type"] == "event"] == seqs
 
 
+async def _write_one_by_one(server, session_id, count: int, rng: random.Random) -> None:
+    """A writer committing `count` events one at a time, a few random milliseconds apart."""
+    for _ in range(count):
+        await server.write_events(session_id, 1)
+        await asyncio.sleep(rng.random() / 200)
+
+
 async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_order(server, committed):
     """Writers commit concurrently while clients, batching or not, drop off and resume at random points."""
     session, token = await member_session(committed)
     writers, per_writer, clients = 8, 25, 6
     total = writers * per_writer
     rng = random.Random(7)
-
-    async def writer():
-        for _ in range(per_writer):
-            await server.write_events(session.id, 1)
-            await asyncio.sleep(rng.random() / 200)
 
     async def client(batch: bool) -> list[int]:
         seen: list[int] = []
@@ -172,7 +174,8 @@ async def test_concurrent_writers_and_resuming_clients_get_every_event_once_in_o
         return seen
 
     half = [client(batch=n % 2 == 0) for n in range(clients)]  # half the clients batch
-    results = await asyncio.gather(*half, *(writer() for _ in range(writers)))
+    writing = [_write_one_by_one(server, session.id, per_writer, rng) for _ in range(writers)]
+    results = await asyncio.gather(*half, *writing)
     for seen in results[:clients]:
         assert seen == list(range(1, total + 1))
 
@@ -187,11 +190,6 @@ async def test_clients_joining_a_streamed_session_during_writes_get_every_later_
     total = writers * per_writer
     rng = random.Random(19)
 
-    async def writer():
-        for _ in range(per_writer):
-            await server.write_events(session.id, 1)
-            await asyncio.sleep(rng.random() / 200)
-
     async def client() -> tuple[int, list[int]]:
         await asyncio.sleep(rng.random() / 5)
         socket, hello = await connect(server, session.id, token)
@@ -201,10 +199,9 @@ async def test_clients_joining_a_streamed_session_during_writes_get_every_later_
                 seen += [frame["seq"] for frame in await receive_message(socket, 20) if frame["type"] == "event"]
         return hello["last_seq"], seen
 
+    writing = [_write_one_by_one(server, session.id, per_writer, rng) for _ in range(writers)]
     async with first:
-        results = await asyncio.gather(
-            receive_events(first, total), *(client() for _ in range(joining)), *(writer() for _ in range(writers))
-        )
+        results = await asyncio.gather(receive_events(first, total), *(client() for _ in range(joining)), *writing)
         assert [frame["seq"] for frame in results[0]] == list(range(1, total + 1))
         for after, seen in results[1 : joining + 1]:
             assert seen == list(range(after + 1, total + 1))
