@@ -18,7 +18,8 @@ import msgspec
 from tests.bench import live, storms, thread_page, writes
 from tests.bench.baselines import RAW_TABLES
 from tests.bench.harness import FULL, QUICK, Forum, LostEvents, Row, Sizes, ran_on, table, write_json
-from tests.bench.infra import Service, add_members, bench_database, plain_dsn, raise_fd_limit, seed
+from tests.bench.infra import Service, add_members, bench_database, plain_dsn, seed
+from tests.bench.load import raise_fd_limit
 
 MEMORY_CLIENTS = 100  # idle clients per session in scenario 6
 # Presence sends every subscriber the whole online list whenever it changes, so a session's join storm costs

@@ -154,16 +154,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def raise_fd_limit(wanted: int = 20000) -> None:
-    """Raise this process's soft open-file limit toward `wanted` (bounded by the hard limit)."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = min(wanted, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
 class Service:
     """`deliberation serve` in a subprocess, as a user starts it, on 127.0.0.1."""
 

@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    from tests.bench.infra import raise_fd_limit
+    from tests.bench.load import raise_fd_limit
 
     raise_fd_limit()
     if args.server == "granian":

@@ -1,10 +1,13 @@
 """The benchmark harness's own checks (the benchmarks themselves run with `python -m tests.bench`)."""
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 
 from tests.bench.harness import LostEvents, check_listeners
+from tests.bench.infra import ROOT
 from tests.bench.wire import Histogram, LiveClient
 
 
@@ -55,3 +58,24 @@ async def test_the_load_splits_batched_messages_and_still_checks_every_seq():
     assert (client.messages, client.frames, client.events, client.violations) == (2, 3, 2, 0)
     client.data_received(server_message(events[2]))  # seq 3 never came
     assert (client.messages, client.frames, client.last, client.violations) == (3, 4, 4, 1)
+
+
+def test_a_load_process_imports_none_of_the_service():
+    # Every load process is spawned and imports afresh what it runs: the service's modules would cost each of them
+    # most of a second of CPU, on the cores the measured server runs on. Here one runs a phase with no work in it.
+    code = """
+import sys
+from tests.bench import load
+
+class Pipe:
+    def send(self, message):
+        pass
+
+    def recv(self):
+        return {}
+
+load.worker_main({"role": "catchup", "repeats": 0}, Pipe())
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("deliberation", "sqlalchemy", "litestar")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
