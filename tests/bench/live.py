@@ -90,6 +90,20 @@ def fanout(
     return stamp(row, raw_server_cpu, raw_load_cpu)
 
 
+def fanouts(forum: Forum, service: Service, sizes: Sizes) -> list[Row]:
+    """Scenario 1: the fan-out at each size to batching clients; at the first size also to clients taking one frame
+    per message, like for like with raw_ws (which sends one), against the same raw_ws run."""
+    first = sizes.fanout_clients[0]
+    session = forum.groups[f"fanout{first}"][0]
+    raw = raw_ws(first, sizes.fanout_deliveries // first, _one_post(forum, service, session))
+    one_frame = f"1 fan-out {first} clients, a frame a message"
+    rows = [
+        fanout(forum, service, sizes, first, raw=raw),
+        fanout(forum, service, sizes, first, batch=False, name=one_frame, raw=raw),
+    ]
+    return rows + [fanout(forum, service, sizes, clients) for clients in sizes.fanout_clients[1:]]
+
+
 def servers(forum: Forum, sizes: Sizes) -> list[Row]:
     """Scenario 14: scenario 1's fan-out at its first size on each ASGI server, batching clients and clients taking
     one frame per message; every row against one raw_ws run."""

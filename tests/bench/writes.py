@@ -129,14 +129,16 @@ def votes(forum: Forum, service: Service, sizes: Sizes) -> Row:
     return stamp(stamp(row, server_cpu, load_cpu), 0.0, raw_cpu)
 
 
-def two_workers(forum: Forum, sizes: Sizes, votes_too: bool) -> list[Row]:
-    """Scenario 9: scenarios 3, 4 and 2 again on `deliberation serve --workers 2` (the default here: one per core)."""
+def two_workers(forum: Forum, sizes: Sizes, votes_too: bool, latency_too: bool) -> list[Row]:
+    """Scenario 9: scenarios 3 and 4 again on `deliberation serve --workers 2` (the default here: one per core), and
+    scenario 2 when `latency_too` (`--two-worker-latency`: about a minute of a full run)."""
     service = Service(forum.url, workers=2, **live.BENCH_SETTINGS).wait_ready()
     try:
         rows = [posts(forum, service, sizes), *([votes(forum, service, sizes)] if votes_too else [])]
-        latency = live.realistic(forum, service, sizes)
-        latency.stack = ran_on(latency, service)
-        return [*rows, latency]
+        if latency_too:
+            rows.append(live.realistic(forum, service, sizes))
+            rows[-1].stack = ran_on(rows[-1], service)
+        return rows
     finally:
         service.stop()
 
