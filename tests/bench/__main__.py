@@ -192,10 +192,10 @@ def open_votes(forum: Forum, service: Service) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="scaled-down sizes, under a minute")
+    parser.add_argument("--quick", action="store_true", help="scaled-down sizes, about a minute")
     parser.add_argument("--json", default="bench-results.json", help="where to write the table as JSON")
     parser.add_argument(
-        "--only", default="", help="comma-separated scenario numbers, e.g. 1,3 (default: 1-13; 14 only when named)"
+        "--only", default="", help="comma-separated scenario numbers, e.g. 1,3 (default: 1-13, --quick 1-10 and 12-13)"
     )
     parser.add_argument(
         "--two-worker-latency", action="store_true", help="scenario 9 also runs scenario 2's latency on two workers"
@@ -204,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     # Scenario 14 (the ASGI servers compared: four service starts, eight fan-outs, a minute of a full run) only when
-    # --only names it: the server is chosen (docs/performance.md), and scenario 1 measures the one served.
-    only = {int(n) for n in args.only.split(",") if n.strip()} or set(range(1, 14))
+    # --only names it: the server is chosen (docs/performance.md), and scenario 1 measures the one served. A quick
+    # run leaves out scenario 11 too (Chromium and axe: a fixed 15-18 s, a quarter of it) unless --only names it.
+    default = set(range(1, 14)) - ({11} if args.quick else set())
+    only = {int(n) for n in args.only.split(",") if n.strip()} or default
     raise_fd_limit()
     rows: list[Row] = []
     failures: list[str] = []
