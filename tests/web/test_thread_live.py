@@ -407,6 +407,32 @@ async def test_a_posts_forms_work_without_javascript(open_page, web_server):
     await expect(post(ana, f"An answer, edited without scripts {tag}")).to_be_visible()  # live on Ana's page
 
 
+async def test_a_post_refused_as_too_long_then_shortened_leaves_an_empty_composer(open_page, web_server):
+    """Ana, on her phone in Spanish, writes a post too long: the refusal is next to it, what she typed kept. She
+    shortens it and posts: her post is in the thread, and the composer is empty again, without the old refusal
+    (not refilled with the refused text)."""
+    ana, _ = await member(open_page, "Ana", viewport=PHONE)
+    await ana.get_by_label("Language").select_option("es")
+    await ana.get_by_role("button", name="Change").click()
+    await expect(ana.locator("html")).to_have_attribute("lang", "es")
+    await live(ana)
+    composer = ana.get_by_label("Su publicación")
+    await composer.fill("x" * (web_server.settings.max_post_length + 1))
+    await ana.get_by_role("button", name="Publicar", exact=True).click()
+    refusal = f"debe tener como máximo {web_server.settings.max_post_length} caracteres"
+    await expect(composer).to_have_accessible_description(refusal)
+    ana.problems.clear()  # the refused form's 422, expected
+
+    tag = secrets.token_hex(3)
+    await composer.fill(f"Una mesa comarcal del agua {tag}")
+    await ana.get_by_role("button", name="Publicar", exact=True).click()
+    await expect(post(ana, f"Una mesa comarcal del agua {tag}")).to_be_visible()
+    await expect(composer).to_have_value("")
+    await expect(composer).to_have_accessible_description("")
+    await expect(ana.get_by_text(refusal)).to_have_count(0)
+    await check_axe(ana)
+
+
 @pytest.mark.parametrize(("width", "viewport"), [("1280", DESKTOP), ("390", PHONE)])
 async def test_a_deep_reply_chain_reads_well_in_spanish(open_page, web_server, width, viewport):
     """A member reading a thread in Spanish: a chain of replies 7 deep, a hidden post, a reply being written. With

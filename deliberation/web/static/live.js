@@ -252,6 +252,27 @@ export function start(config) {
   connect();
 }
 
+// A form drawn again with its errors has what was typed as its fields' defaults: they become the first form's
+// again (what was typed stays), so that once sent it resets to what it first held, not to the refused text.
+function keepDefaults(form, fresh) {
+  for (const field of fresh.querySelectorAll("textarea[id], input[id]:is([type=text], [type=number], :not([type]))")) {
+    const first = form.querySelector(`#${CSS.escape(field.id)}`);
+    if (!first) continue;
+    const typed = field.value;
+    field.defaultValue = first.defaultValue;
+    field.value = typed;
+  }
+}
+
+// Once sent, a form no longer shows the errors of an earlier, refused try.
+function clearErrors(form) {
+  for (const error of form.querySelectorAll(".error")) error.remove();
+  for (const field of form.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+  }
+}
+
 async function submit(event) {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-live-submit")) return;
@@ -270,6 +291,7 @@ async function submit(event) {
       const fresh = parse(await response.text());
       if (fresh) {
         if (form.dataset.liveForm) fresh.dataset.liveForm = form.dataset.liveForm;
+        keepDefaults(form, fresh);
         form.replaceWith(fresh);
         fresh.querySelector("[aria-invalid=true]")?.focus();
       }
@@ -297,6 +319,7 @@ async function submit(event) {
       form.remove();
     } else if (form.hasAttribute("data-live-reset")) {
       form.reset();
+      clearErrors(form);
       const details = form.closest("details");
       if (details) details.open = false;
     }
