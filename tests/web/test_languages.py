@@ -13,8 +13,8 @@ from playwright.async_api import expect
 
 from deliberation import i18n
 from deliberation.forum.access import NOT_A_MEMBER
-from tests.web.conftest import check_axe, mail_to
-from tests.web.test_thread_live import LIVE_CODE, member
+from tests.web.conftest import PHONE, check_axe, mail_to
+from tests.web.test_thread_live import LIVE_CODE, api_post, api_token, member
 
 ANONYMOUS_PAGES = [
     "/",
@@ -137,3 +137,30 @@ async def test_a_refusal_on_a_spanish_page_is_in_spanish_next_to_the_form(open_p
     assert ana.problems == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
     ana.problems.clear()  # the refused form's answer, expected
     await check_axe(ana)
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("es", "Como máximo 30 publicaciones por minuto; vuelva a intentarlo dentro de un minuto."),
+        ("fr", "Au plus 30 messages par minute ; réessayez dans une minute."),
+    ],
+)
+async def test_a_post_past_the_rate_limit_is_refused_in_words_a_person_reads(open_page, web_server, language, refusal):
+    """Ana has posted 30 times this minute (through the API) and posts once more from the thread page in Spanish
+    or French: the refusal next to her post says when to try again in her words, not by an HTTP header's name,
+    and what she typed is kept."""
+    ana, email = await member(open_page, "Ana", viewport=PHONE)
+    thread_id = ana.url.rsplit("/", 1)[1]
+    token = await api_token(web_server, email)
+    for n in range(web_server.settings.post_rate_per_minute):
+        await api_post(web_server, token, thread_id, f"Post {n}")
+    await ana.get_by_label("Language").select_option(language)
+    await ana.get_by_role("button", name="Change").click()
+    await expect(ana.locator("html")).to_have_attribute("lang", language)
+    composer = ana.get_by_label({"es": "Su publicación", "fr": "Votre message"}[language])
+    await composer.fill("Una más / Encore un")
+    await ana.get_by_role("button", name={"es": "Publicar", "fr": "Publier"}[language], exact=True).click()
+    assert web_server.settings.post_rate_per_minute == 30  # the number in the refusal
+    await expect(composer).to_have_accessible_description(refusal)
+    await expect(composer).to_have_value("Una más / Encore un")
