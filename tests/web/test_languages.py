@@ -14,6 +14,7 @@ from playwright.async_api import expect
 from deliberation import i18n
 from deliberation.forum.access import NOT_A_MEMBER
 from tests.web.conftest import PHONE, check_axe, mail_to
+from tests.web.test_accounts import sign_up
 from tests.web.test_thread_live import LIVE_CODE, api_post, api_token, member
 
 ANONYMOUS_PAGES = [
@@ -164,3 +165,23 @@ async def test_a_post_past_the_rate_limit_is_refused_in_words_a_person_reads(ope
     assert web_server.settings.post_rate_per_minute == 30  # the number in the refusal
     await expect(composer).to_have_accessible_description(refusal)
     await expect(composer).to_have_value("Una más / Encore un")
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es", "Las páginas y los correos le llegan en español."),
+        ("fr", "Les pages et les e-mails vous parviennent en français."),
+        ("en", "Pages and mails reach you in English."),
+    ],
+)
+async def test_the_account_page_names_the_language_as_a_sentence_does(open_page, language, sentence):
+    """Lucía's account page says which language her pages and mails come in, named as the sentence's own language
+    writes it mid-sentence (lower case in Spanish and French)."""
+    page = await open_page(viewport=PHONE)
+    await sign_up(page, f"lucia.{secrets.token_hex(4)}@example.org")
+    await page.goto("/account")
+    await page.get_by_role("combobox", name="Language").select_option(language)
+    await page.get_by_role("button", name="Change", exact=True).click()
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await expect(page.get_by_role("main").get_by_text(re.compile(re.escape(sentence)))).to_be_visible()  # case counts

@@ -3,6 +3,7 @@ header's Language control. Each form posts here, then redirects (or shows itself
 
 from __future__ import annotations
 
+from babel import Locale
 from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
@@ -259,7 +260,7 @@ async def account_page(
         notice=notice,
         actor_types=actor_types(page),
         claim=claim,
-        language_name=i18n.LANGUAGES[page.language],
+        language_name=Locale(page.language).get_language_name(page.language),  # mid-sentence: "en español"
     )
 
 
