@@ -286,3 +286,25 @@ class CpuMeter:
         elapsed = time.monotonic() - self._t0
         self.seconds = self._total() - self._c0
         return self.seconds / elapsed if elapsed > 0 else 0.0
+
+
+class DatabaseMeter(CpuMeter):
+    """The CPU PostgreSQL's processes on this machine use (the bench's server is local: 127.0.0.1 or embedded),
+    so that a phase says how much of the cores the database itself took. Backends that start during the phase
+    are counted, and those that end in it through their postmaster's reaped children's times. A shared server
+    counts its other work too."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def _total(self) -> float:
+        total = 0.0
+        for process in psutil.process_iter(["name"]):
+            if process.info["name"] not in ("postgres", "postmaster"):
+                continue
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        return total

@@ -8,22 +8,26 @@ import uuid
 from tests.bench import live
 from tests.bench.baselines import INSERT_POST, UPSERT_VOTE
 from tests.bench.harness import Forum, Load, Row, Sizes, merged, ms, ran_on, stamp, workers_suffix, write_spec
-from tests.bench.infra import Service, plain_dsn
+from tests.bench.infra import DatabaseMeter, Service, plain_dsn
 
 
 def _closed_loop(service: Service, connections: int, requests: list, seconds: float) -> tuple[dict, float, list[float]]:
     """The load's result with, per answered request, the server's CPU and (one worker) its statements and commits."""
     load = Load([write_spec(service, connections, requests)], [service])
     before = service.round_trips() if service.workers == 1 and service.server != "bare" else {}
+    database = DatabaseMeter()
     load.measure()
+    database.start()
     (result,) = load.results(duration=seconds, start=time.time() + 0.3, timeout=seconds + 60)
     server_cpu, load_cpu = load.cpu()
+    database.stop()
     bad = {status: count for status, count in result["statuses"].items() if status not in ("200", "201")}
     if bad:
         raise AssertionError(f"unexpected answers: {bad}")
     answered = max(1, result["ok"])
     # The server's CPU from measure() until now: the phase and its edges (the idle instance's timers, little).
     result["cpu_ms_per_req"] = load.server_meter.seconds * 1000 / answered
+    result["db_cpu_ms_per_req"] = database.seconds * 1000 / answered
     if before:
         after = service.round_trips()
         for kind in ("statement", "commit"):
@@ -43,9 +47,13 @@ def _sql(
         **extra,
     }
     load = Load([spec], [])
+    database = DatabaseMeter()
     load.measure()
+    database.start()
     (result,) = load.results(duration=seconds, timeout=seconds + 60)
     _, load_cpu = load.cpu()
+    database.stop()
+    result["db_cpu_ms_per_req"] = database.seconds * 1000 / max(1, result["ok"])
     return result, 0.0, load_cpu
 
 
@@ -56,7 +64,7 @@ def _figures(result: dict, unit: str) -> dict:
         "p50_ms": ms(latency.percentile(50)),
         "p99_ms": ms(latency.percentile(99)),
     }
-    for key in ("cpu_ms_per_req", "statements_per_req", "commits_per_req"):
+    for key in ("cpu_ms_per_req", "db_cpu_ms_per_req", "statements_per_req", "commits_per_req"):
         if key in result:
             figures[key] = round(result[key], 2)
     return figures
@@ -98,6 +106,7 @@ def _bare_stack(forum: Forum, sessions: list[uuid.UUID], sizes: Sizes, raw_rows_
     return {
         "bare_stack_posts_per_s": rate,
         "bare_stack_cpu_ms_per_req": round(result["cpu_ms_per_req"], 2),
+        "bare_stack_db_cpu_ms_per_req": round(result["db_cpu_ms_per_req"], 2),
         "bare_stack_x_raw": rate / raw_rows_per_s,
     }
 
