@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import text
 
+from deliberation import i18n
 from deliberation.conclusions import service as conclusions
 from deliberation.conclusions import voting
 from deliberation.conclusions.schemas import ConclusionIn, ConclusionPatch, VoteIn, VotingIn
@@ -31,7 +32,7 @@ from deliberation.realtime.transport import EVENTS_CHANNEL
 from deliberation.threads import posts
 from deliberation.threads.schemas import PostIn
 from tests.factories import PASSWORD, make_forum_session, make_representative, make_thread, make_user
-from tests.web.conftest import check_axe
+from tests.web.conftest import PHONE, check_axe
 
 
 @pytest.fixture
@@ -311,3 +312,23 @@ async def test_the_diff_a_member_opened_stays_open_when_the_conclusion_changes_l
         "1"
     )  # the versions it compares, still chosen
     await expect(card.get_by_label("To version", exact=True)).to_have_value("2")
+
+
+async def test_a_vote_cast_after_the_vote_closed_says_so_on_the_page(open_page, web_db, web_server):
+    """Carlos, on his phone in Spanish without JavaScript, has the conclusions page open while the moderator closes
+    the vote; his `Support` then comes back with the reason, in Spanish, where the buttons were (no longer shown)."""
+    session, moderator, voters, conclusion, _ = await round_table(web_db, web_server.settings)
+    await voting.open_voting(web_db, conclusion.id, moderator, VotingIn(action="open"), now=utcnow())
+    carlos = await open_page(viewport=PHONE, javascript=False)
+    await log_in(carlos, voters[1].email, f"/sessions/{session.code}/conclusions")
+    await carlos.get_by_label("Language").select_option("es")
+    await carlos.get_by_role("button", name="Change").click()
+    card = carlos.get_by_role("article", name="Open procurement to small suppliers")
+    await expect(card.get_by_role("button", name="A favor")).to_be_visible()
+
+    await voting.close_voting(web_db, conclusion.id, moderator, now=utcnow())
+    await card.get_by_role("button", name="A favor").click()
+    refusal = i18n.gettext("es", "Voting on this conclusion is not open.")
+    assert refusal == "La votación de esta conclusión no está abierta."
+    await expect(card.get_by_role("alert")).to_have_text(refusal)
+    await expect(card.get_by_role("button", name="A favor")).to_have_count(0)
