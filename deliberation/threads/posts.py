@@ -203,7 +203,7 @@ async def _count_post(db: AsyncSession, user: User, settings: Settings, now: dat
         limit=limit,
         window=timedelta(minutes=1),
         now=now,
-        refusal=N_("At most %(limit)s posts a minute; try again after Retry-After seconds."),
+        refusal=N_("At most %(limit)s posts a minute; try again within a minute."),
         refusal_values={"limit": limit},
     )
 
